@@ -1,0 +1,60 @@
+"""The ledger: which files in a folder assetpipe wrote, so it never mistakes a user's file for its own.
+
+`.assetpipe/outputs.json` lists every output of the last finished build with its sha256; the writer
+appends to `.assetpipe/journal.jsonl` before each file it puts in place, so a build killed half-way
+still knows what it wrote. A file counts as assetpipe's only while its bytes still hash to what was
+recorded: a sidecar the user edited by hand is theirs from then on and is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_DIR = ".assetpipe"
+OUTPUTS = "outputs.json"
+JOURNAL = "journal.jsonl"
+TEMP_SUFFIX = ".assetpipe-tmp"
+LEDGER_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Record:
+    key: str
+    sha256: str
+    size: int
+
+
+def load(target: Path) -> dict[str, Record]:
+    """What the ledger says assetpipe wrote in `target` (unverified; scan checks the bytes)."""
+    records: dict[str, Record] = {}
+    state = target / STATE_DIR
+    try:
+        data = json.loads((state / OUTPUTS).read_text(encoding="utf-8"))
+        if data.get("schema") == LEDGER_SCHEMA:
+            for rel, entry in data.get("outputs", {}).items():
+                records[rel] = Record(str(entry["key"]), str(entry["sha256"]), int(entry["size"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # no ledger, or one from another version: nothing is known to be ours
+    try:
+        lines = (state / JOURNAL).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            records[entry["rel"]] = Record(str(entry["key"]), str(entry["sha256"]), int(entry["size"]))
+        except (ValueError, KeyError, TypeError):
+            continue  # a line torn by an interrupted build
+    return records
+
+
+def encode(records: dict[str, Record]) -> bytes:
+    """The ledger file's bytes: sorted, no timestamps, so two equal builds write equal ledgers."""
+    outputs = {rel: {"key": r.key, "sha256": r.sha256, "size": r.size} for rel, r in sorted(records.items())}
+    return (json.dumps({"outputs": outputs, "schema": LEDGER_SCHEMA}, indent=1, sort_keys=True) + "\n").encode()
+
+
+def journal_line(rel: str, record: Record) -> str:
+    return json.dumps({"key": record.key, "rel": rel, "sha256": record.sha256, "size": record.size}) + "\n"

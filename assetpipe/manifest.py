@@ -1,0 +1,92 @@
+"""The manifest (a contract, SPEC §2.4): every file of the build with its hashes, type and encodings.
+
+Built from the inventory and the kept encodings; serialised with sorted keys, POSIX paths relative to
+the build folder and no timestamps, so equal builds give equal bytes. `logical` names come from
+Vite's `.vite/manifest.json` when the build has one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .model import Encoding, Failure, SourceFile
+from .naming import content_hash
+
+SCHEMA = 1
+NAME = "manifest.json"
+# Where Vite writes its manifest: `.vite/manifest.json` since Vite 5, `manifest.json` before.
+VITE_MANIFESTS = (".vite/manifest.json", "manifest.json")
+
+
+@dataclass(frozen=True)
+class ViteManifest:
+    logical: Mapping[str, str]  # emitted file -> the source key Vite knows it by
+    emitted: frozenset[str]  # every file Vite's manifest names (entries, chunks, css, assets)
+
+
+def read_vite(root: Path, sources: tuple[SourceFile, ...]) -> ViteManifest:
+    """What Vite's manifest says about the build, or an empty one when there is none (or it is not Vite's)."""
+    present = {s.rel for s in sources}
+    for rel in VITE_MANIFESTS:
+        if rel not in present:
+            continue
+        try:
+            data = json.loads((root / rel).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data and all(isinstance(v, dict) and "file" in v for v in data.values()):
+            return _from_vite(data)
+    return ViteManifest({}, frozenset())
+
+
+def _from_vite(data: dict[str, dict[str, Any]]) -> ViteManifest:
+    logical: dict[str, str] = {}
+    emitted: set[str] = set()
+    for key in sorted(data):
+        chunk = data[key]
+        file = chunk.get("file")
+        if isinstance(file, str):
+            emitted.add(file)
+            # Shared chunks are keyed "_name-hash.js": not a source name, so no logical name.
+            if not key.startswith("_"):
+                logical.setdefault(file, key)
+        for listed in ("css", "assets"):
+            emitted.update(f for f in chunk.get(listed, []) if isinstance(f, str))
+    return ViteManifest(logical, frozenset(emitted))
+
+
+def build(
+    sources: tuple[SourceFile, ...],
+    encodings: Mapping[str, Mapping[str, Encoding]],
+    failures: tuple[Failure, ...],
+    vite: ViteManifest,
+) -> dict[str, Any]:
+    """The manifest as a JSON-ready dict."""
+    files: dict[str, Any] = {}
+    for source in sources:
+        entry: dict[str, Any] = {
+            "size": source.size,
+            "sha256": source.sha256,
+            "integrity": source.sha384,
+            "type": source.media_type,
+            "immutable": content_hash(source.rel, bundler_named=source.rel in vite.emitted) is not None,
+        }
+        if source.rel in vite.logical:
+            entry["logical"] = vite.logical[source.rel]
+        kept = encodings.get(source.rel)
+        if kept:
+            entry["encodings"] = {codec: {"file": e.file, "size": e.size} for codec, e in sorted(kept.items())}
+        files[source.rel] = entry
+    return {
+        "schema": SCHEMA,
+        "files": files,
+        "failures": [{"file": f.file, "reason": f.reason} for f in sorted(failures, key=lambda f: (f.file, f.reason))],
+    }
+
+
+def dumps(manifest: Mapping[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")

@@ -1,0 +1,184 @@
+"""The nouns that flow between the pipeline's stages.
+
+Every value that crosses a module boundary is one of these frozen types, so a stage can only
+hand data on, never change what an earlier stage decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Protocol
+
+
+class AssetpipeError(Exception):
+    """Base class of the errors the CLI turns into one line and an exit code."""
+
+
+class ConfigError(AssetpipeError):
+    """The configuration is invalid; every problem is listed, nothing is written (exit 2)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class UsageError(AssetpipeError):
+    """A command was called with arguments that cannot work (exit 2)."""
+
+
+class Kind(Enum):
+    """What a file is, decided by its content where the content says, else by its name."""
+
+    IMAGE = "image"
+    COMPRESSED = "compressed"
+    TEXT = "text"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file of the build folder that assetpipe did not write."""
+
+    rel: str  # POSIX path relative to the build folder
+    size: int
+    sha256: str  # hex
+    sha384: str  # base64, for Subresource Integrity
+    media_type: str
+    kind: Kind
+    compressible: bool
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning about one file: reported, never fatal, never changes the exit code."""
+
+    file: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A file that could not be processed: reported, and the exit code becomes 1."""
+
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class OwnedFile:
+    """A file assetpipe wrote on an earlier run and that is still exactly as written."""
+
+    rel: str
+    size: int
+    sha256: str
+    key: str  # the cache key it was made from; "" for copies made by --out
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The build folder, walked once: user files and assetpipe's own earlier outputs, apart."""
+
+    root: Path
+    sources: tuple[SourceFile, ...]
+    owned: tuple[OwnedFile, ...]
+    failures: tuple[Failure, ...] = ()
+    notices: tuple[Notice, ...] = ()
+    leftovers: tuple[str, ...] = ()  # temp files an interrupted build left behind
+
+
+class Action(Enum):
+    """What a planned output needs: nothing (already on disk), a cache read, or real work."""
+
+    FRESH = "fresh"
+    CACHED = "cached"
+    ENCODE = "encode"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One planned output: a precompressed sidecar of one source file."""
+
+    source: SourceFile
+    codec: str  # "br", "gzip", "zstd"
+    output: str  # POSIX path relative to the target folder
+    key: str  # cache key: source hash + settings + library version
+    action: Action
+    fresh_size: int = 0  # for FRESH jobs: the size of the file already on disk
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a build will do, decided before any work starts."""
+
+    sources: tuple[SourceFile, ...]
+    jobs: tuple[Job, ...]
+    copies: tuple[SourceFile, ...]  # --out: sources to copy into the target
+    stale: tuple[OwnedFile, ...]  # earlier outputs this build no longer makes
+    notices: tuple[Notice, ...] = ()
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """The outcome of one job: the bytes to write (None when already on disk) and whether to keep them."""
+
+    job: Job
+    size: int
+    keep: bool
+    data: bytes | None = None
+    work: Action = Action.ENCODE  # what producing it took: nothing, a cache read, or encoding
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """A kept sidecar as the manifest lists it."""
+
+    file: str
+    size: int
+
+
+@dataclass(frozen=True)
+class BuildStats:
+    """Counts for the summary line and the JSON result."""
+
+    files: int = 0
+    encoded: int = 0
+    cache_hits: int = 0
+    up_to_date: int = 0
+    written: int = 0
+    removed: int = 0
+    kept: dict[str, int] = field(default_factory=dict)  # codec -> sidecars kept
+    original_bytes: int = 0  # bytes of the compressible files that got a sidecar
+    best_bytes: int = 0  # the same files at their smallest kept encoding
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What one build did; the CLI turns it into output and an exit code."""
+
+    target: Path
+    plan: Plan
+    failures: tuple[Failure, ...]
+    notices: tuple[Notice, ...]
+    stats: BuildStats
+    dry_run: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failures else 0
+
+
+class Observer(Protocol):
+    """Where a build reports what it is doing; the report module implements it, tests may too."""
+
+    def start(self, total: int, label: str) -> None: ...
+
+    def advance(self, outcome: str) -> None: ...
+
+    def failure(self, failure: Failure) -> None: ...
+
+    def notice(self, notice: Notice) -> None: ...
+
+    def done(self) -> None: ...

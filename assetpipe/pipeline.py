@@ -1,0 +1,197 @@
+"""One build, start to finish: folder -> Inventory -> Plan -> outcomes -> files, manifest.
+
+The library entry point: it never prints (it tells an Observer) and never exits (it returns a
+BuildResult, or raises UsageError before anything is written).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import compress, ledger, manifest
+from .cache import Cache
+from .config import Config
+from .ledger import Record
+from .model import (
+    Action,
+    BuildResult,
+    BuildStats,
+    Encoded,
+    Encoding,
+    Failure,
+    Inventory,
+    Notice,
+    Observer,
+    UsageError,
+)
+from .plan import make_plan
+from .run import execute
+from .scan import scan
+from .writer import Writer, WriteRefused
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    source: Path
+    config: Config
+    cache_dir: Path
+    out: Path | None = None
+    jobs: int = 1
+    dry_run: bool = False
+    compress: bool = True
+
+
+def check_folders(source: Path, out: Path | None) -> None:
+    """Refuse arguments that cannot work, before anything is read or written."""
+    if not source.exists():
+        raise UsageError(f"{source}: no such folder")
+    if not source.is_dir():
+        raise UsageError(f"{source}: not a folder")
+    if out is None:
+        return
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: not a folder")
+    real_source, real_out = os.path.realpath(source), os.path.realpath(out)
+    if real_out == real_source:
+        raise UsageError(f"--out {out}: is the build folder itself; leave out --out to build in place")
+    if real_out.startswith(real_source + os.sep) or real_source.startswith(real_out + os.sep):
+        raise UsageError(f"--out {out}: must not be inside {source}, nor contain it")
+
+
+def build(request: BuildRequest, observer: Observer) -> BuildResult:
+    started = time.perf_counter()
+    check_folders(request.source, request.out)
+    target = request.out or request.source
+    exclude = (request.cache_dir,)
+    inventory = scan(request.source, ledger.load(request.source), exclude=exclude)
+    target_inventory = inventory
+    if request.out is not None:
+        target_inventory = _out_inventory(request.out, exclude)
+    for failure in inventory.failures:
+        observer.failure(failure)
+    for notice in inventory.notices:
+        observer.notice(notice)
+
+    codecs = compress.codecs(request.config.compress) if request.compress else ()
+    cache = Cache(request.cache_dir)
+    plan = make_plan(inventory.sources, target_inventory.owned, codecs, request.config.compress, cache.has,
+                     copy_sources=request.out is not None)
+    for notice in plan.notices:
+        observer.notice(notice)
+    if request.dry_run:
+        stats = BuildStats(files=len(inventory.sources), seconds=time.perf_counter() - started)
+        return BuildResult(target, plan, inventory.failures, inventory.notices + plan.notices, stats, dry_run=True)
+
+    failures = list(inventory.failures)
+    notices = list(inventory.notices + plan.notices)
+    writer = Writer(target, {o.rel: Record(o.key, o.sha256, o.size) for o in target_inventory.owned})
+    counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0}
+    encodings: dict[str, dict[str, Encoding]] = {}
+    try:
+        for rel in target_inventory.leftovers:
+            writer.remove_leftover(rel)
+        for source in plan.copies:
+            try:
+                writer.copy(request.source / source.rel, source.rel, source.sha256, source.size)
+                counts["written"] += 1
+            except (OSError, WriteRefused) as exc:
+                failures.append(_report(observer, Failure(source.rel, f"cannot copy: {_reason(exc)}")))
+        work = [j for j in plan.jobs if j.action is not Action.FRESH]
+        observer.start(len(work), "compressing")
+        outcomes = execute(plan.jobs, request.source, {c.name: c for c in codecs}, cache,
+                           request.config.compress.min_ratio, request.jobs)
+        for outcome in outcomes:
+            if isinstance(outcome, Failure):
+                failures.append(_report(observer, outcome))
+                observer.advance("failed")
+                continue
+            _count(outcome, counts)
+            _apply(outcome, writer, encodings, notices, observer, counts)
+            if outcome.work is not Action.FRESH:
+                observer.advance(outcome.work.value)
+        observer.done()
+        for stale in plan.stale:
+            writer.remove(stale.rel)
+            counts["removed"] += 1
+        present = _present(inventory, failures, request.source)
+        vite = manifest.read_vite(request.source, present)
+        document = manifest.build(present, encodings, tuple(failures), vite)
+        writer.write_state(manifest.NAME, manifest.dumps(document))
+        writer.finish()
+    finally:
+        writer.close()
+    stats = _stats(present, encodings, counts, time.perf_counter() - started)
+    return BuildResult(target, plan, tuple(failures), tuple(notices), stats)
+
+
+def _out_inventory(out: Path, exclude: tuple[Path, ...]) -> Inventory:
+    if not out.exists():
+        return Inventory(out, (), ())
+    found = scan(out, ledger.load(out), exclude=exclude)
+    if found.sources:
+        first = found.sources[0].rel
+        more = f" and {len(found.sources) - 1} more" if len(found.sources) > 1 else ""
+        raise UsageError(f"--out {out}: holds files assetpipe did not write ({first}{more}); "
+                         "choose an empty or new folder")
+    return found
+
+
+def _apply(outcome: Encoded, writer: Writer, encodings: dict[str, dict[str, Encoding]],
+           notices: list[Notice], observer: Observer, counts: dict[str, int]) -> None:
+    job = outcome.job
+    if not outcome.keep:
+        if outcome.work is Action.FRESH:  # kept before, but the ratio rule changed
+            writer.remove(job.output)
+            counts["removed"] += 1
+        return
+    if outcome.data is not None:
+        try:
+            writer.write(job.output, outcome.data, job.key)
+            counts["written"] += 1
+        except WriteRefused as exc:
+            notice = Notice(job.output, str(exc).split(": ", 1)[-1])
+            notices.append(notice)
+            observer.notice(notice)
+            return
+    encodings.setdefault(job.source.rel, {})[job.codec] = Encoding(job.output, outcome.size)
+
+
+def _count(outcome: Encoded, counts: dict[str, int]) -> None:
+    key = {Action.ENCODE: "encoded", Action.CACHED: "cache_hits", Action.FRESH: "up_to_date"}[outcome.work]
+    counts[key] += 1
+
+
+def _present(inventory: Inventory, failures: list[Failure], root: Path) -> tuple:
+    """The sources still in the folder: a file that vanished mid-build is listed only as a failure."""
+    failed = {f.file for f in failures}
+    return tuple(s for s in inventory.sources if s.rel not in failed or (root / s.rel).exists())
+
+
+def _stats(sources: tuple, encodings: dict[str, dict[str, Encoding]], counts: dict[str, int],
+           seconds: float) -> BuildStats:
+    kept: dict[str, int] = {}
+    original = best = 0
+    for source in sources:
+        found = encodings.get(source.rel)
+        if not found:
+            continue
+        for codec in found:
+            kept[codec] = kept.get(codec, 0) + 1
+        original += source.size
+        best += min(e.size for e in found.values())
+    return BuildStats(files=len(sources), kept=kept, original_bytes=original, best_bytes=best,
+                      seconds=seconds, **counts)
+
+
+def _report(observer: Observer, failure: Failure) -> Failure:
+    observer.failure(failure)
+    return failure
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)

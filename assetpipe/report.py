@@ -1,0 +1,165 @@
+"""What a person (stderr) and a program (--json on stdout) see of a build.
+
+A progress bar on stderr for long work when stderr is a terminal, plain lines when it is not, one
+line per failure and per warning, one summary line at the end. NO_COLOR is honoured (rich does).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import IO, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .model import Action, BuildResult, Failure, Notice, Plan
+from .sizes import human
+
+# Plain (non-terminal) progress: a line per tenth of the work, at most one every few seconds.
+_PLAIN_STEP = 0.1
+_PLAIN_MIN_SECONDS = 2.0
+
+
+class TerminalObserver:
+    """The Observer the CLI gives a build."""
+
+    def __init__(self, stream: IO[str] | None = None, *, quiet: bool = False, verbose: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.verbose = verbose
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._total = 0
+        self._done = 0
+        self._next_line = 0.0
+        self._last_line = 0.0
+        self._label = ""
+
+    # --- Observer ---------------------------------------------------------------------------
+
+    def start(self, total: int, label: str) -> None:
+        self._total, self._done, self._label = total, 0, label
+        if self.quiet or total == 0:
+            return
+        if self.console.is_terminal:
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                      TimeElapsedColumn(), console=self.console, transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(label, total=total)
+        else:
+            self._plain(f"{label} {total} outputs")
+            self._next_line = _PLAIN_STEP
+            self._last_line = time.monotonic()
+
+    def advance(self, outcome: str) -> None:
+        self._done += 1
+        if self._progress is not None:
+            self._progress.advance(self._task)
+        elif not self.quiet and self._total and self._done / self._total >= self._next_line:
+            now = time.monotonic()
+            if now - self._last_line >= _PLAIN_MIN_SECONDS and self._done < self._total:
+                self._plain(f"{self._label} {self._done}/{self._total}")
+                self._last_line = now
+            self._next_line = self._done / self._total + _PLAIN_STEP
+
+    def failure(self, failure: Failure) -> None:
+        self._line(f"error: {failure.file}: {failure.reason}", style="red")
+
+    def notice(self, notice: Notice) -> None:
+        if not self.quiet:
+            self._line(f"warning: {notice.file}: {notice.message}", style="yellow")
+
+    def done(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    # --- lines ------------------------------------------------------------------------------
+
+    def error(self, message: str) -> None:
+        self._line(f"error: {message}", style="red")
+
+    def summary(self, result: BuildResult) -> None:
+        if not self.quiet:
+            self._line(summary_line(result))
+
+    def _line(self, text: str, style: str | None = None) -> None:
+        target = self._progress.console if self._progress is not None else self.console
+        target.print(text, style=style, markup=False, highlight=False)
+
+    def _plain(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False)
+
+
+def summary_line(result: BuildResult) -> str:
+    s = result.stats
+    if result.dry_run:
+        counts = _plan_counts(result.plan)
+        return (f"dry run: {s.files} files; would encode {counts['encode']}, take {counts['cached']} from the cache, "
+                f"keep {counts['fresh']} up to date, copy {len(result.plan.copies)}, remove {len(result.plan.stale)}; "
+                "nothing written")
+    sidecars = sum(s.kept.values())
+    by_codec = ", ".join(f"{codec} {n}" for codec, n in sorted(s.kept.items()))
+    parts = [f"{s.files} files", f"{sidecars} sidecars" + (f" ({by_codec})" if by_codec else "")]
+    if s.original_bytes:
+        parts.append(f"{human(s.original_bytes)} -> {human(s.best_bytes)} over the wire "
+                     f"(saved {human(s.original_bytes - s.best_bytes)})")
+    parts.append(f"{s.encoded} encoded, {s.cache_hits} cache hits, {s.up_to_date} up to date")
+    if s.removed:
+        parts.append(f"{s.removed} removed")
+    if result.failures:
+        parts.append(f"{len(result.failures)} failed")
+    return f"{result.target}: " + ", ".join(parts) + f" in {s.seconds:.1f} s"
+
+
+def _plan_counts(plan: Plan) -> dict[str, int]:
+    counts = {a.value: 0 for a in Action}
+    for job in plan.jobs:
+        counts[job.action.value] += 1
+    return counts
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    """`--dry-run`: one line per output, in path order."""
+    lines = [f"copy    {s.rel}" for s in plan.copies]
+    verbs = {Action.ENCODE: "encode", Action.CACHED: "cached", Action.FRESH: "ok"}
+    lines += [f"{verbs[j.action]:<7} {j.output}" for j in sorted(plan.jobs, key=lambda j: j.output)]
+    lines += [f"remove  {o.rel}" for o in plan.stale]
+    return lines
+
+
+def result_json(result: BuildResult) -> str:
+    """`--json`: the machine-readable result on stdout."""
+    s = result.stats
+    document: dict[str, Any] = {
+        "schema": 1,
+        "target": str(result.target),
+        "dry_run": result.dry_run,
+        "exit_code": result.exit_code,
+        "files": s.files,
+        "failures": [{"file": f.file, "reason": f.reason} for f in result.failures],
+        "warnings": [{"file": n.file, "message": n.message} for n in result.notices],
+    }
+    if result.dry_run:
+        plan = result.plan
+        document["plan"] = {
+            "outputs": [{"file": j.output, "source": j.source.rel, "codec": j.codec, "action": j.action.value}
+                        for j in sorted(plan.jobs, key=lambda j: j.output)],
+            "copies": [c.rel for c in plan.copies],
+            "remove": [o.rel for o in plan.stale],
+        }
+    else:
+        document.update({
+            "sidecars": dict(sorted(s.kept.items())),
+            "encoded": s.encoded,
+            "cache_hits": s.cache_hits,
+            "up_to_date": s.up_to_date,
+            "written": s.written,
+            "removed": s.removed,
+            "bytes": {"original": s.original_bytes, "smallest": s.best_bytes},
+            "seconds": round(s.seconds, 3),
+        })
+    return json.dumps(document, indent=2, sort_keys=True)

@@ -1,0 +1,97 @@
+"""Walk the build folder once into a sorted Inventory.
+
+Every regular file is read once for its sha256 (identity and cache key), its sha384 (Subresource
+Integrity) and its first bytes (what it really is). Files the ledger says assetpipe wrote, and that
+still hash to what was written, are kept apart from the user's files. Symbolic links are followed
+only to files inside the folder; links to folders are not followed, so a loop cannot trap the walk.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import ledger, mediatypes
+from .ledger import Record
+from .model import Failure, Inventory, Notice, OwnedFile, SourceFile
+
+# Folders that are never part of a site: version control metadata, and assetpipe's own state.
+_SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
+_CHUNK = 1 << 20
+
+
+def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = ()) -> Inventory:
+    """The files under `root`, sorted by path; `records` is the ledger of what assetpipe wrote there."""
+    real_root = os.path.realpath(root)
+    excluded = {os.path.realpath(p) for p in exclude}
+    sources: list[SourceFile] = []
+    owned: list[OwnedFile] = []
+    failures: list[Failure] = []
+    notices: list[Notice] = []
+    leftovers: list[str] = []
+    for rel, entry in _walk(root, "", excluded, notices):
+        name = entry.name
+        if name.startswith(".") and name.endswith(ledger.TEMP_SUFFIX):
+            leftovers.append(rel)
+            continue
+        try:
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if not os.path.exists(target):
+                    failures.append(Failure(rel, "broken symbolic link"))
+                    continue
+                if not target.startswith(real_root + os.sep):
+                    notices.append(Notice(rel, "symbolic link to a file outside the folder; skipped"))
+                    continue
+            if not entry.is_file():
+                notices.append(Notice(rel, "not a regular file; skipped"))
+                continue
+            size, sha256, sha384, head = _read(entry.path)
+        except OSError as exc:
+            failures.append(Failure(rel, f"cannot read: {exc.strerror or exc}"))
+            continue
+        record = records.get(rel)
+        if record is not None and record.sha256 == sha256 and record.size == size:
+            owned.append(OwnedFile(rel, size, sha256, record.key))
+            continue
+        media_type, kind, compressible = mediatypes.classify(rel, head)
+        sources.append(SourceFile(rel, size, sha256, sha384, media_type, kind, compressible))
+    return Inventory(root, tuple(sources), tuple(owned), tuple(failures), tuple(notices), tuple(leftovers))
+
+
+def _walk(root: Path, prefix: str, excluded: set[str], notices: list[Notice]) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    folder = root / prefix if prefix else root
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        notices.append(Notice(prefix or ".", f"cannot list folder: {exc.strerror or exc}; skipped"))
+        return
+    for entry in entries:
+        rel = f"{prefix}/{entry.name}" if prefix else entry.name
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name in _SKIP_DIRS or (not prefix and entry.name == ledger.STATE_DIR):
+                continue
+            if os.path.realpath(entry.path) in excluded:
+                continue
+            yield from _walk(root, rel, excluded, notices)
+        elif entry.is_symlink() and os.path.isdir(entry.path):
+            notices.append(Notice(rel, "symbolic link to a folder; not followed"))
+        else:
+            yield rel, entry
+
+
+def _read(path: str) -> tuple[int, str, str, bytes]:
+    sha256, sha384 = hashlib.sha256(), hashlib.sha384()
+    size, head = 0, b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            if not head:
+                head = chunk[: mediatypes.SNIFF_BYTES]
+            size += len(chunk)
+            sha256.update(chunk)
+            sha384.update(chunk)
+    return size, sha256.hexdigest(), "sha384-" + base64.b64encode(sha384.digest()).decode(), head

@@ -1,0 +1,123 @@
+"""The one module that writes into the target folder.
+
+Every file goes to a temp file in its own folder and is put in place with `os.replace`, so a reader
+(or a build that was killed) never sees half a file. Before a file is put in place the journal
+records it, so the next build knows it is assetpipe's. A path held by a file the user made is never
+written over; a path outside the target is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from . import ledger
+from .ledger import Record
+
+
+class WriteRefused(Exception):
+    """The path is held by a file assetpipe did not write, or lies outside the target."""
+
+
+class Writer:
+    def __init__(self, target: Path, owned: dict[str, Record]) -> None:
+        self.target = target
+        self._real_target = os.path.realpath(target)
+        self._records = dict(owned)  # every output assetpipe may replace, and what it holds
+        self._journal: IO[str] | None = None
+        mask = os.umask(0)
+        os.umask(mask)
+        self._mode = 0o666 & ~mask
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def write(self, rel: str, data: bytes, key: str) -> None:
+        """Put `data` at `rel`, recorded as assetpipe's output made from cache key `key`."""
+        path = self._checked(rel)
+        record = Record(key, hashlib.sha256(data).hexdigest(), len(data))
+        self._log(rel, record)
+        self._atomic(path, lambda handle: handle.write(data))
+        self._records[rel] = record
+
+    def copy(self, source: Path, rel: str, sha256: str, size: int) -> None:
+        """Copy a source file into the target (for --out), recorded as assetpipe's copy."""
+        path = self._checked(rel)
+        record = Record("copy", sha256, size)
+        self._log(rel, record)
+        with source.open("rb") as src:
+            self._atomic(path, lambda handle: shutil.copyfileobj(src, handle, 1 << 20))
+        self._records[rel] = record
+
+    def write_state(self, name: str, data: bytes) -> None:
+        """Write a file of assetpipe's own inside `.assetpipe/` (the manifest, the ledger)."""
+        folder = self.target / ledger.STATE_DIR
+        folder.mkdir(exist_ok=True)
+        self._atomic(folder / name, lambda handle: handle.write(data))
+
+    def remove(self, rel: str) -> None:
+        """Delete an earlier output of assetpipe's that this build no longer makes."""
+        if rel not in self._records:
+            raise WriteRefused(f"{rel}: not written by assetpipe; left alone")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._checked(rel))
+        del self._records[rel]
+
+    def finish(self) -> None:
+        """Record the finished set of outputs and drop the journal."""
+        self.write_state(ledger.OUTPUTS, ledger.encode(self._records))
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.target / ledger.STATE_DIR / ledger.JOURNAL)
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    def remove_leftover(self, rel: str) -> None:
+        """Delete a temp file an interrupted build left behind (named so no user file can match)."""
+        if not rel.rsplit("/", 1)[-1].endswith(ledger.TEMP_SUFFIX):
+            raise WriteRefused(f"{rel}: not an assetpipe temp file")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._checked(rel))
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _checked(self, rel: str) -> Path:
+        parts = rel.split("/")
+        if rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise WriteRefused(f"{rel}: not a plain relative path")
+        path = self.target.joinpath(*parts)
+        parent = os.path.realpath(path.parent)
+        if parent != self._real_target and not parent.startswith(self._real_target + os.sep):
+            raise WriteRefused(f"{rel}: its folder lies outside {self.target}")
+        if rel not in self._records and os.path.lexists(path):
+            raise WriteRefused(f"{rel}: exists and was not written by assetpipe; left alone")
+        return path
+
+    def _log(self, rel: str, record: Record) -> None:
+        if self._journal is None:
+            folder = self.target / ledger.STATE_DIR
+            folder.mkdir(exist_ok=True)
+            self._journal = (folder / ledger.JOURNAL).open("a", encoding="utf-8")
+        self._journal.write(ledger.journal_line(rel, record))
+        self._journal.flush()
+
+    def _atomic(self, path: Path, fill: Callable[[IO[bytes]], object]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=ledger.TEMP_SUFFIX)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                fill(handle)
+            os.chmod(temp, self._mode)
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
