@@ -144,12 +144,12 @@ class ImagesConfig:
     max_pixels: int = _setting(
         100_000_000, "refuses decompression bombs before decoding; 100 MP is above any real photo",
         _integer(1, 2**40))
-    quality: Quality = field(default_factory=Quality, metadata={"section": True})
     negotiate: bool = _setting(
         True, "same-URL .avif/.webp sidecars reach images that only JavaScript names (Vite/React apps)",
         _boolean)
     optimize_originals: bool = _setting(
         False, "replacing a file the user's build made is opt-in", _boolean)
+    quality: Quality = field(default_factory=Quality, metadata={"section": True})
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                            request.config.compress.min_ratio, request.jobs)
         for outcome in outcomes:
             if isinstance(outcome, Failure):
-                failures.append(_report(observer, outcome))
+                if outcome.file not in {f.file for f in failures}:  # one line per file, not per sidecar
+                    failures.append(_report(observer, outcome))
                 observer.advance("failed")
                 continue
             _count(outcome, counts)

@@ -17,6 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .model import Action, BuildResult, Failure, Notice, Plan
 from .sizes import human
 
+# Progress is for long work: fewer outputs than this finish before a bar would be worth drawing.
+_LONG_WORK = 100
 # Plain (non-terminal) progress: a line per tenth of the work, at most one every few seconds.
 _PLAIN_STEP = 0.1
 _PLAIN_MIN_SECONDS = 2.0
@@ -37,12 +39,14 @@ class TerminalObserver:
         self._next_line = 0.0
         self._last_line = 0.0
         self._label = ""
+        self._plain_progress = False
 
     # --- Observer ---------------------------------------------------------------------------
 
     def start(self, total: int, label: str) -> None:
         self._total, self._done, self._label = total, 0, label
-        if self.quiet or total == 0:
+        self._plain_progress = False
+        if self.quiet or total < _LONG_WORK:
             return
         if self.console.is_terminal:
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -51,6 +55,7 @@ class TerminalObserver:
             self._task = self._progress.add_task(label, total=total)
         else:
             self._plain(f"{label} {total} outputs")
+            self._plain_progress = True
             self._next_line = _PLAIN_STEP
             self._last_line = time.monotonic()
 
@@ -58,7 +63,7 @@ class TerminalObserver:
         self._done += 1
         if self._progress is not None:
             self._progress.advance(self._task)
-        elif not self.quiet and self._total and self._done / self._total >= self._next_line:
+        elif self._plain_progress and self._done / self._total >= self._next_line:
             now = time.monotonic()
             if now - self._last_line >= _PLAIN_MIN_SECONDS and self._done < self._total:
                 self._plain(f"{self._label} {self._done}/{self._total}")

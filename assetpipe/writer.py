@@ -57,7 +57,7 @@ class Writer:
     def write_state(self, name: str, data: bytes) -> None:
         """Write a file of assetpipe's own inside `.assetpipe/` (the manifest, the ledger)."""
         folder = self.target / ledger.STATE_DIR
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         self._atomic(folder / name, lambda handle: handle.write(data))
 
     def remove(self, rel: str) -> None:
@@ -85,11 +85,17 @@ class Writer:
         if not rel.rsplit("/", 1)[-1].endswith(ledger.TEMP_SUFFIX):
             raise WriteRefused(f"{rel}: not an assetpipe temp file")
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._checked(rel))
+            os.unlink(self._inside(rel))
 
     # --- internals ----------------------------------------------------------------------------
 
     def _checked(self, rel: str) -> Path:
+        path = self._inside(rel)
+        if rel not in self._records and os.path.lexists(path):
+            raise WriteRefused(f"{rel}: exists and was not written by assetpipe; left alone")
+        return path
+
+    def _inside(self, rel: str) -> Path:
         parts = rel.split("/")
         if rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
             raise WriteRefused(f"{rel}: not a plain relative path")
@@ -97,14 +103,12 @@ class Writer:
         parent = os.path.realpath(path.parent)
         if parent != self._real_target and not parent.startswith(self._real_target + os.sep):
             raise WriteRefused(f"{rel}: its folder lies outside {self.target}")
-        if rel not in self._records and os.path.lexists(path):
-            raise WriteRefused(f"{rel}: exists and was not written by assetpipe; left alone")
         return path
 
     def _log(self, rel: str, record: Record) -> None:
         if self._journal is None:
             folder = self.target / ledger.STATE_DIR
-            folder.mkdir(exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             self._journal = (folder / ledger.JOURNAL).open("a", encoding="utf-8")
         self._journal.write(ledger.journal_line(rel, record))
         self._journal.flush()

@@ -1,0 +1,99 @@
+"""The manifest contract (SPEC §2.4): shape, schema, logical names, immutability, POSIX keys."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import jsonschema
+import pytest
+
+from assetpipe.naming import content_hash
+
+from .conftest import REPO
+
+SCHEMA = json.loads((REPO / "config" / "manifest.schema.json").read_text())
+
+
+@pytest.fixture
+def built(cli, site, cache_dir):
+    (site / "docs" / "nested").mkdir()
+    (site / "docs" / "nested" / "deep.css").write_text("a { color: red }\n" * 30)
+    assert cli("build", str(site), "--cache-dir", str(cache_dir)).exit_code == 0
+    return site, json.loads((site / ".assetpipe" / "manifest.json").read_text())
+
+
+def test_real_output_validates_against_the_shipped_schema(built) -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.Draft202012Validator(SCHEMA).validate(built[1])
+
+
+def test_schema_rejects_what_the_contract_forbids() -> None:
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    good = {"schema": 1, "files": {"a.js": {"size": 1, "sha256": "0" * 64, "type": "text/javascript",
+                                            "immutable": False}}, "failures": []}
+    assert validator.is_valid(good)
+    for bad_key in ("/abs.js", "../up.js", "a\\b.js"):
+        assert not validator.is_valid({**good, "files": {bad_key: good["files"]["a.js"]}}), bad_key
+    assert not validator.is_valid({**good, "generated_at": "2026-11-24"})
+
+
+def test_hashes_types_and_posix_keys(built) -> None:
+    site, manifest = built
+    assert manifest["schema"] == 1
+    assert list(manifest["files"]) == sorted(manifest["files"])
+    for rel, entry in manifest["files"].items():
+        data = (site / rel).read_bytes()
+        assert entry["size"] == len(data)
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["integrity"] == "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
+    files = manifest["files"]
+    assert "docs/nested/deep.css" in files
+    assert not any(key.startswith(".assetpipe") or key.endswith((".br", ".gz")) for key in files)
+    types = {rel: files[rel]["type"] for rel in ("index.html", "assets/index-2vZXRZ4C.js", "assets/index-AVh2cVPR.css",
+                                                  "assets/index-2vZXRZ4C.js.map", "fonts/inter-latin-400-normal.woff2",
+                                                  "site.webmanifest", "assets/logo-pPmQi5N6.svg")}
+    assert types == {"index.html": "text/html", "assets/index-2vZXRZ4C.js": "text/javascript",
+                     "assets/index-AVh2cVPR.css": "text/css", "assets/index-2vZXRZ4C.js.map": "application/json",
+                     "fonts/inter-latin-400-normal.woff2": "font/woff2",
+                     "site.webmanifest": "application/manifest+json",
+                     "assets/logo-pPmQi5N6.svg": "image/svg+xml"}
+
+
+def test_logical_names_come_from_vites_manifest(built) -> None:
+    _, manifest = built
+    vite = json.loads((REPO / "fixtures/site/.vite/manifest.json").read_text())
+    expected = {chunk["file"]: key for key, chunk in vite.items() if not key.startswith("_")}
+    found = {rel: e["logical"] for rel, e in manifest["files"].items() if "logical" in e}
+    assert found == expected
+    assert found["assets/index-2vZXRZ4C.js"] == "index.html"
+
+
+def test_immutable_means_a_content_hash_in_the_name(built) -> None:
+    _, manifest = built
+    immutable = {rel for rel, e in manifest["files"].items() if e["immutable"]}
+    assert "assets/vendor-w039_3iX.js" in immutable and "assets/index-2vZXRZ4C.js.map" in immutable
+    assert not immutable & {"index.html", "robots.txt", "favicon.ico", "fonts/inter-latin-400-normal.woff2",
+                            "icons/arrow-right.svg", "data/products.json"}
+
+
+@pytest.mark.parametrize(("name", "strict", "lenient"), [
+    ("assets/index-B7PI925R.js", "B7PI925R", "B7PI925R"),
+    ("index-B7PI925R.js.map", "B7PI925R", "B7PI925R"),
+    ("main.3f9a1c2e.js", "3f9a1c2e", "3f9a1c2e"),
+    ("EChartsPanel-DuvKirZd.js", None, "DuvKirZd"),
+    ("use-selector.js", None, None),
+    ("logo-Homepage.svg", None, None),
+    ("inter-latin-400-normal.woff2", None, None),
+    ("x-my-icons.svg", None, None),
+])
+def test_content_hash_detection(name: str, strict: str | None, lenient: str | None) -> None:
+    assert content_hash(name) == strict
+    assert content_hash(name, bundler_named=True) == lenient
+
+
+def test_failures_are_sorted_and_files_without_sidecars_have_no_encodings(built) -> None:
+    _, manifest = built
+    assert manifest["failures"] == []
+    assert "encodings" not in manifest["files"]["assets/hero-gYV4LCM5.jpg"]
