@@ -107,12 +107,12 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
             if isinstance(outcome, Failure):
                 if outcome.file not in {f.file for f in failures}:  # one line per file, not per sidecar
                     failures.append(_report(observer, outcome))
-                observer.advance("failed")
+                observer.advance(outcome.file, "failed")
                 continue
             _count(outcome, counts)
-            _apply(outcome, writer, encodings, notices, observer, counts)
+            kept = _apply(outcome, writer, encodings, notices, observer, counts)
             if outcome.work is not Action.FRESH:
-                observer.advance(outcome.work.value)
+                observer.advance(outcome.job.output, outcome.work.value if kept else "dropped")
         observer.done()
         for stale in plan.stale:
             writer.remove(stale.rel)
@@ -141,13 +141,14 @@ def _out_inventory(out: Path, exclude: tuple[Path, ...]) -> Inventory:
 
 
 def _apply(outcome: Encoded, writer: Writer, encodings: dict[str, dict[str, Encoding]],
-           notices: list[Notice], observer: Observer, counts: dict[str, int]) -> None:
+           notices: list[Notice], observer: Observer, counts: dict[str, int]) -> bool:
+    """Write (or drop) one outcome; True when its sidecar is in the folder afterwards."""
     job = outcome.job
     if not outcome.keep:
         if outcome.work is Action.FRESH:  # kept before, but the ratio rule changed
             writer.remove(job.output)
             counts["removed"] += 1
-        return
+        return False
     if outcome.data is not None:
         try:
             writer.write(job.output, outcome.data, job.key)
@@ -156,8 +157,9 @@ def _apply(outcome: Encoded, writer: Writer, encodings: dict[str, dict[str, Enco
             notice = Notice(job.output, str(exc).split(": ", 1)[-1])
             notices.append(notice)
             observer.notice(notice)
-            return
+            return False
     encodings.setdefault(job.source.rel, {})[job.codec] = Encoding(job.output, outcome.size)
+    return True
 
 
 def _count(outcome: Encoded, counts: dict[str, int]) -> None:

@@ -59,8 +59,10 @@ class TerminalObserver:
             self._next_line = _PLAIN_STEP
             self._last_line = time.monotonic()
 
-    def advance(self, outcome: str) -> None:
+    def advance(self, output: str, outcome: str) -> None:
         self._done += 1
+        if self.verbose:
+            self._line(f"{outcome:<7} {output}")
         if self._progress is not None:
             self._progress.advance(self._task)
         elif self._plain_progress and self._done / self._total >= self._next_line:

@@ -98,7 +98,7 @@ def test_file_vanishing_mid_build(site, cache_dir) -> None:
         def start(self, total: int, label: str) -> None:
             victim.unlink()
 
-        def advance(self, outcome: str) -> None: ...
+        def advance(self, output: str, outcome: str) -> None: ...
 
         def failure(self, failure: Failure) -> None:
             self.failures.append(failure)

@@ -97,3 +97,14 @@ def test_terminal_output_honours_no_color(site, tmp_path) -> None:
     plain = _run_in_terminal(["build", "dist", "--cache-dir", "c2"], tmp_path, {**env, "NO_COLOR": "1"})
     assert "error: broken.js: broken symbolic link" in plain
     assert not re.search(r"\x1b\[[0-9;]*3\dm", plain)  # no colour codes
+
+
+def test_verbose_names_every_output_and_quiet_only_errors(site, tmp_path) -> None:
+    proc = run_entry_point("build", "dist", "-v", "-j", "1", cwd=tmp_path)
+    lines = proc.stderr.splitlines()
+    assert "encode  index.html.br" in lines
+    assert "dropped assets/empty-ish.txt.gz" in lines  # 3 bytes: compressed, larger, not written
+    assert not (site / "assets/empty-ish.txt.gz").exists()
+    (site / "gone.js").symlink_to("nowhere.js")
+    proc = run_entry_point("build", "dist", "-q", cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stderr == "error: gone.js: broken symbolic link\n"
