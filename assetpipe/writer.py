@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -31,9 +31,7 @@ class Writer:
         self._real_target = os.path.realpath(target)
         self._records = dict(owned)  # every output assetpipe may replace, and what it holds
         self._journal: IO[str] | None = None
-        mask = os.umask(0)
-        os.umask(mask)
-        self._mode = 0o666 & ~mask
+        self._checked_dirs: set[Path] = set()  # folders known to exist and to lie inside the target
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -100,9 +98,12 @@ class Writer:
         if rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
             raise WriteRefused(f"{rel}: not a plain relative path")
         path = self.target.joinpath(*parts)
-        parent = os.path.realpath(path.parent)
-        if parent != self._real_target and not parent.startswith(self._real_target + os.sep):
-            raise WriteRefused(f"{rel}: its folder lies outside {self.target}")
+        if path.parent not in self._checked_dirs:
+            parent = os.path.realpath(path.parent)
+            if parent != self._real_target and not parent.startswith(self._real_target + os.sep):
+                raise WriteRefused(f"{rel}: its folder lies outside {self.target}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._checked_dirs.add(path.parent)
         return path
 
     def _log(self, rel: str, record: Record) -> None:
@@ -114,14 +115,23 @@ class Writer:
         self._journal.flush()
 
     def _atomic(self, path: Path, fill: Callable[[IO[bytes]], object]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=ledger.TEMP_SUFFIX)
+        fd, temp = _create_temp(path)
         try:
             with os.fdopen(fd, "wb") as handle:
                 fill(handle)
-            os.chmod(temp, self._mode)
             os.replace(temp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
             raise
+
+
+def _create_temp(path: Path) -> tuple[int, str]:
+    """A new temp file beside `path`, with the mode a plain `open` would give (umask applied)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    while True:
+        temp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}{ledger.TEMP_SUFFIX}")
+        try:
+            return os.open(temp, flags, 0o666), temp
+        except FileExistsError:
+            continue

@@ -267,3 +267,14 @@ def test_cache_entries_that_are_damaged_read_as_misses(tmp_path) -> None:
 def test_config_defaults_used_without_any_file(site) -> None:
     assert Config().compress.formats == ("br", "gzip")
     assert os.path.isdir(site)
+
+
+def test_outputs_get_the_mode_a_plain_open_gives(cli, site, cache_dir) -> None:
+    mask = os.umask(0o022)
+    try:
+        assert cli("build", str(site), "--cache-dir", str(cache_dir)).exit_code == 0
+    finally:
+        os.umask(mask)
+    for path in [site / "index.html.br", site / "index.html.gz", site / ".assetpipe" / "manifest.json"]:
+        assert path.stat().st_mode & 0o777 == 0o644, path
+    assert not list(site.rglob("*.assetpipe-tmp"))
