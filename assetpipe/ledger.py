@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .manifest import json_lines
+
 STATE_DIR = ".assetpipe"
 OUTPUTS = "outputs.json"
 JOURNAL = "journal.jsonl"
@@ -52,8 +54,8 @@ def load(target: Path) -> dict[str, Record]:
 
 def encode(records: dict[str, Record]) -> bytes:
     """The ledger file's bytes: sorted, no timestamps, so two equal builds write equal ledgers."""
-    outputs = {rel: {"key": r.key, "sha256": r.sha256, "size": r.size} for rel, r in sorted(records.items())}
-    return (json.dumps({"outputs": outputs, "schema": LEDGER_SCHEMA}, indent=1, sort_keys=True) + "\n").encode()
+    outputs = {rel: {"key": r.key, "sha256": r.sha256, "size": r.size} for rel, r in records.items()}
+    return json_lines({"outputs": outputs, "schema": LEDGER_SCHEMA})
 
 
 def journal_line(rel: str, record: Record) -> str:
