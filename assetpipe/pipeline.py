@@ -82,6 +82,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     for notice in plan.notices:
         observer.notice(notice)
     if request.dry_run:
+        cache.close()
         stats = BuildStats(files=len(inventory.sources), seconds=time.perf_counter() - started)
         return BuildResult(target, plan, inventory.failures, inventory.notices + plan.notices, stats, dry_run=True)
 
@@ -124,6 +125,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         writer.finish()
     finally:
         writer.close()
+        cache.close()
     stats = _stats(present, encodings, counts, time.perf_counter() - started)
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats)
 

@@ -8,6 +8,7 @@ the other cores idle. Nothing here writes into the build folder: outcomes go bac
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -31,42 +32,48 @@ def execute(
 ) -> Iterator[Encoded | Failure]:
     """Yield one Encoded (or a Failure) per job, as each is ready.
 
-    Encoding goes to the pool, longest first, so no core idles at the end on one long job. Cache
-    reads stay on this thread while the pool works: they are quick I/O, and handing them to threads
-    only makes the threads queue for the GIL after every system call.
+    Encoding goes to the pool, longest first, so no core idles at the end on one long job. The cache
+    is read and written on this thread only, while the pool works.
     """
     encode = sorted((j for j in jobs if j.action is Action.ENCODE), key=lambda j: (-j.source.size, j.output))
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="assetpipe")
-    try:
+    backlog: deque[Job] = deque(encode)
+    running: set[Future[Encoded | Failure]] = set()
+
+    def top_up() -> None:
         # A bounded window of submitted jobs, so finished bytes are written before more pile up.
-        queue = iter(encode)
-        running: set[Future[Encoded | Failure]] = set()
-        for job in queue:
-            running.add(pool.submit(_one, job, source_root, codecs[job.codec], cache, min_ratio))
-            if len(running) >= workers * 4:
-                break
+        while backlog and len(running) < workers * 4:
+            job = backlog.popleft()
+            running.add(pool.submit(_encode, job, source_root, codecs[job.codec], min_ratio))
+
+    try:
+        top_up()
         for job in jobs:
             if job.action is Action.FRESH:
                 yield Encoded(job, job.fresh_size, keep(job.source.size, job.fresh_size, min_ratio), None,
                               Action.FRESH)
             elif job.action is Action.CACHED:
-                yield _one(job, source_root, codecs[job.codec], cache, min_ratio)
+                data = cache.get(job.key)
+                if data is None:  # gone or damaged since the plan: encode it after all
+                    backlog.appendleft(job)
+                    top_up()
+                    continue
+                yield Encoded(job, len(data), keep(job.source.size, len(data), min_ratio), data, Action.CACHED)
         while running:
-            done, running = wait(running, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                for job in queue:
-                    running.add(pool.submit(_one, job, source_root, codecs[job.codec], cache, min_ratio))
-                    break
-                yield future.result()
+                running.discard(future)
+                top_up()
+                outcome = future.result()
+                if isinstance(outcome, Encoded) and outcome.data is not None:
+                    cache.put(outcome.job.key, outcome.data)
+                yield outcome
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        cache.flush()
 
 
-def _one(job: Job, source_root: Path, codec: Codec, cache: Cache, min_ratio: float) -> Encoded | Failure:
-    if job.action is Action.CACHED:
-        data = cache.get(job.key)
-        if data is not None:
-            return Encoded(job, len(data), keep(job.source.size, len(data), min_ratio), data, Action.CACHED)
+def _encode(job: Job, source_root: Path, codec: Codec, min_ratio: float) -> Encoded | Failure:
     try:
         original = _read_verified(source_root / job.source.rel, job.source.sha256)
     except FileNotFoundError:
@@ -79,7 +86,6 @@ def _one(job: Job, source_root: Path, codec: Codec, cache: Cache, min_ratio: flo
         data = codec.compress(original)
     except Exception as exc:  # a codec error on one file must not stop the build
         return Failure(job.source.rel, f"{job.codec} compression failed: {exc}")
-    cache.put(job.key, data)
     return Encoded(job, len(data), keep(job.source.size, len(data), min_ratio), data, Action.ENCODE)
 
 

@@ -6,12 +6,13 @@ import gzip
 import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import brotli
 
 from assetpipe import ledger
-from assetpipe.cache import Cache
+from assetpipe.cache import DB_NAME, Cache
 from assetpipe.config import Config
 from assetpipe.writer import Writer
 
@@ -239,11 +240,11 @@ def test_an_interrupted_build_is_finished_by_the_next_one(cli, site, cache_dir, 
 
 def test_default_cache_dir_is_in_the_working_directory_and_env_overrides(cli, site, tmp_path, monkeypatch) -> None:
     assert cli("build", str(site)).exit_code == 0
-    assert any((tmp_path / ".assetpipe-cache" / "v1").iterdir())
+    assert (tmp_path / ".assetpipe-cache" / DB_NAME).is_file()
     monkeypatch.setenv("ASSETPIPE_CACHE_DIR", str(tmp_path / "env-cache"))
     (site / "robots.txt").write_text("User-agent: *\nDisallow: /private/\nDisallow: /drafts/\n" * 4)
     assert CliRunnerless_build(site) == 0
-    assert (tmp_path / "env-cache" / "v1").is_dir()
+    assert (tmp_path / "env-cache" / DB_NAME).is_file()
 
 
 def CliRunnerless_build(site: Path) -> int:
@@ -256,12 +257,31 @@ def CliRunnerless_build(site: Path) -> int:
 
 def test_cache_entries_that_are_damaged_read_as_misses(tmp_path) -> None:
     cache = Cache(tmp_path / "c")
+    assert not cache.has("ab" * 32) and not (tmp_path / "c").exists()  # reading creates nothing
     cache.put("ab" * 32, b"payload")
-    assert cache.get("ab" * 32) == b"payload"
-    path = tmp_path / "c" / "v1" / "ab" / ("ab" * 32)
-    path.write_bytes(path.read_bytes()[:-2])
+    cache.close()
+    cache = Cache(tmp_path / "c")
+    assert cache.has("ab" * 32) and cache.get("ab" * 32) == b"payload"
+    cache.close()
+    with sqlite3.connect(tmp_path / "c" / DB_NAME) as db:
+        db.execute("UPDATE entries SET payload = ? WHERE key = ?", (b"paylo", "ab" * 32))
+    cache = Cache(tmp_path / "c")
     assert cache.get("ab" * 32) is None
     assert cache.get("cd" * 32) is None
+    cache.close()
+
+
+def test_damaged_cache_entry_is_encoded_again(cli, site, cache_dir) -> None:
+    assert cli("build", str(site), "--cache-dir", str(cache_dir)).exit_code == 0
+    clean = snapshot(site)
+    with sqlite3.connect(cache_dir / DB_NAME) as db:
+        db.execute("UPDATE entries SET payload = x'00'")
+    shutil.rmtree(site / ".assetpipe")
+    for sidecar in [*site.rglob("*.br"), *site.rglob("*.gz")]:
+        sidecar.unlink()
+    report = json.loads(cli("build", str(site), "--cache-dir", str(cache_dir), "--json").stdout)
+    assert report["cache_hits"] == 0 and report["encoded"] > 30
+    assert snapshot(site) == clean
 
 
 def test_config_defaults_used_without_any_file(site) -> None:
