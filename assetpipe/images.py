@@ -1,0 +1,321 @@
+"""Responsive image variants: one source image's bytes in, encoded renditions out. Pure: no files.
+
+The source is decoded once; every width is resized from that one decode (Lanczos, never upscaled)
+and encoded in each format asked for. What the anchors get wrong and this module must not:
+- EXIF orientation is applied (all eight values) and no EXIF, GPS or XMP reaches an output;
+- colour: CMYK is converted through its embedded profile (or Pillow's conversion without one), any
+  other ICC profile (Display P3, Adobe RGB) is kept and passed to every encoder explicitly (Pillow
+  drops it for JPEG and WebP otherwise); 16-bit greyscale is scaled, not clipped to white;
+- alpha: kept where the format has it; a forced JPEG fallback is flattened onto the configured
+  background, never black;
+- animation: every frame, its duration and the loop count, or the format is skipped (never a still);
+- bad input (truncated, not an image, empty, a pixel bomb refused before decoding, an encoder error)
+  raises ImageError with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image, ImageCms, ImageOps, ImageSequence, UnidentifiedImageError, features
+
+# What each format can hold; the fallback is always one of these formats.
+MIME = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "avif": "image/avif"}
+EXTENSION = {"jpeg": "jpg", "png": "png", "gif": "gif", "webp": "webp", "avif": "avif"}
+_ALPHA_FORMATS = frozenset({"png", "gif", "webp", "avif"})
+_ANIMATED_FORMATS = frozenset({"gif", "webp", "avif"})
+_PILLOW_FORMATS = {"JPEG": "jpeg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "AVIF": "avif", "MPO": "jpeg"}
+_ORIENTATION = 0x0112
+_SWAPS_AXES = frozenset({5, 6, 7, 8})
+
+# Encoder settings that are not user-facing config, each with its reason.
+AVIF_SPEED = 6  # speed <= 4 costs 3-7x for <= 6 % smaller files; 8+ loses detail (research/images.md §3)
+WEBP_METHOD = 4  # method 6 costs 2.5x (36x with alpha) for 3-4 %
+JPEG_SUBSAMPLING = 2  # 4:2:0, as every anchor uses for photos
+RESIZE_REDUCING_GAP = 3.0  # Pillow's two-step resize: visually identical to plain Lanczos, several times faster
+
+
+# assetpipe enforces `images.max_pixels` itself, from the header, before anything is decoded, and says
+# so in its own words; Pillow's fixed limit (179 MP) would otherwise overrule a user's larger setting.
+Image.MAX_IMAGE_PIXELS = None
+
+
+class ImageError(Exception):
+    """This image cannot be processed; the message is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    widths: tuple[int, ...]
+    formats: tuple[str, ...]  # modern formats, in preference order
+    fallback: str  # "source" or a format name
+    background: tuple[int, int, int]
+    quality: dict[str, int]  # avif, webp, jpeg
+    max_pixels: int
+
+    def encoder_settings(self, fmt: str) -> str:
+        """Everything that changes one format's bytes, for the cache key and the output name."""
+        version = f"pillow {Image.__version__}"
+        if fmt == "avif":
+            return f"{version} libavif {features.version('avif')} q{self.quality['avif']} s{AVIF_SPEED} 420"
+        if fmt == "webp":
+            return f"{version} libwebp {features.version('webp')} q{self.quality['webp']} m{WEBP_METHOD} a100"
+        if fmt == "jpeg":
+            return f"{version} q{self.quality['jpeg']} progressive optimize 420 bg{self.background}"
+        return f"{version} {fmt} lossless optimize"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a source is, read from its header without decoding its pixels."""
+
+    format: str  # the real format, by content
+    width: int  # EXIF-oriented
+    height: int
+    animated: bool
+    frames: int
+    alpha: bool
+    mode: str
+    loop: int | None = None  # the animation's loop count (0 = forever); None when it plays once
+
+
+@dataclass(frozen=True)
+class Rendition:
+    format: str
+    width: int
+    height: int
+    data: bytes
+
+
+def probe(data: bytes, max_pixels: int) -> ImageInfo:
+    """Read an image's header: format, oriented size, animation, alpha. Refuses a pixel bomb here."""
+    if not data:
+        raise ImageError("empty file")
+    image = _open(data)
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(f"{width}x{height} is {width * height:_} pixels, over images.max_pixels ({max_pixels:_})")
+    orientation = image.getexif().get(_ORIENTATION, 1)
+    if orientation in _SWAPS_AXES:
+        width, height = height, width
+    frames = getattr(image, "n_frames", 1)
+    loop = image.info.get("loop")
+    return ImageInfo(_PILLOW_FORMATS[image.format or ""], width, height, frames > 1, frames, _has_alpha(image),
+                     image.mode, int(loop) if loop is not None else None)
+
+
+def widths_for(info: ImageInfo, widths: Sequence[int]) -> tuple[int, ...]:
+    """The configured widths smaller than the image, plus the image's own width; never upscaled."""
+    return tuple(sorted({w for w in widths if w < info.width} | {info.width}))
+
+
+def fallback_format(info: ImageInfo, settings: ImageSettings) -> str | None:
+    """The fallback's format: the source's own unless configured; None when it cannot carry the image."""
+    fmt = info.format if settings.fallback == "source" else settings.fallback
+    if info.animated and fmt not in _ANIMATED_FORMATS:
+        return None  # never a still frame for an animation
+    return fmt
+
+
+def modern_formats(info: ImageInfo, settings: ImageSettings, fallback: str | None) -> tuple[str, ...]:
+    """The modern formats worth encoding: not the fallback's own format, and able to hold the image."""
+    return tuple(f for f in settings.formats if f != fallback and _can_hold(f, info))
+
+
+def _can_hold(fmt: str, info: ImageInfo) -> bool:
+    if not info.animated:
+        return True
+    if fmt == "avif":
+        # Pillow writes AVIF sequences that repeat forever; a finite loop count would be lost.
+        return fmt in _ANIMATED_FORMATS and info.loop == 0
+    return fmt in _ANIMATED_FORMATS
+
+
+def variant_name(rel: str, info_format: str, fmt: str, width: int, recipe: str) -> str:
+    """`img/hero.jpg` -> `img/hero.3f9a1c2e.640w.avif`; the hash covers the source and the format's
+    settings, not the width, so adding a width keeps every other name."""
+    folder, _, name = rel.rpartition("/")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    digest = hashlib.sha256(recipe.encode()).hexdigest()[:8]
+    out = f"{stem}.{digest}.{width}w.{EXTENSION[fmt]}"
+    return f"{folder}/{out}" if folder else out
+
+
+def render(
+    data: bytes, info: ImageInfo, outputs: Sequence[tuple[str, int]], settings: ImageSettings
+) -> list[Rendition]:
+    """Decode `data` once and encode every (format, width) in `outputs`."""
+    image = _open(data)
+    try:
+        frames, durations, loop = _decode(image, info)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(_reason(exc)) from None
+    icc = _icc_for_output(image)
+    renditions: list[Rendition] = []
+    by_width: dict[int, list[Image.Image]] = {}
+    for fmt, width in outputs:
+        if width not in by_width:
+            by_width[width] = [_resize(frame, width, info) for frame in frames]
+        sized = by_width[width]
+        try:
+            encoded = _encode(sized, durations, loop, fmt, settings, icc)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ImageError(f"{fmt} encoder failed: {_reason(exc)}") from None
+        renditions.append(Rendition(fmt, sized[0].width, sized[0].height, encoded))
+    return renditions
+
+
+# --- decoding -------------------------------------------------------------------------------------
+
+
+def _open(data: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageError("not an image Pillow can read") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(_reason(exc)) from None
+    if image.format not in _PILLOW_FORMATS:
+        raise ImageError(f"{image.format} is not a web image format")
+    return image
+
+
+def _decode(image: Image.Image, info: ImageInfo) -> tuple[list[Image.Image], list[int], int | None]:
+    """Every frame as an oriented, colour-correct RGB(A)/L(A) image, with durations and the loop count."""
+    frames: list[Image.Image] = []
+    durations: list[int] = []
+    source = ImageSequence.Iterator(image) if info.animated else [image]
+    for frame in source:
+        frame.load()
+        durations.append(int(frame.info.get("duration", 100)))
+        frames.append(_normalise(frame))
+    loop = image.info.get("loop")
+    return frames, durations, (int(loop) if loop is not None else None)
+
+
+def _normalise(frame: Image.Image) -> Image.Image:
+    oriented = ImageOps.exif_transpose(frame)
+    mode = oriented.mode
+    if mode == "CMYK":
+        converted = _cmyk_to_rgb(oriented)
+    elif mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale: scale to 8 bits; a plain convert("L") clips everything above 255 to white.
+        converted = oriented.convert("I").point(lambda v: v * (1 / 257)).convert("L")
+    elif mode == "P":
+        converted = oriented.convert("RGBA" if _has_alpha(oriented) else "RGB")
+    elif mode == "PA":
+        converted = oriented.convert("RGBA")
+    elif mode == "1":
+        converted = oriented.convert("L")
+    elif mode in ("L", "RGB") and "transparency" in oriented.info:
+        converted = oriented.convert("LA" if mode == "L" else "RGBA")
+    elif mode in ("RGB", "RGBA", "L", "LA"):
+        converted = oriented
+    else:
+        converted = oriented.convert("RGBA" if "A" in mode else "RGB")
+    if converted.mode == "RGBA" and converted.getchannel("A").getextrema() == (255, 255):
+        converted = converted.convert("RGB")  # an alpha channel that is opaque everywhere is not alpha
+    converted.info = {}  # no EXIF, XMP or comments travel further; the ICC profile is handled apart
+    return converted
+
+
+def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
+    profile = image.info.get("icc_profile")
+    if profile:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+            return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError):
+            pass  # a broken profile: fall back to Pillow's conversion below
+    return image.convert("RGB")
+
+
+def _icc_for_output(image: Image.Image) -> bytes | None:
+    """The profile the outputs carry: the source's, except for CMYK, which was converted to sRGB."""
+    if image.mode == "CMYK":
+        return None
+    profile = image.info.get("icc_profile")
+    return profile or None
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        return True
+    return image.mode in ("P", "L", "RGB") and "transparency" in image.info
+
+
+# --- resizing and encoding ------------------------------------------------------------------------
+
+
+def _resize(frame: Image.Image, width: int, info: ImageInfo) -> Image.Image:
+    if width >= frame.width:
+        return frame
+    height = max(1, round(frame.height * width / frame.width))
+    return frame.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=RESIZE_REDUCING_GAP)
+
+
+def _encode(frames: list[Image.Image], durations: list[int], loop: int | None, fmt: str,
+            settings: ImageSettings, icc: bytes | None) -> bytes:
+    first = frames[0]
+    buffer = io.BytesIO()
+    options: dict[str, object] = {}
+    if icc and _profile_fits(icc, first.mode, fmt):
+        options["icc_profile"] = icc
+    if len(frames) > 1:
+        options.update(save_all=True, append_images=frames[1:], duration=durations)
+        if loop is not None:
+            options["loop"] = loop
+    if fmt == "jpeg":
+        image = _flatten(first, settings.background) if first.mode in ("RGBA", "LA") else first
+        image.save(buffer, "JPEG", quality=settings.quality["jpeg"], optimize=True, progressive=True,
+                   subsampling=JPEG_SUBSAMPLING, **options)
+    elif fmt == "png":
+        first.save(buffer, "PNG", optimize=True, **options)
+    elif fmt == "gif":
+        first.save(buffer, "GIF", optimize=True, **({"disposal": 2} if len(frames) > 1 else {}), **options)
+    elif fmt == "webp":
+        first.save(buffer, "WEBP", quality=settings.quality["webp"], method=WEBP_METHOD, alpha_quality=100,
+                   **options)
+    elif fmt == "avif":
+        if first.mode not in ("L", "LA"):  # greyscale stays 4:0:0, Pillow's default for it
+            options["subsampling"] = "4:2:0"
+        first.save(buffer, "AVIF", quality=settings.quality["avif"], speed=AVIF_SPEED, max_threads=1, **options)
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+    return buffer.getvalue()
+
+
+def _profile_fits(icc: bytes, mode: str, fmt: str) -> bool:
+    """A greyscale profile only fits an output that stays greyscale (WebP is always RGB)."""
+    try:
+        space = ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
+    except (ImageCms.PyCMSError, OSError, AttributeError):
+        return False
+    if space == "GRAY":
+        return mode in ("L", "LA") and fmt != "webp"
+    return space == "RGB"
+
+
+def _flatten(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    rgba = image.convert("RGBA")
+    canvas = Image.new("RGB", rgba.size, background)
+    canvas.paste(rgba, mask=rgba.getchannel("A"))
+    return canvas
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if "truncated" in text.lower():
+        return "truncated image"
+    return text.splitlines()[0]
+
+
+def parse_colour(text: str) -> tuple[int, int, int]:
+    """`#fff` or `#ffffff` -> (255, 255, 255); config has validated the shape."""
+    digits = text.lstrip("#")
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
