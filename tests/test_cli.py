@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import os
 import pty
+import random
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
-from .conftest import run_entry_point
+from .conftest import run_entry_point, snapshot
 
 SUMMARY = re.compile(r"^(?P<dir>\S+): (?P<files>\d+) files, (?P<sidecars>\d+) sidecars \(br \d+, gzip \d+\), "
                      r"[\d.]+ [kM]?B -> [\d.]+ [kM]?B over the wire \(saved [\d.]+ [kM]?B\), "
@@ -108,3 +112,27 @@ def test_verbose_names_every_output_and_quiet_only_errors(site, tmp_path) -> Non
     (site / "gone.js").symlink_to("nowhere.js")
     proc = run_entry_point("build", "dist", "-q", cwd=tmp_path)
     assert proc.returncode == 1 and proc.stderr == "error: gone.js: broken symbolic link\n"
+
+
+def test_ctrl_c_leaves_no_partial_file_and_the_next_build_finishes(site, tmp_path) -> None:
+    rng = random.Random(3)
+    words = [f"token{n}" for n in range(5000)]
+    for index in range(3):  # a second or two of Brotli work
+        (site / f"big{index}.js").write_text(" ".join(rng.choice(words) for _ in range(60_000)))
+    reference = tmp_path / "reference"
+    shutil.copytree(site, reference)
+    env = {k: v for k, v in os.environ.items() if k != "ASSETPIPE_CACHE_DIR"}
+    child = subprocess.Popen([sys.executable, "-m", "assetpipe", "build", "dist", "--cache-dir", "c1"], cwd=tmp_path,
+                             env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list((site).rglob("*.br")) and time.monotonic() < deadline:  # wait until it is writing
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr
+    assert "error: interrupted" in stderr
+    assert not list(site.rglob("*.assetpipe-tmp"))
+    proc = run_entry_point("build", "dist", "--cache-dir", "c1", cwd=tmp_path)
+    assert proc.returncode == 0 and "warning" not in proc.stderr
+    assert run_entry_point("build", "reference", "--cache-dir", "c1", cwd=tmp_path).returncode == 0
+    assert snapshot(site) == snapshot(reference)
