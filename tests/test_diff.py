@@ -1,0 +1,239 @@
+"""`assetpipe diff`: identity across content hashes, sizes, totals, the three output formats, exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from assetpipe.config import Config
+from assetpipe.diff import DEFAULT_HASH_PATTERN, strip_hash
+from assetpipe.diffreport import MARKER
+from assetpipe.measure import measure
+
+from .conftest import DEMO, REPO, snapshot
+
+SIZES = REPO / "tests" / "fixtures" / "sizes"
+RENAMED, COLLIDE = SIZES / "renamed", SIZES / "collide"
+
+
+def as_json(result) -> dict:
+    assert result.exit_code in (0, 1, 3), result.stderr
+    return json.loads(result.stdout)
+
+
+def by_key(document: dict) -> dict[str, dict]:
+    return {f["key"]: f for f in document["files"]}
+
+
+@pytest.mark.parametrize(("name", "stripped"), [
+    ("index-2vZXRZ4C.js", "index-*.js"),  # Vite/Rollup
+    ("EChartsPanel-DuvKirZd.js", "EChartsPanel-*.js"),  # no digit, capitals inside
+    ("coffee-A-I1hS5R.jpg", "coffee-*.jpg"),  # a `-` inside the hash
+    ("index-2vZXRZ4C.js.map", "index-*.js.map"),
+    ("main.3f9a1c2e.js", "main.*.js"),  # webpack, 8 hex
+    ("main.0123456789abcdef0123.js", "main.*.js"),  # webpack, 20 hex
+    ("hero.3f9a1c2e.640w.avif", "hero.*.640w.avif"),  # assetpipe's own variants
+    ("use-selector.js", "use-selector.js"),  # a word, not a hash
+    ("logo-Homepage.svg", "logo-Homepage.svg"),
+    ("app.deadbeef.js", "app.deadbeef.js"),  # hex without a digit: a word
+])
+def test_hash_stripping(name: str, stripped: str) -> None:
+    assert strip_hash(f"assets/{name}", re.compile(DEFAULT_HASH_PATTERN)) == f"assets/{stripped}"
+
+
+def test_a_renamed_hashed_chunk_is_changed_not_removed_and_added(cli) -> None:
+    result = cli("diff", str(RENAMED / "base"), str(RENAMED / "head"), "--format", "json")
+    assert result.exit_code == 0 and result.stderr == ""
+    files = by_key(json.loads(result.stdout))
+    app = files["assets/app-*.js"]
+    assert app["status"] == "changed" and app["name"] == "assets/app-*.js"
+    assert app["base"]["path"] == "assets/app-Ab12Cd34.js" and app["head"]["path"] == "assets/app-Zz98Yy76.js"
+    assert app["delta"]["raw"] == 92 and app["delta"]["bytes"] == app["delta"]["brotli"] > 0
+    assert files["assets/use-selector.js"]["status"] == "unchanged"
+    assert files["assets/use-selectors.js"]["status"] == "removed"  # a name like it is another file
+    assert files["assets/use-selectors.js"]["delta"]["percent"] == -100.0
+
+
+def test_colliding_keys_are_kept_apart_by_full_path_with_a_warning(cli) -> None:
+    result = cli("diff", str(COLLIDE / "base"), str(COLLIDE / "head"), "--format", "json")
+    assert result.exit_code == 0
+    assert result.stderr == ("warning: assets/index-*.js: 2 files in head share this name "
+                             "(assets/index-Qw12Er34.js, assets/index-Ty56Ui78.js); compared by full path\n")
+    files = by_key(json.loads(result.stdout))
+    assert {k: f["status"] for k, f in files.items()} == {
+        "assets/index-Ab12Cd34.js": "removed", "assets/index-Qw12Er34.js": "added", "assets/index-Ty56Ui78.js": "added"}
+
+
+def test_a_missing_baseline_is_not_an_error(cli, tmp_path) -> None:
+    result = cli("diff", str(tmp_path / "no-such-base.json"), str(RENAMED / "head"), "--format", "json")
+    assert result.exit_code == 0
+    missing = tmp_path / "no-such-base.json"
+    assert result.stderr == f"warning: {missing}: no baseline there; showing this build's sizes only\n"
+    document = json.loads(result.stdout)
+    assert document["base"] is None and document["result"] == "pass"
+    assert document["totals"]["total"]["base"] is None and document["totals"]["total"]["delta"] is None
+    assert {f["status"] for f in document["files"]} == {"added"}
+    assert all(f["delta"]["percent"] is None for f in document["files"])  # never "+100 %"
+    text = cli("diff", str(tmp_path / "nope"), str(RENAMED / "head"))
+    assert text.exit_code == 0 and "no baseline" in text.stdout.splitlines()[0]
+
+
+def test_vite_names_match_chunks_and_give_the_initial_js(cli, site, tmp_path) -> None:
+    base = tmp_path / "base"
+    shutil.copytree(site, base)
+    # HEAD: the entry chunk grows and gets a new hash; Vite's manifest says so.
+    old, new = site / "assets" / "index-2vZXRZ4C.js", site / "assets" / "index-Q9xY7wVb.js"
+    new.write_bytes(old.read_bytes().replace(b"//# sourceMappingURL=index-2vZXRZ4C.js.map", b"")
+                    + b"console.log('" + bytes(range(48, 123)) * 20 + b"');\n")
+    old.unlink()
+    vite = site / ".vite" / "manifest.json"
+    vite.write_text(vite.read_text().replace("assets/index-2vZXRZ4C.js", "assets/index-Q9xY7wVb.js"))
+    document = as_json(cli("diff", str(base), str(site), "--format", "json"))
+    entry = by_key(document)["vite:index.html"]
+    assert entry["status"] == "changed" and entry["logical"] == "index.html" and entry["name"] == "assets/index-*.js"
+    assert by_key(document)["index.html"]["status"] == "unchanged"  # the page keeps its own key
+    assert document["files"][0]["key"] == "vite:index.html"  # the largest |Δ| first
+    initial = document["totals"]["initial"]
+    assert initial["head"]["files"] == 3  # index and about entries + their static import, the vendor chunk
+    assert initial["delta"]["brotli"] == entry["delta"]["brotli"] > 0
+    totals = document["totals"]
+    assert set(totals) == {"total", "initial", "js", "css", "html", "image", "font", "other"}
+    assert sum(totals[t]["head"]["brotli"] for t in ("js", "css", "html", "image", "font", "other")) == \
+        totals["total"]["head"]["brotli"]
+    assert not any(f["key"].endswith(".map") or f["key"].startswith(".vite/") for f in document["files"])
+
+
+def test_sizes_from_sidecars_equal_sizes_computed_without_a_manifest(cli, site, tmp_path) -> None:
+    plain = tmp_path / "plain"
+    shutil.copytree(site, plain)
+    before = snapshot(plain)
+    assert cli("build", str(site), "--cache-dir", str(tmp_path / "cache"), "-q").exit_code == 0
+    manifest = json.loads((site / ".assetpipe" / "manifest.json").read_text())
+    built = {f.path: f for f in measure(site, Config()).files}
+    computed = {f.path: f for f in measure(plain, Config(), jobs=2).files}
+    assert snapshot(plain) == before  # measuring a folder writes nothing into it
+    assert built.keys() == computed.keys()
+    with_sidecars = [rel for rel in built if manifest["files"][rel].get("encodings")]
+    assert len(with_sidecars) > 15
+    for rel in built:
+        assert built[rel].sizes == computed[rel].sizes, rel
+    for rel in with_sidecars:
+        encodings = manifest["files"][rel]["encodings"]
+        for metric, codec in (("brotli", "br"), ("gzip", "gzip")):
+            if codec in encodings:
+                assert built[rel].sizes.of(metric) == encodings[codec]["size"], rel
+    jpg = built["assets/hero-gYV4LCM5.jpg"].sizes
+    assert jpg.raw == jpg.gzip == jpg.brotli  # never precompressed: sent as it is
+    # A manifest file works as well as its folder.
+    same = measure(site / ".assetpipe" / "manifest.json", Config())
+    assert {f.path: f.sizes for f in same.files} == {p: f.sizes for p, f in built.items()}
+    assert same.initial == measure(site, Config()).initial
+
+
+def test_terminal_table(cli) -> None:
+    result = cli("diff", str(RENAMED / "base"), str(RENAMED / "head"))
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "size (brotli): 117 B -> 129 B (+12 B, +10.3 %)\n"
+        "\n"
+        "file                     base  head      Δ      Δ %\n"
+        "assets/app-*.js          51 B  96 B  +45 B  +88.2 %\n"
+        "assets/use-selectors.js  33 B     —  -33 B  removed\n"
+        "1 unchanged\n"
+        "\n"
+        "group   base   head      Δ      Δ %  files\n"
+        "total  117 B  129 B  +12 B  +10.3 %      2\n"
+        "js     117 B  129 B  +12 B  +10.3 %      2\n"
+        "\n"
+        "result: pass\n")
+
+
+def test_markdown_for_a_pull_request(cli, tmp_path) -> None:
+    result = cli("diff", str(RENAMED / "base"), str(RENAMED / "head"), "--format", "markdown")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == MARKER == "<!-- assetpipe:size-report -->"
+    assert lines[1] == "### Bundle size"
+    assert lines[3] == "**117 B → 129 B** (+12 B, +10.3 %; brotli)"
+    rows = [line for line in lines if line.startswith("| `")]
+    assert rows[:2] == ["| `assets/app-*.js` | 51 B | 96 B | +45 B | +88.2 % | ▲ |",
+                        "| `assets/use-selectors.js` | 33 B | — | -33 B | removed | 🗑️ |"]
+    details = lines.index("<details><summary>1 unchanged</summary>")
+    assert lines[details + 4] == "| `assets/use-selector.js` | 33 B |" and lines[details + 6] == "</details>"
+    # `diff.max_rows` caps the listed changes; the rest are counted.
+    (tmp_path / "assetpipe.toml").write_text("[diff]\nmax_rows = 1\n")
+    capped = cli("diff", str(RENAMED / "base"), str(RENAMED / "head"), "--format", "markdown").stdout
+    assert "| _+1 more_ | | | | | |" in capped and "`assets/use-selectors.js` | 33 B | —" not in capped
+
+
+def test_json_is_the_spec_shape_and_deterministic(cli) -> None:
+    args = ("diff", str(RENAMED / "base"), str(RENAMED / "head"), "--format", "json")
+    first, second = cli(*args), cli(*args)
+    assert first.stdout == second.stdout
+    document = json.loads(first.stdout)
+    assert {"schema", "totals", "files", "budgets", "result"} <= document.keys()
+    assert document["schema"] == 1 and document["result"] == "pass" and document["budgets"] == []
+    assert document["metric"] == "brotli"
+    for entry in document["files"]:
+        assert {"key", "status", "base", "head", "delta"} <= entry.keys()
+    assert [f["key"] for f in document["files"]] == [
+        "assets/app-*.js", "assets/use-selectors.js", "assets/use-selector.js"]  # by |Δ|, largest first
+
+
+def test_the_headline_metric_is_configurable(cli, tmp_path) -> None:
+    (tmp_path / "assetpipe.toml").write_text('[diff]\nmetric = "raw"\n')
+    document = as_json(cli("diff", str(RENAMED / "base"), str(RENAMED / "head"), "--format", "json"))
+    assert document["metric"] == "raw"
+    assert by_key(document)["assets/app-*.js"]["delta"]["bytes"] == 92
+
+
+def test_a_custom_hash_pattern(cli, tmp_path) -> None:
+    (tmp_path / "assetpipe.toml").write_text("[diff]\nhash_pattern = '(?<=-)[A-Za-z0-9]{8}(?=\\.)'\n")
+    document = as_json(cli("diff", str(RENAMED / "base"), str(RENAMED / "head"), "--format", "json"))
+    assert by_key(document)["assets/app-*.js"]["status"] == "changed"
+    (tmp_path / "assetpipe.toml").write_text("[diff]\nhash_pattern = '(unclosed'\n")
+    result = cli("diff", str(RENAMED / "base"), str(RENAMED / "head"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: assetpipe.toml: diff.hash_pattern: not a valid regular expression: ")
+
+
+def test_unreadable_input_is_a_usage_error(cli, tmp_path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    result = cli("diff", str(broken), str(RENAMED / "head"))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert re.fullmatch(rf"error: {re.escape(str(broken))}: not valid JSON: .*\n", result.stderr)
+    other = tmp_path / "other.json"
+    other.write_text('{"schema": 2, "files": {}}')
+    result = cli("diff", str(other), str(RENAMED / "head"))
+    assert result.exit_code == 2 and result.stderr == f"error: {other}: not an assetpipe manifest (schema 1)\n"
+    result = cli("diff", str(RENAMED / "base"), str(tmp_path / "dist"))
+    assert result.exit_code == 2 and result.stderr == f"error: {tmp_path / 'dist'}: no such file or folder\n"
+
+
+def test_head_defaults_to_dist_and_failed_files_give_exit_1(cli, tmp_path) -> None:
+    shutil.copytree(RENAMED / "head", tmp_path / "dist")
+    (tmp_path / "dist" / "gone.js").symlink_to("nowhere.js")
+    result = cli("diff", str(RENAMED / "base"))
+    assert result.exit_code == 1
+    assert result.stderr == "error: gone.js: broken symbolic link\n"
+    assert result.stdout.startswith("size (brotli): 117 B -> 129 B")
+
+
+def test_a_manifest_with_image_variants(cli) -> None:
+    """SPEC §2.4's `image` object (the image stage's output) is read, and the fixture is a valid manifest."""
+    import jsonschema
+
+    manifest = SIZES / "image-manifest.json"
+    schema = json.loads((REPO / "config" / "manifest.schema.json").read_text())
+    jsonschema.validate(json.loads(manifest.read_text()), schema)
+    measured = {f.path: f for f in measure(manifest, Config()).files}
+    hero = measured["img/hero.jpg"]
+    assert hero.category == "image" and hero.sizes.raw == hero.sizes.brotli == 912334
+    assert (hero.image.width, hero.image.height) == (1600, 1200)
+    assert [(v.format, v.size) for v in hero.image.variants] == [("avif", 20480), ("jpeg", 51200), ("webp", 30720)]
+    assert measured["assets/app-Ab12Cd34.js"].sizes.brotli == 4100  # from the sidecar; no files at hand
+    assert DEMO.is_dir()
