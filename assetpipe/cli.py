@@ -12,10 +12,13 @@ from pathlib import Path
 
 import click
 
-from . import __version__, config
-from .model import AssetpipeError, ConfigError
+from . import __version__, config, diffreport
+from .check import SizeRequest, chunk_breakdowns, size_report, wants_sizes, write_atomic
+from .htmlreport import render
+from .model import AssetpipeError, BuildResult, ConfigError
 from .pipeline import BuildRequest, build
 from .report import TerminalObserver, plan_lines, result_json
+from .sizetypes import SizeReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUDGET = 0, 1, 2, 3
 DEFAULT_CACHE_DIR = ".assetpipe-cache"
@@ -50,11 +53,17 @@ def main() -> None:
               help=f"Cache folder (default: $ASSETPIPE_CACHE_DIR, else ./{DEFAULT_CACHE_DIR}).")
 @click.option("--no-compress", is_flag=True, help="Skip precompression (and remove sidecars assetpipe wrote).")
 @click.option("--no-images", is_flag=True, help="Skip the responsive-image stage.")
+@click.option("--minify", "minify_all", is_flag=True,
+              help="Minify HTML, CSS, JS, SVG and JSON this run, as if every [minify] type were true.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write a self-contained HTML size report here.")
+@click.option("--base", type=click.Path(path_type=Path),
+              help="Baseline (a manifest or a built folder) for --report and growth budgets.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail.")
 def build_command(directory: Path, config_path: Path | None, out: Path | None, dry_run: bool, as_json: bool,
-                  jobs: int | None, cache_dir: Path | None, no_compress: bool, no_images: bool, quiet: bool,
-                  verbose: bool) -> None:
+                  jobs: int | None, cache_dir: Path | None, no_compress: bool, no_images: bool, minify_all: bool,
+                  report_path: Path | None, base: Path | None, quiet: bool, verbose: bool) -> None:
     """Optimise DIRECTORY (default ./dist) in place, or into --out."""
     observer = TerminalObserver(quiet=quiet, verbose=verbose)
     try:
@@ -65,7 +74,7 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
         sys.exit(EXIT_USAGE)
     request = BuildRequest(
         source=directory,
-        config=loaded.config,
+        config=config.with_all_minified(loaded.config) if minify_all else loaded.config,
         cache_dir=cache_dir or Path(os.environ.get("ASSETPIPE_CACHE_DIR") or DEFAULT_CACHE_DIR),
         out=out,
         jobs=jobs or _default_jobs(),
@@ -87,4 +96,87 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
     if as_json:
         click.echo(result_json(result))
     observer.summary(result)
-    sys.exit(result.exit_code)
+    sys.exit(_check_build_sizes(result, loaded.config, base, report_path, jobs or _default_jobs(), observer))
+
+
+# --- sizes: `assetpipe diff`, and budgets / --report after `build` ----------------------------------
+
+
+@main.command("diff")
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("head", required=False, type=click.Path(path_type=Path), default=Path("dist"))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+              help="text (a table), markdown (a PR comment) or json (SPEC section 3).")
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write a self-contained HTML report here.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Config file (default: ./assetpipe.toml, else [tool.assetpipe] in ./pyproject.toml).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Threads for sizes the manifests lack (default: all cores).")
+@click.option("-q", "--quiet", is_flag=True, help="No warnings on stderr.")
+def diff_command(base: Path, head: Path, fmt: str, report_path: Path | None, config_path: Path | None,
+                 jobs: int | None, quiet: bool) -> None:
+    """Compare HEAD (default ./dist) with BASE: sizes, budgets, and an exit code for CI.
+
+    BASE and HEAD are assetpipe manifests or built folders; a missing BASE is not an error.
+    """
+    observer = TerminalObserver(quiet=quiet)
+    try:
+        loaded = config.load(config_path, Path.cwd())
+        report = size_report(SizeRequest(base, head, loaded.config, jobs or _default_jobs(), Path.cwd()))
+        if report_path is not None:
+            _write_html_report(report, report_path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            observer.error(problem)
+        sys.exit(EXIT_USAGE)
+    except AssetpipeError as exc:
+        observer.error(str(exc))
+        sys.exit(EXIT_USAGE)
+    for notice in report.notices:
+        observer.notice(notice)
+    for failure in report.failures:
+        observer.failure(failure)
+    if fmt == "json":
+        click.echo(diffreport.to_json(report), nl=False)
+    elif fmt == "markdown":
+        click.echo(diffreport.markdown(report, max_rows=loaded.config.diff.max_rows), nl=False)
+    else:
+        click.echo(diffreport.text(report), nl=False)
+    sys.exit(_size_exit(report))
+
+
+def _size_exit(report: SizeReport) -> int:
+    """3 when a budget at error level is exceeded (it outranks file failures), 1 for failed files, else 0."""
+    if report.result == "fail":
+        return EXIT_BUDGET
+    return EXIT_FAILED if report.failures else EXIT_OK
+
+
+def _write_html_report(report: SizeReport, path: Path) -> None:
+    chunks, notices = chunk_breakdowns(report.diff.head)
+    write_atomic(path, render(report, chunks, notices))
+
+
+def _check_build_sizes(result: BuildResult, cfg: config.Config, base: Path | None, report_path: Path | None,
+                       jobs: int, observer: TerminalObserver) -> int:
+    """After `build`: check the budgets (exit 3 on an error-level breach) and write --report, when asked."""
+    if result.dry_run or not (wants_sizes(cfg) or report_path is not None):
+        return result.exit_code
+    try:
+        report = size_report(SizeRequest(base, result.target, cfg, jobs, Path.cwd()))
+        if report_path is not None:
+            _write_html_report(report, report_path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            observer.error(problem)
+        return EXIT_USAGE
+    except AssetpipeError as exc:
+        observer.error(str(exc))
+        return EXIT_USAGE
+    for notice in report.notices:
+        observer.notice(notice)
+    for line in diffreport.budget_lines(report):
+        if not observer.quiet or not line.startswith(("budget ok", "budget skipped")):
+            observer.console.print(line, markup=False, highlight=False)
+    return EXIT_BUDGET if report.result == "fail" else result.exit_code

@@ -71,6 +71,26 @@ def _text(value: Any) -> str:
     return value
 
 
+def _regex(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a regular expression, got {value!r}")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    return value
+
+
+def _byte_count(value: Any) -> int:
+    try:
+        limit = parse_limit(value)
+    except ValueError:
+        limit = None
+    if limit is None or limit.percent:
+        raise ValueError(f"expected a size such as 1 or \"1 kB\", got {value!r}")
+    return int(limit.value)
+
+
 def _colour(value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value):
         raise ValueError(f"expected a colour such as \"#ffffff\", got {value!r}")
@@ -177,6 +197,29 @@ class HtmlConfig:
 
 
 @dataclass(frozen=True)
+class MinifyConfig:
+    html: bool = _setting(
+        False, "rewrites a file the user's build made (Vite does not minify HTML); opt-in, per type or --minify",
+        _boolean)
+    css: bool = _setting(
+        False, "opt-in: Vite already minifies its CSS; this is for CSS copied through public/ or other generators",
+        _boolean)
+    js: bool = _setting(
+        False, "opt-in: Vite already minifies its JS; files with a source map reference are never touched",
+        _boolean)
+    svg: bool = _setting(
+        False, "opt-in: SVGs are rasterised by browsers, so even a lossless rewrite is checked by tests, not trusted",
+        _boolean)
+    json: bool = _setting(
+        False, "opt-in: only whitespace goes (numbers are kept as written); source maps are never touched",
+        _boolean)
+
+    def types(self) -> tuple[str, ...]:
+        """The types to minify, in the config's order."""
+        return tuple(name for name in ("html", "css", "js", "svg", "json") if getattr(self, name))
+
+
+@dataclass(frozen=True)
 class UploadConfig:
     target: str = _setting("command", "a program of your own needs no credentials in assetpipe",
                            _one_of("command", "s3"))
@@ -190,6 +233,29 @@ class UploadConfig:
         256, "caps pruning so a wrong prefix cannot empty a bucket (s3deploy's and hugo deploy's cap)",
         _integer(0, 1_000_000))
     prune: bool = _setting(False, "deleting live objects is opt-in", _boolean)
+
+
+@dataclass(frozen=True)
+class DiffConfig:
+    metric: str = _setting(
+        "brotli", "what a precompressing server sends every current browser (size-limit's default too)",
+        _one_of("brotli", "gzip", "raw"))
+    hash_pattern: str = _setting(
+        "", "empty: Vite's and webpack's hashes become `*` (see README), so a renamed chunk is changed, not new",
+        _regex)
+    ignore: tuple[str, ...] = _setting(
+        ("**/*.map", ".vite/**"),
+        "source maps load only with devtools open and Vite's manifest is build metadata: neither reaches users",
+        _list_of(_text, allow_empty=True))
+    min_change: int = _setting(
+        1, "bytes of the headline metric from which a file counts as changed (compressed-size-action's 1 B)",
+        _byte_count)
+    max_rows: int = _setting(
+        50, "changed files listed in a PR comment; the rest are counted, keeping it under GitHub's size limit",
+        _integer(1, 100_000))
+    lighthouse_budget: str = _setting(
+        "", "a Lighthouse budget.json whose resourceSizes (KiB) and resourceCounts become error-level budgets",
+        _text)
 
 
 @dataclass(frozen=True)
@@ -208,6 +274,8 @@ class Config:
     compress: CompressConfig = field(default_factory=CompressConfig)
     html: HtmlConfig = field(default_factory=HtmlConfig)
     upload: UploadConfig = field(default_factory=UploadConfig)
+    minify: MinifyConfig = field(default_factory=MinifyConfig)
+    diff: DiffConfig = field(default_factory=DiffConfig)
     budgets: tuple[Budget, ...] = ()
 
 
@@ -216,8 +284,15 @@ _SECTIONS: dict[str, type] = {
     "compress": CompressConfig,
     "html": HtmlConfig,
     "upload": UploadConfig,
+    "minify": MinifyConfig,
+    "diff": DiffConfig,
 }
 _BUDGET_KEYS = ("warn", "error", "min_bytes")
+
+
+def with_all_minified(config: Config) -> Config:
+    """`--minify`: every [minify] type on for this run."""
+    return replace(config, minify=MinifyConfig(html=True, css=True, js=True, svg=True, json=True))
 
 
 # --- describing (for the README table and config/assetpipe.toml) --------------------------------
@@ -371,5 +446,24 @@ def _parse_budgets(raw: Any, label: str, problems: list[str]) -> tuple[Budget, .
             problems.append(f'{label}: {key}: a growth limit in % also needs a byte floor, e.g. min_bytes = "1 kB"')
         if "min_bytes" in limits and limits["min_bytes"].percent:
             problems.append(f"{label}: {key}.min_bytes: must be a size in bytes, not a percentage")
+        problems.extend(f"{label}: {key}: {p}" for p in _budget_shape(name, entry, limits))
         budgets.append(Budget(name, limits.get("warn"), limits.get("error"), limits.get("min_bytes")))
     return tuple(budgets)
+
+
+def _budget_shape(name: str, entry: dict[str, Any], limits: dict[str, Limit]) -> list[str]:
+    """What a budget's limits must agree on: all bytes or all % (with min_bytes only for %); whole files for count."""
+    levels = [limits[p] for p in ("warn", "error") if p in limits]
+    if len({limit.percent for limit in levels}) > 1:
+        return ["`warn` and `error` must both be sizes or both percentages of growth"]
+    if name == "count":
+        if any(isinstance(entry.get(p), str) or limit.percent or limit.value != int(limit.value)
+               for p, limit in limits.items() if p in ("warn", "error")):
+            return ["a file count takes whole numbers, e.g. { error = 200 }"]
+        if "min_bytes" in entry:
+            return ["min_bytes applies to growth limits in %, not to a file count"]
+    if name == "growth" and levels and not levels[0].percent:
+        return ['growth takes percentages, e.g. { error = "10%", min_bytes = "1 kB" }; limit sizes with `total`']
+    if levels and not levels[0].percent and "min_bytes" in entry:
+        return ["min_bytes applies only to growth limits in %"]
+    return []

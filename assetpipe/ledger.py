@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .manifest import json_lines
+from .model import Minified
 
 STATE_DIR = ".assetpipe"
 OUTPUTS = "outputs.json"
@@ -52,10 +53,54 @@ def load(target: Path) -> dict[str, Record]:
     return records
 
 
-def encode(records: dict[str, Record]) -> bytes:
+def encode(records: dict[str, Record], minified: dict[str, Minified] | None = None) -> bytes:
     """The ledger file's bytes: sorted, no timestamps, so two equal builds write equal ledgers."""
     outputs = {rel: {"key": r.key, "sha256": r.sha256, "size": r.size} for rel, r in records.items()}
-    return json_lines({"outputs": outputs, "schema": LEDGER_SCHEMA})
+    document: dict = {"outputs": outputs, "schema": LEDGER_SCHEMA}
+    if minified:
+        document["minified"] = {rel: _minified_entry(m) for rel, m in minified.items()}
+    return json_lines(document)
+
+
+def load_minified(target: Path) -> dict[str, Minified]:
+    """The user files assetpipe minified in place (opt-in [minify]): what each was, and what it became.
+
+    Unverified, like `load`: a file counts as minified by assetpipe only while its bytes still hash to
+    the recorded `sha256`; a file changed since (a new `vite build`) is a fresh original."""
+    found: dict[str, Minified] = {}
+    state = target / STATE_DIR
+    try:
+        data = json.loads((state / OUTPUTS).read_text(encoding="utf-8"))
+        if data.get("schema") == LEDGER_SCHEMA:
+            for rel, entry in data.get("minified", {}).items():
+                found[rel] = _minified_from(rel, entry)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    try:
+        lines = (state / JOURNAL).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            found[entry["rel"]] = _minified_from(entry["rel"], entry["minified"])
+        except (ValueError, KeyError, TypeError):
+            continue  # an output's line, or one torn by an interrupted build
+    return found
+
+
+def journal_minified_line(record: Minified) -> str:
+    return json.dumps({"minified": _minified_entry(record), "rel": record.rel}) + "\n"
+
+
+def _minified_entry(m: Minified) -> dict:
+    return {"key": m.key, "original_sha256": m.original_sha256, "original_size": m.original_size,
+            "sha256": m.sha256, "size": m.size}
+
+
+def _minified_from(rel: str, entry: dict) -> Minified:
+    return Minified(rel, int(entry["original_size"]), str(entry["original_sha256"]), int(entry["size"]),
+                    str(entry["sha256"]), str(entry["key"]))
 
 
 def journal_line(rel: str, record: Record) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import Encoding, Failure, SourceFile
+from .model import Encoding, Failure, Minified, SourceFile
 from .naming import content_hash
 
 SCHEMA = 1
@@ -64,6 +64,7 @@ def build(
     encodings: Mapping[str, Mapping[str, Encoding]],
     failures: tuple[Failure, ...],
     vite: ViteManifest,
+    minified: Mapping[str, Minified] | None = None,
 ) -> dict[str, Any]:
     """The manifest as a JSON-ready dict."""
     files: dict[str, Any] = {}
@@ -77,6 +78,9 @@ def build(
         }
         if source.rel in vite.logical:
             entry["logical"] = vite.logical[source.rel]
+        if minified and source.rel in minified:
+            original = minified[source.rel]
+            entry["minified"] = {"original_size": original.original_size, "original_sha256": original.original_sha256}
         kept = encodings.get(source.rel)
         if kept:
             entry["encodings"] = {codec: {"file": e.file, "size": e.size} for codec, e in sorted(kept.items())}

@@ -117,6 +117,7 @@ class Plan:
     copies: tuple[SourceFile, ...]  # --out: sources to copy into the target
     stale: tuple[OwnedFile, ...]  # earlier outputs this build no longer makes
     notices: tuple[Notice, ...] = ()
+    minify: tuple[MinifyJob, ...] = ()  # the minify stage's files (opt-in [minify])
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,28 @@ class Encoding:
 
 
 @dataclass(frozen=True)
+class MinifyJob:
+    """One user file the minify stage looks at: minify it, take the result from the cache, or nothing."""
+
+    source: SourceFile  # the original, as scanned
+    kind: str  # "html", "css", "js", "svg", "json"
+    key: str  # cache key: original sha256 + minifier + version + settings
+    action: Action  # FRESH (already minified by an earlier build), CACHED, or ENCODE (minify now)
+
+
+@dataclass(frozen=True)
+class Minified:
+    """A user file that is the minified form of an original assetpipe minified (SPEC §2: opt-in [minify])."""
+
+    rel: str
+    original_size: int
+    original_sha256: str
+    size: int
+    sha256: str
+    key: str
+
+
+@dataclass(frozen=True)
 class BuildStats:
     """Counts for the summary line and the JSON result."""
 
@@ -152,6 +175,9 @@ class BuildStats:
     original_bytes: int = 0  # bytes of the compressible files that got a sidecar
     best_bytes: int = 0  # the same files at their smallest kept encoding
     seconds: float = 0.0
+    minified: int = 0  # files that are minified forms of their originals after this build
+    minify_runs: int = 0  # files the minifier ran on in this build (none come from the cache or the ledger)
+    minify_saved: int = 0  # original bytes minus minified bytes, over the minified files
 
 
 @dataclass(frozen=True)

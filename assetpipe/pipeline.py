@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import compress, ledger, manifest
+from . import compress, ledger, manifest, minify, minify_stage
 from .cache import Cache
 from .config import Config
 from .ledger import Record
@@ -77,8 +77,19 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
 
     codecs = compress.codecs(request.config.compress) if request.compress else ()
     cache = Cache(request.cache_dir)
-    plan = make_plan(inventory.sources, target_inventory.owned, codecs, request.config.compress, cache.has,
+    # The minify stage (opt-in) runs first, so the plan below compresses the minified bytes.
+    known_minified = ledger.load_minified(request.source)
+    minify_jobs = minify_stage.make_jobs(inventory.sources, request.config.minify.types(), known_minified,
+                                         minify.minifier(), cache.has)
+    stage = minify_stage.StageResult(inventory.sources, {}, {}, (), 0)
+    if minify_jobs and not request.dry_run:
+        stage = minify_stage.run(minify_jobs, inventory.sources, known_minified, request.source, cache,
+                                 request.jobs)
+        for notice in stage.notices:
+            observer.notice(notice)
+    plan = make_plan(stage.sources, target_inventory.owned, codecs, request.config.compress, cache.has,
                      copy_sources=request.out is not None)
+    plan = replace(plan, minify=minify_jobs)
     for notice in plan.notices:
         observer.notice(notice)
     if request.dry_run:
@@ -87,22 +98,27 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         return BuildResult(target, plan, inventory.failures, inventory.notices + plan.notices, stats, dry_run=True)
 
     failures = list(inventory.failures)
-    notices = list(inventory.notices + plan.notices)
+    notices = list(inventory.notices + stage.notices + plan.notices)
     writer = Writer(target, {o.rel: Record(o.key, o.sha256, o.size) for o in target_inventory.owned})
     counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0}
     encodings: dict[str, dict[str, Encoding]] = {}
     try:
         for rel in target_inventory.leftovers:
             writer.remove_leftover(rel)
+        if request.out is None:
+            _rewrite_minified(stage, writer, failures, observer, counts)
         for source in plan.copies:
             try:
-                writer.copy(request.source / source.rel, source.rel, source.sha256, source.size)
+                if source.rel in stage.new_bytes:  # --out: the copy is the minified file; DIR is untouched
+                    writer.write(source.rel, stage.new_bytes[source.rel], "copy")
+                else:
+                    writer.copy(request.source / source.rel, source.rel, source.sha256, source.size)
                 counts["written"] += 1
             except (OSError, WriteRefused) as exc:
                 failures.append(_report(observer, Failure(source.rel, f"cannot copy: {_reason(exc)}")))
         work = [j for j in plan.jobs if j.action is not Action.FRESH]
         observer.start(len(work), "compressing")
-        outcomes = execute(plan.jobs, request.source, {c.name: c for c in codecs}, cache,
+        outcomes = execute(plan.jobs, target, {c.name: c for c in codecs}, cache,
                            request.config.compress.min_ratio, request.jobs)
         for outcome in outcomes:
             if isinstance(outcome, Failure):
@@ -118,16 +134,34 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         for stale in plan.stale:
             writer.remove(stale.rel)
             counts["removed"] += 1
-        present = _present(inventory, failures, request.source)
+        present = _present(replace(inventory, sources=stage.sources), failures, request.source)
         vite = manifest.read_vite(request.source, present)
-        document = manifest.build(present, encodings, tuple(failures), vite)
+        present_rels = {s.rel for s in present}
+        minified = {rel: m for rel, m in stage.minified.items() if rel in present_rels}
+        document = manifest.build(present, encodings, tuple(failures), vite, minified)
         writer.write_state(manifest.NAME, manifest.dumps(document))
         writer.finish()
     finally:
         writer.close()
         cache.close()
     stats = _stats(present, encodings, counts, time.perf_counter() - started)
+    stats = replace(stats, minified=len(minified), minify_runs=stage.minify_runs,
+                    minify_saved=sum(m.original_size - m.size for m in minified.values()))
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats)
+
+
+def _rewrite_minified(stage: minify_stage.StageResult, writer: Writer, failures: list[Failure],
+                      observer: Observer, counts: dict[str, int]) -> None:
+    """In place: replace each newly minified user file (opt-in [minify]); the ledger keeps the record
+    of every minified file still present, so the next build knows it and its original."""
+    writer.keep_minified({rel: m for rel, m in stage.minified.items() if rel not in stage.new_bytes})
+    for rel, data in stage.new_bytes.items():
+        record = stage.minified[rel]
+        try:
+            writer.rewrite_user_file(rel, data, record.original_sha256, record)
+            counts["written"] += 1
+        except (OSError, WriteRefused) as exc:
+            failures.append(_report(observer, Failure(rel, f"cannot minify in place: {_reason(exc)}")))
 
 
 def _out_inventory(out: Path, exclude: tuple[Path, ...]) -> Inventory:

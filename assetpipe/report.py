@@ -114,6 +114,8 @@ def summary_line(result: BuildResult) -> str:
     if s.original_bytes:
         parts.append(f"{human(s.original_bytes)} -> {human(s.best_bytes)} over the wire "
                      f"(saved {human(s.original_bytes - s.best_bytes)})")
+    if s.minified:
+        parts.append(f"{s.minified} minified (saved {human(s.minify_saved)}, {s.minify_runs} minifier runs)")
     parts.append(f"{s.encoded} encoded, {s.cache_hits} cache hits, {s.up_to_date} up to date")
     if s.removed:
         parts.append(f"{s.removed} removed")
@@ -135,6 +137,8 @@ def plan_lines(plan: Plan) -> list[str]:
     verbs = {Action.ENCODE: "encode", Action.CACHED: "cached", Action.FRESH: "ok"}
     lines += [f"{verbs[j.action]:<7} {j.output}" for j in sorted(plan.jobs, key=lambda j: j.output)]
     lines += [f"remove  {o.rel}" for o in plan.stale]
+    minify_verbs = {Action.ENCODE: "minify", Action.CACHED: "minify", Action.FRESH: "minified"}
+    lines += [f"{minify_verbs[j.action]:<7} {j.source.rel}" for j in plan.minify]
     return lines
 
 
@@ -158,6 +162,9 @@ def result_json(result: BuildResult) -> str:
             "copies": [c.rel for c in plan.copies],
             "remove": [o.rel for o in plan.stale],
         }
+        if plan.minify:
+            document["plan"]["minify"] = [{"file": j.source.rel, "type": j.kind, "action": j.action.value}
+                                          for j in plan.minify]
     else:
         document.update({
             "sidecars": dict(sorted(s.kept.items())),
@@ -167,6 +174,7 @@ def result_json(result: BuildResult) -> str:
             "written": s.written,
             "removed": s.removed,
             "bytes": {"original": s.original_bytes, "smallest": s.best_bytes},
+            "minified": {"files": s.minified, "minifier_runs": s.minify_runs, "saved": s.minify_saved},
             "seconds": round(s.seconds, 3),
         })
     return json.dumps(document, indent=2, sort_keys=True)

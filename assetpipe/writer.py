@@ -19,6 +19,7 @@ from typing import IO
 
 from . import ledger
 from .ledger import Record
+from .model import Minified
 
 
 class WriteRefused(Exception):
@@ -26,10 +27,11 @@ class WriteRefused(Exception):
 
 
 class Writer:
-    def __init__(self, target: Path, owned: dict[str, Record]) -> None:
+    def __init__(self, target: Path, owned: dict[str, Record], minified: dict[str, Minified] | None = None) -> None:
         self.target = target
         self._real_target = os.path.realpath(target)
         self._records = dict(owned)  # every output assetpipe may replace, and what it holds
+        self._minified = dict(minified or {})  # user files assetpipe minified in place (opt-in)
         self._journal: IO[str] | None = None
         self._checked_dirs: set[Path] = set()  # folders known to exist and to lie inside the target
 
@@ -52,6 +54,34 @@ class Writer:
             self._atomic(path, lambda handle: shutil.copyfileobj(src, handle, 1 << 20))
         self._records[rel] = record
 
+    def rewrite_user_file(self, rel: str, data: bytes, original_sha256: str, record: Minified) -> None:
+        """The one deliberate exception to "never over a user's file": replace a user's file by its
+        minified form, for the opt-in `[minify]` (SPEC §2). Only while the file still holds exactly the
+        original that was minified; the journal records it first, so a killed build still knows the
+        file is the minified form; the file keeps its permission bits."""
+        if rel in self._records:
+            raise WriteRefused(f"{rel}: an output of assetpipe's, not a user's file")
+        path = self._inside(rel)
+        try:
+            current = path.read_bytes()
+            mode = os.stat(path).st_mode & 0o7777
+        except FileNotFoundError:
+            raise WriteRefused(f"{rel}: vanished during the build") from None
+        if hashlib.sha256(current).hexdigest() != original_sha256:
+            raise WriteRefused(f"{rel}: changed during the build; left alone")
+        self._log_line(ledger.journal_minified_line(record))
+
+        def fill(handle: IO[bytes]) -> None:
+            handle.write(data)
+            os.fchmod(handle.fileno(), mode)
+
+        self._atomic(path, fill)
+        self._minified[rel] = record
+
+    def keep_minified(self, minified: dict[str, Minified]) -> None:
+        """The minified user files the ledger goes on recording (those still present and unchanged)."""
+        self._minified = dict(minified)
+
     def write_state(self, name: str, data: bytes) -> None:
         """Write a file of assetpipe's own inside `.assetpipe/` (the manifest, the ledger)."""
         folder = self.target / ledger.STATE_DIR
@@ -68,7 +98,7 @@ class Writer:
 
     def finish(self) -> None:
         """Record the finished set of outputs and drop the journal."""
-        self.write_state(ledger.OUTPUTS, ledger.encode(self._records))
+        self.write_state(ledger.OUTPUTS, ledger.encode(self._records, self._minified))
         self.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.target / ledger.STATE_DIR / ledger.JOURNAL)
@@ -107,11 +137,14 @@ class Writer:
         return path
 
     def _log(self, rel: str, record: Record) -> None:
+        self._log_line(ledger.journal_line(rel, record))
+
+    def _log_line(self, line: str) -> None:
         if self._journal is None:
             folder = self.target / ledger.STATE_DIR
             folder.mkdir(parents=True, exist_ok=True)
             self._journal = (folder / ledger.JOURNAL).open("a", encoding="utf-8")
-        self._journal.write(ledger.journal_line(rel, record))
+        self._journal.write(line)
         self._journal.flush()
 
     def _atomic(self, path: Path, fill: Callable[[IO[bytes]], object]) -> None:
