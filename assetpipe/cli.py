@@ -80,6 +80,7 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
         jobs=jobs or _default_jobs(),
         dry_run=dry_run,
         compress=not no_compress,
+        images=not no_images,
     )
     try:
         result = build(request, observer)

@@ -17,6 +17,7 @@ import zstandard
 
 from .config import CompressConfig
 
+CODEC_NAMES = ("br", "gzip", "zstd")
 BROTLI_QUALITY = 11  # the maximum: the file is compressed once and served many times
 GZIP_LEVEL = 9
 ZOPFLI_ITERATIONS = 15  # zopfli's own default

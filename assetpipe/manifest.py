@@ -65,6 +65,7 @@ def build(
     failures: tuple[Failure, ...],
     vite: ViteManifest,
     minified: Mapping[str, Minified] | None = None,
+    images: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The manifest as a JSON-ready dict."""
     files: dict[str, Any] = {}
@@ -81,6 +82,8 @@ def build(
         if minified and source.rel in minified:
             original = minified[source.rel]
             entry["minified"] = {"original_size": original.original_size, "original_sha256": original.original_sha256}
+        if images and source.rel in images:
+            entry["image"] = images[source.rel]
         kept = encodings.get(source.rel)
         if kept:
             entry["encodings"] = {codec: {"file": e.file, "size": e.size} for codec, e in sorted(kept.items())}

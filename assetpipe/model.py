@@ -118,6 +118,7 @@ class Plan:
     stale: tuple[OwnedFile, ...]  # earlier outputs this build no longer makes
     notices: tuple[Notice, ...] = ()
     minify: tuple[MinifyJob, ...] = ()  # the minify stage's files (opt-in [minify])
+    images: tuple[tuple[str, Action], ...] = ()  # the image stage's outputs and what each needs
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,8 @@ class BuildStats:
     minified: int = 0  # files that are minified forms of their originals after this build
     minify_runs: int = 0  # files the minifier ran on in this build (none come from the cache or the ledger)
     minify_saved: int = 0  # original bytes minus minified bytes, over the minified files
+    images: int = 0  # raster images processed
+    variants: int = 0  # image files on disk after this build (variants and same-URL sidecars)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import compress, ledger, manifest, minify, minify_stage
+from . import compress, imagestage, ledger, manifest, minify, minify_stage
 from .cache import Cache
 from .config import Config
 from .ledger import Record
@@ -42,6 +42,7 @@ class BuildRequest:
     jobs: int = 1
     dry_run: bool = False
     compress: bool = True
+    images: bool = True
 
 
 def check_folders(source: Path, out: Path | None) -> None:
@@ -87,20 +88,29 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                                  request.jobs)
         for notice in stage.notices:
             observer.notice(notice)
+    image_plan = imagestage.ImagePlan((), (), ())
+    if request.images:
+        image_plan = imagestage.plan_images(stage.sources, lambda rel: (request.source / rel).read_bytes(),
+                                            target_inventory.owned, request.config.images, cache.has)
+        for failure in image_plan.failures:
+            observer.failure(failure)
     plan = make_plan(stage.sources, target_inventory.owned, codecs, request.config.compress, cache.has,
-                     copy_sources=request.out is not None)
-    plan = replace(plan, minify=minify_jobs)
+                     copy_sources=request.out is not None, other_outputs=image_plan.outputs)
+    plan = replace(plan, minify=minify_jobs, images=tuple(
+        (r.file, r.action) for job in image_plan.jobs for r in job.renditions))
+    plan = replace(plan, notices=image_plan.notices + plan.notices)
     for notice in plan.notices:
         observer.notice(notice)
     if request.dry_run:
         cache.close()
         stats = BuildStats(files=len(inventory.sources), seconds=time.perf_counter() - started)
-        return BuildResult(target, plan, inventory.failures, inventory.notices + plan.notices, stats, dry_run=True)
+        return BuildResult(target, plan, inventory.failures + image_plan.failures, inventory.notices + plan.notices,
+                           stats, dry_run=True)
 
-    failures = list(inventory.failures)
+    failures = list(inventory.failures + image_plan.failures)
     notices = list(inventory.notices + stage.notices + plan.notices)
     writer = Writer(target, {o.rel: Record(o.key, o.sha256, o.size) for o in target_inventory.owned})
-    counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0}
+    counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
     encodings: dict[str, dict[str, Encoding]] = {}
     try:
         for rel in target_inventory.leftovers:
@@ -116,6 +126,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                 counts["written"] += 1
             except (OSError, WriteRefused) as exc:
                 failures.append(_report(observer, Failure(source.rel, f"cannot copy: {_reason(exc)}")))
+        image_entries = _run_images(image_plan, request, cache, writer, encodings, failures, observer, counts)
         work = [j for j in plan.jobs if j.action is not Action.FRESH]
         observer.start(len(work), "compressing")
         outcomes = execute(plan.jobs, target, {c.name: c for c in codecs}, cache,
@@ -138,7 +149,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         vite = manifest.read_vite(request.source, present)
         present_rels = {s.rel for s in present}
         minified = {rel: m for rel, m in stage.minified.items() if rel in present_rels}
-        document = manifest.build(present, encodings, tuple(failures), vite, minified)
+        document = manifest.build(present, encodings, tuple(failures), vite, minified, image_entries)
         writer.write_state(manifest.NAME, manifest.dumps(document))
         writer.finish()
     finally:
@@ -146,7 +157,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         cache.close()
     stats = _stats(present, encodings, counts, time.perf_counter() - started)
     stats = replace(stats, minified=len(minified), minify_runs=stage.minify_runs,
-                    minify_saved=sum(m.original_size - m.size for m in minified.values()))
+                    minify_saved=sum(m.original_size - m.size for m in minified.values()),
+                    images=len(image_entries), variants=counts["variants"])
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats)
 
 
@@ -162,6 +174,53 @@ def _rewrite_minified(stage: minify_stage.StageResult, writer: Writer, failures:
             counts["written"] += 1
         except (OSError, WriteRefused) as exc:
             failures.append(_report(observer, Failure(rel, f"cannot minify in place: {_reason(exc)}")))
+
+
+def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, cache: Cache, writer: Writer,
+                encodings: dict[str, dict[str, Encoding]], failures: list[Failure], observer: Observer,
+                counts: dict[str, int]) -> dict[str, dict]:
+    """Produce every image's renditions, write the ones worth keeping; the manifest's `image` objects."""
+    entries: dict[str, dict] = {}
+    settings = imagestage.settings_from(request.config.images)
+    observer.start(sum(job.needs_decode for job in plan.jobs), "images")
+    for outcome in imagestage.run_images(plan, request.source, cache, settings, request.jobs):
+        if isinstance(outcome, Failure):
+            failures.append(_report(observer, outcome))
+            observer.advance(outcome.file, "failed")
+            continue
+        decision = imagestage.decide(outcome)
+        refused: set[str] = set()
+        try:
+            for produced in decision.keep:
+                counts[{Action.ENCODE: "encoded", Action.CACHED: "cache_hits",
+                        Action.FRESH: "up_to_date"}[produced.work]] += 1
+                if produced.data is not None:
+                    try:
+                        writer.write(produced.rendition.file, produced.data, produced.rendition.key)
+                    except WriteRefused as exc:
+                        refused.add(produced.rendition.file)
+                        observer.notice(Notice(produced.rendition.file, str(exc).split(": ", 1)[-1]))
+                        continue
+                    counts["written"] += 1
+                counts["variants"] += 1
+            for produced in decision.drop:
+                if produced.work is Action.FRESH:  # on disk from an earlier build, no longer worth it
+                    writer.remove(produced.rendition.file)
+                    counts["removed"] += 1
+        except OSError as exc:
+            failures.append(_report(observer, Failure(outcome.job.source.rel, f"cannot write: {_reason(exc)}")))
+            continue
+        entry = dict(decision.entry)
+        entry["variants"] = [v for v in entry["variants"] if v["file"] not in refused]
+        entries[outcome.job.source.rel] = entry
+        for fmt, sidecar in decision.encodings.items():
+            if sidecar["file"] not in refused:
+                encodings.setdefault(outcome.job.source.rel, {})[fmt] = Encoding(str(sidecar["file"]),
+                                                                                 int(sidecar["size"]))
+        if outcome.job.needs_decode:
+            observer.advance(outcome.job.source.rel, "encode")
+    observer.done()
+    return entries
 
 
 def _out_inventory(out: Path, exclude: tuple[Path, ...]) -> Inventory:
@@ -214,7 +273,8 @@ def _stats(sources: tuple, encodings: dict[str, dict[str, Encoding]], counts: di
     kept: dict[str, int] = {}
     original = best = 0
     for source in sources:
-        found = encodings.get(source.rel)
+        # Content-Encoding sidecars only; the same-URL image sidecars are counted with the images.
+        found = {c: e for c, e in encodings.get(source.rel, {}).items() if c in compress.CODEC_NAMES}
         if not found:
             continue
         for codec in found:

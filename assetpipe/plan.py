@@ -29,9 +29,11 @@ def make_plan(
     in_cache: Callable[[str], bool],
     *,
     copy_sources: bool,
+    other_outputs: frozenset[str] = frozenset(),
 ) -> Plan:
     """Every job of a build. `owned` are assetpipe's earlier outputs in the target folder;
-    `copy_sources` is set for --out, where the sources are copied into the target too."""
+    `copy_sources` is set for --out, where the sources are copied into the target too; `other_outputs`
+    are the files other stages (images) make, which are therefore not stale."""
     owned_by_rel = {o.rel: o for o in owned}
     user_files = {s.rel for s in sources}
     jobs: list[Job] = []
@@ -41,10 +43,8 @@ def make_plan(
             continue
         for codec in codecs:
             output = naming.sidecar(source.rel, codec.name)
-            if output in user_files:
-                notices.append(Notice(output, "exists and was not written by assetpipe; left alone "
-                                              "(delete it to let assetpipe write it)"))
-                continue
+            # A name held by a user's file is still planned: the writer leaves that file alone
+            # (and says so) unless it holds exactly the bytes this job makes.
             key = cache.key(source.sha256, codec.name, codec.settings)
             previous = owned_by_rel.get(output)
             if previous is not None and previous.key == key:
@@ -56,7 +56,7 @@ def make_plan(
     copies: tuple[SourceFile, ...] = ()
     if copy_sources:
         copies = tuple(s for s in sources if not _copied(owned_by_rel.get(s.rel), s))
-    made = {j.output for j in jobs} | (user_files if copy_sources else set())
+    made = {j.output for j in jobs} | other_outputs | (user_files if copy_sources else set())
     stale = tuple(o for o in owned if o.rel not in made)
     return Plan(sources, tuple(jobs), copies, stale, tuple(notices))
 

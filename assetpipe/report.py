@@ -111,6 +111,8 @@ def summary_line(result: BuildResult) -> str:
     sidecars = sum(s.kept.values())
     by_codec = ", ".join(f"{codec} {n}" for codec, n in sorted(s.kept.items()))
     parts = [f"{s.files} files", f"{sidecars} sidecars" + (f" ({by_codec})" if by_codec else "")]
+    if s.images:
+        parts.append(f"{s.images} images -> {s.variants} image files")
     if s.original_bytes:
         parts.append(f"{human(s.original_bytes)} -> {human(s.best_bytes)} over the wire "
                      f"(saved {human(s.original_bytes - s.best_bytes)})")
@@ -128,6 +130,8 @@ def _plan_counts(plan: Plan) -> dict[str, int]:
     counts = {a.value: 0 for a in Action}
     for job in plan.jobs:
         counts[job.action.value] += 1
+    for _, action in plan.images:
+        counts[action.value] += 1
     return counts
 
 
@@ -135,7 +139,8 @@ def plan_lines(plan: Plan) -> list[str]:
     """`--dry-run`: one line per output, in path order."""
     lines = [f"copy    {s.rel}" for s in plan.copies]
     verbs = {Action.ENCODE: "encode", Action.CACHED: "cached", Action.FRESH: "ok"}
-    lines += [f"{verbs[j.action]:<7} {j.output}" for j in sorted(plan.jobs, key=lambda j: j.output)]
+    outputs = [(j.output, j.action) for j in plan.jobs] + list(plan.images)
+    lines += [f"{verbs[action]:<7} {output}" for output, action in sorted(outputs)]
     lines += [f"remove  {o.rel}" for o in plan.stale]
     minify_verbs = {Action.ENCODE: "minify", Action.CACHED: "minify", Action.FRESH: "minified"}
     lines += [f"{minify_verbs[j.action]:<7} {j.source.rel}" for j in plan.minify]
@@ -168,6 +173,8 @@ def result_json(result: BuildResult) -> str:
     else:
         document.update({
             "sidecars": dict(sorted(s.kept.items())),
+            "images": s.images,
+            "image_files": s.variants,
             "encoded": s.encoded,
             "cache_hits": s.cache_hits,
             "up_to_date": s.up_to_date,

@@ -38,9 +38,16 @@ class Writer:
     # --- writing ------------------------------------------------------------------------------
 
     def write(self, rel: str, data: bytes, key: str) -> None:
-        """Put `data` at `rel`, recorded as assetpipe's output made from cache key `key`."""
-        path = self._checked(rel)
+        """Put `data` at `rel`, recorded as assetpipe's output made from cache key `key`.
+
+        A file already there that assetpipe has no record of is refused, unless it holds exactly
+        `data`: then it is the output of a build whose record was lost, and it is adopted as it is."""
         record = Record(key, hashlib.sha256(data).hexdigest(), len(data))
+        if rel not in self._records and self._holds(rel, data):
+            self._log(rel, record)
+            self._records[rel] = record
+            return
+        path = self._checked(rel)
         self._log(rel, record)
         self._atomic(path, lambda handle: handle.write(data))
         self._records[rel] = record
@@ -116,6 +123,13 @@ class Writer:
             os.unlink(self._inside(rel))
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _holds(self, rel: str, data: bytes) -> bool:
+        path = self._inside(rel)
+        try:
+            return not path.is_symlink() and path.stat().st_size == len(data) and path.read_bytes() == data
+        except OSError:
+            return False
 
     def _checked(self, rel: str) -> Path:
         path = self._inside(rel)

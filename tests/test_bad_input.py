@@ -96,7 +96,8 @@ def test_file_vanishing_mid_build(site, cache_dir) -> None:
             self.failures: list[Failure] = []
 
         def start(self, total: int, label: str) -> None:
-            victim.unlink()
+            if label == "compressing":  # after the scan and the image stage, before any compression
+                victim.unlink()
 
         def advance(self, output: str, outcome: str) -> None: ...
 
@@ -132,9 +133,13 @@ def test_odd_names_work(cli, site, cache_dir) -> None:
 def test_content_decides_what_a_file_is(cli, site, cache_dir) -> None:
     png = next((site / "assets").glob("astronaut-*.png")).read_bytes()
     (site / "assets" / "looks-like-text.js").write_bytes(png)
-    assert cli("build", str(site), "--cache-dir", str(cache_dir)).exit_code == 0
+    result = cli("build", str(site), "--cache-dir", str(cache_dir))
+    assert result.exit_code == 0
     entry = manifest_of(site)["files"]["assets/looks-like-text.js"]
-    assert entry["type"] == "image/png" and "encodings" not in entry
+    assert entry["type"] == "image/png" and not {"br", "gzip"} & set(entry.get("encodings", {}))
+    assert entry["image"]["format"] == "png"
+    assert (site / "assets/looks-like-text.js.avif").is_file()  # named by its path, typed by content
+    assert "warning: assets/looks-like-text.js: is a PNG named .js; treated as PNG" in result.stderr
 
 
 def test_empty_file_is_listed_without_sidecars(cli, site, cache_dir) -> None:

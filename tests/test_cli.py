@@ -16,6 +16,7 @@ import time
 from .conftest import run_entry_point, snapshot
 
 SUMMARY = re.compile(r"^(?P<dir>\S+): (?P<files>\d+) files, (?P<sidecars>\d+) sidecars \(br \d+, gzip \d+\), "
+                     r"(?P<images>\d+) images -> \d+ image files, "
                      r"[\d.]+ [kM]?B -> [\d.]+ [kM]?B over the wire \(saved [\d.]+ [kM]?B\), "
                      r"(?P<encoded>\d+) encoded, \d+ cache hits, \d+ up to date in [\d.]+ s$")
 
@@ -37,7 +38,8 @@ def test_json_result_on_stdout(site, tmp_path) -> None:
     assert proc.returncode == 0 and proc.stderr == ""
     result = json.loads(proc.stdout)
     assert result["schema"] == 1 and result["exit_code"] == 0 and result["files"] == 29
-    assert result["written"] == sum(result["sidecars"].values()) > 30
+    assert result["written"] == sum(result["sidecars"].values()) + result["image_files"]
+    assert result["images"] == 4 and result["image_files"] > 20
     assert result["encoded"] >= result["written"] and result["failures"] == []
 
 

@@ -96,4 +96,5 @@ def test_content_hash_detection(name: str, strict: str | None, lenient: str | No
 def test_failures_are_sorted_and_files_without_sidecars_have_no_encodings(built) -> None:
     _, manifest = built
     assert manifest["failures"] == []
-    assert "encodings" not in manifest["files"]["assets/hero-gYV4LCM5.jpg"]
+    assert "encodings" not in manifest["files"]["fonts/inter-latin-400-normal.woff2"]
+    assert set(manifest["files"]["assets/hero-gYV4LCM5.jpg"]["encodings"]) == {"avif", "webp"}

@@ -1,0 +1,305 @@
+"""The image stage of a build: plan every rendition of every raster image, then produce them.
+
+Planning reads each image's header (never its pixels), names every output and looks each one up:
+already on disk from an earlier build, in the cache, or to be encoded. Running decodes a source only
+when at least one of its outputs must be encoded, and then only once, on a worker thread (Pillow
+releases the GIL while it decodes, resizes and encodes). The cache is read and written on the
+calling thread. Nothing here writes into the build folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import cache as cache_keys
+from . import images
+from .cache import Cache
+from .config import ImagesConfig
+from .images import EXTENSION, MIME, ImageError, ImageInfo, ImageSettings
+from .model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
+
+# Names assetpipe gives image outputs. A file named so is one of them whose ledger record was lost
+# (`.assetpipe/` deleted): processing it again would make variants of variants, so it is passed over.
+_VARIANT_NAME = re.compile(r"\.[0-9a-f]{8}\.[0-9]+w\.(?:avif|webp|jpg|png|gif)$")
+_EXTENSIONS_OF = {"jpeg": ("jpg", "jpeg", "jpe", "jfif"), "png": ("png", "apng"), "gif": ("gif",),
+                  "webp": ("webp",), "avif": ("avif",)}
+
+
+def settings_from(config: ImagesConfig) -> ImageSettings:
+    q = config.quality
+    return ImageSettings(config.widths, config.formats, config.fallback, images.parse_colour(config.background),
+                         {"avif": q.avif, "webp": q.webp, "jpeg": q.jpeg}, config.max_pixels)
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One planned output image: a variant at a width, or a same-URL sidecar (`x.jpg.avif`)."""
+
+    file: str
+    format: str
+    width: int
+    height: int
+    key: str  # cache key of its bytes
+    action: Action
+    fresh_size: int = 0
+    sidecar: bool = False  # a same-URL format sidecar, written only when smaller than the original
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    source: SourceFile
+    info: ImageInfo
+    fallback: str | None
+    modern: tuple[str, ...]
+    renditions: tuple[Rendition, ...]
+
+    @property
+    def needs_decode(self) -> bool:
+        return any(r.action is Action.ENCODE for r in self.renditions)
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    jobs: tuple[ImageJob, ...]
+    failures: tuple[Failure, ...]
+    notices: tuple[Notice, ...]
+
+    @property
+    def outputs(self) -> frozenset[str]:
+        return frozenset(r.file for job in self.jobs for r in job.renditions)
+
+
+@dataclass(frozen=True)
+class Produced:
+    """A rendition's size and, unless it is already on disk, its bytes."""
+
+    rendition: Rendition
+    size: int
+    data: bytes | None
+    work: Action
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    job: ImageJob
+    produced: tuple[Produced, ...]
+
+
+def plan_images(
+    sources: tuple[SourceFile, ...],
+    read: Callable[[str], bytes],
+    owned: tuple[OwnedFile, ...],
+    config: ImagesConfig,
+    in_cache: Callable[[str], bool],
+) -> ImagePlan:
+    settings = settings_from(config)
+    owned_by_rel = {o.rel: o for o in owned}
+    user_files = {s.rel for s in sources}
+    jobs: list[ImageJob] = []
+    failures: list[Failure] = []
+    notices: list[Notice] = []
+    for source in sources:
+        if source.kind is not Kind.IMAGE or source.media_type not in MIME.values():
+            continue
+        if _looks_like_an_output(source.rel, user_files):
+            continue
+        try:
+            info = images.probe(read(source.rel), settings.max_pixels)
+        except ImageError as exc:
+            failures.append(Failure(source.rel, str(exc)))
+            continue
+        except OSError as exc:
+            failures.append(Failure(source.rel, f"cannot read: {exc.strerror or exc}"))
+            continue
+        misnamed = _misnamed(source.rel, info.format)
+        if misnamed:
+            notices.append(Notice(source.rel, misnamed))
+        fallback = images.fallback_format(info, settings)
+        modern = images.modern_formats(info, settings, fallback)
+        if fallback is None and info.animated:
+            notices.append(Notice(source.rel, f"animated: no {settings.fallback} fallback (it cannot animate)"))
+        renditions = _renditions(source, info, fallback, modern, settings, config.negotiate, owned_by_rel,
+                                 user_files, in_cache, notices)
+        jobs.append(ImageJob(source, info, fallback, modern, renditions))
+    return ImagePlan(tuple(jobs), tuple(failures), tuple(notices))
+
+
+def _renditions(source: SourceFile, info: ImageInfo, fallback: str | None, modern: tuple[str, ...],
+                settings: ImageSettings, negotiate: bool, owned: dict[str, OwnedFile], user_files: set[str],
+                in_cache: Callable[[str], bool], notices: list[Notice]) -> tuple[Rendition, ...]:
+    planned: list[Rendition] = []
+    formats = [*modern, *([fallback] if fallback else [])]
+    for width in images.widths_for(info, settings.widths):
+        height = max(1, round(info.height * width / info.width))
+        for fmt in formats:
+            recipe = settings.encoder_settings(fmt)
+            key = cache_keys.key(source.sha256, f"image:{fmt}:{width}", recipe)
+            name = images.variant_name(source.rel, info.format, fmt, width, f"{source.sha256} {recipe}")
+            planned.append(_lookup(name, fmt, width, height, key, owned, in_cache, sidecar=False))
+    if negotiate:
+        for fmt in modern:
+            own = next(r for r in planned if r.format == fmt and r.width == info.width)
+            name = f"{source.rel}.{EXTENSION[fmt]}"
+            planned.append(_lookup(name, fmt, own.width, own.height, own.key, owned, in_cache, sidecar=True))
+    return tuple(planned)
+
+
+def _lookup(name: str, fmt: str, width: int, height: int, key: str, owned: dict[str, OwnedFile],
+            in_cache: Callable[[str], bool], *, sidecar: bool) -> Rendition:
+    previous = owned.get(name)
+    if previous is not None and previous.key == key:
+        return Rendition(name, fmt, width, height, key, Action.FRESH, previous.size, sidecar)
+    action = Action.CACHED if in_cache(key) else Action.ENCODE
+    return Rendition(name, fmt, width, height, key, action, 0, sidecar)
+
+
+def _looks_like_an_output(rel: str, user_files: set[str]) -> bool:
+    if _VARIANT_NAME.search(rel):
+        return True
+    base, _, ext = rel.rpartition(".")
+    return ext in ("avif", "webp") and base in user_files and base.rpartition(".")[2].lower() in {
+        e for exts in _EXTENSIONS_OF.values() for e in exts}
+
+
+def _misnamed(rel: str, real: str) -> str | None:
+    ext = rel.rsplit("/", 1)[-1].rpartition(".")[2].lower()
+    if ext in _EXTENSIONS_OF[real]:
+        return None
+    return f"is a {real.upper()} named .{ext}; treated as {real.upper()} (outputs are named and typed by content)"
+
+
+def run_images(
+    plan: ImagePlan,
+    source_root: Path,
+    cache: Cache,
+    settings: ImageSettings,
+    workers: int,
+) -> Iterator[ImageResult | Failure]:
+    """Yield each image's renditions as they are ready (largest images first)."""
+    to_decode = sorted((j for j in plan.jobs if j.needs_decode),
+                       key=lambda j: (-j.info.width * j.info.height * j.info.frames, j.source.rel))
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="assetpipe-img")
+    # (job, whether every rendition not on disk must be encoded, the cache having lost some)
+    backlog = [(job, False) for job in reversed(to_decode)]
+    running: set[Future[tuple[ImageJob, dict[tuple[str, int], bytes] | Failure]]] = set()
+
+    def top_up() -> None:
+        while backlog and len(running) < workers * 2:  # each in-flight job holds a decoded image
+            job, everything = backlog.pop()
+            running.add(pool.submit(_encode, job, source_root, settings, everything))
+
+    try:
+        top_up()
+        for job in plan.jobs:
+            if not job.needs_decode:
+                produced = _from_store(job, cache, {})
+                if produced is None:  # a cache entry vanished or is damaged: decode after all
+                    backlog.insert(0, (job, True))
+                    top_up()
+                    continue
+                yield ImageResult(job, produced)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                running.discard(future)
+                top_up()
+                job, outcome = future.result()
+                if isinstance(outcome, Failure):
+                    yield outcome
+                    continue
+                for (fmt, width), data in outcome.items():
+                    key = next(r.key for r in job.renditions if r.format == fmt and r.width == width)
+                    cache.put(key, data)
+                produced = _from_store(job, cache, outcome)
+                if produced is None:
+                    yield Failure(job.source.rel, "the cache lost an entry during the build; run it again")
+                    continue
+                yield ImageResult(job, produced)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        cache.flush()
+
+
+def _from_store(job: ImageJob, cache: Cache, fresh: dict[tuple[str, int], bytes]) -> tuple[Produced, ...] | None:
+    produced: list[Produced] = []
+    for r in job.renditions:
+        if (r.format, r.width) in fresh:
+            data = fresh[(r.format, r.width)]
+            produced.append(Produced(r, len(data), data, Action.ENCODE))
+        elif r.action is Action.FRESH:
+            produced.append(Produced(r, r.fresh_size, None, Action.FRESH))
+        else:
+            data = cache.get(r.key)
+            if data is None:
+                return None
+            produced.append(Produced(r, len(data), data, Action.CACHED))
+    return tuple(produced)
+
+
+def _encode(job: ImageJob, source_root: Path, settings: ImageSettings, everything: bool
+            ) -> tuple[ImageJob, dict[tuple[str, int], bytes] | Failure]:
+    try:
+        data = (source_root / job.source.rel).read_bytes()
+    except FileNotFoundError:
+        return job, Failure(job.source.rel, "vanished during the build")
+    except OSError as exc:
+        return job, Failure(job.source.rel, f"cannot read: {exc.strerror or exc}")
+    if hashlib.sha256(data).hexdigest() != job.source.sha256:
+        return job, Failure(job.source.rel, "changed during the build; run the build again")
+    needed = (Action.ENCODE, Action.CACHED) if everything else (Action.ENCODE,)
+    wanted = sorted({(r.format, r.width) for r in job.renditions if r.action in needed}, key=lambda o: o[1])
+    try:
+        renditions = images.render(data, job.info, wanted, settings)
+    except ImageError as exc:
+        return job, Failure(job.source.rel, str(exc))
+    return job, {(r.format, r.width): r.data for r in renditions}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one image's results come to: the files to have on disk, and what the manifest says."""
+
+    keep: tuple[Produced, ...]  # renditions to have on disk (variants and sidecars)
+    drop: tuple[Produced, ...]  # renditions not worth writing (an earlier copy on disk goes)
+    entry: dict  # the manifest's `image` object
+    encodings: dict[str, dict[str, int | str]]  # same-URL sidecars for the manifest's `encodings`
+
+
+def decide(result: ImageResult) -> Decision:
+    """Apply the size rules: a modern variant not smaller than the fallback at its width is skipped
+    (recorded with both sizes); a same-URL sidecar is kept only when smaller than the original."""
+    job = result.job
+    fallback_size = {p.rendition.width: p.size for p in result.produced
+                     if not p.rendition.sidecar and p.rendition.format == job.fallback}
+    keep: list[Produced] = []
+    drop: list[Produced] = []
+    skipped: list[dict] = []
+    encodings: dict[str, dict[str, int | str]] = {}
+    for p in result.produced:
+        r = p.rendition
+        if r.sidecar:
+            if p.size < job.source.size:
+                keep.append(p)
+                encodings[r.format] = {"file": r.file, "size": p.size}
+            else:
+                drop.append(p)
+            continue
+        limit = fallback_size.get(r.width)
+        if r.format != job.fallback and limit is not None and p.size >= limit:
+            drop.append(p)
+            skipped.append({"format": r.format, "width": r.width, "reason": "not smaller than fallback",
+                            "size": p.size, "fallback_size": limit})
+            continue
+        keep.append(p)
+    variants = [{"file": p.rendition.file, "format": p.rendition.format, "width": p.rendition.width,
+                 "height": p.rendition.height, "size": p.size} for p in keep if not p.rendition.sidecar]
+    entry: dict = {"width": job.info.width, "height": job.info.height, "format": job.info.format,
+                   "animated": job.info.animated, "variants": variants}
+    if skipped:
+        entry["skipped"] = skipped
+    return Decision(tuple(keep), tuple(drop), entry, encodings)
