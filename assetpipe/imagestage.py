@@ -21,6 +21,7 @@ from . import images
 from .cache import Cache
 from .config import ImagesConfig
 from .images import EXTENSION, MIME, ImageError, ImageInfo, ImageSettings
+from .markup import Candidate, PictureSpec
 from .model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
 
 # Names assetpipe gives image outputs. A file named so is one of them whose ledger record was lost
@@ -303,3 +304,20 @@ def decide(result: ImageResult) -> Decision:
     if skipped:
         entry["skipped"] = skipped
     return Decision(tuple(keep), tuple(drop), entry, encodings)
+
+
+def picture_spec(job: ImageJob, entry: dict) -> PictureSpec:
+    """What the markup rewrite needs to know of one processed image (its manifest entry's variants)."""
+    variants = entry["variants"]
+
+    def candidates(fmt: str) -> tuple[Candidate, ...]:
+        return tuple(sorted((Candidate(v["file"], v["width"]) for v in variants if v["format"] == fmt),
+                            key=lambda c: c.width))
+
+    sources = tuple((MIME[fmt], found) for fmt in job.modern if (found := candidates(fmt)))
+    if job.fallback is not None:
+        return PictureSpec(job.source.rel, job.info.width, job.info.height, sources, MIME[job.fallback],
+                           candidates(job.fallback))
+    # No fallback can carry this image (an animation with a forced still format): the original is it.
+    return PictureSpec(job.source.rel, job.info.width, job.info.height, sources, MIME[job.info.format],
+                       (Candidate(job.source.rel, job.info.width),))

@@ -22,6 +22,14 @@ TEMP_SUFFIX = ".assetpipe-tmp"
 LEDGER_SCHEMA = 1
 
 
+COPY = "copy:"
+
+
+def copy_key(source_sha256: str) -> str:
+    """The ledger key of a --out copy: the source it was copied from."""
+    return COPY + source_sha256
+
+
 @dataclass(frozen=True)
 class Record:
     key: str

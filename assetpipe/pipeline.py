@@ -6,12 +6,14 @@ BuildResult, or raises UsageError before anything is written).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import compress, imagestage, ledger, manifest, minify, minify_stage
+from . import compress, imagestage, ledger, manifest, markup, minify, minify_stage
 from .cache import Cache
 from .config import Config
 from .ledger import Record
@@ -25,6 +27,7 @@ from .model import (
     Inventory,
     Notice,
     Observer,
+    SourceFile,
     UsageError,
 )
 from .plan import make_plan
@@ -78,27 +81,29 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
 
     codecs = compress.codecs(request.config.compress) if request.compress else ()
     cache = Cache(request.cache_dir)
-    # The minify stage (opt-in) runs first, so the plan below compresses the minified bytes.
-    known_minified = ledger.load_minified(request.source)
-    minify_jobs = minify_stage.make_jobs(inventory.sources, request.config.minify.types(), known_minified,
-                                         minify.minifier(), cache.has)
-    stage = minify_stage.StageResult(inventory.sources, {}, {}, (), 0)
-    if minify_jobs and not request.dry_run:
-        stage = minify_stage.run(minify_jobs, inventory.sources, known_minified, request.source, cache,
-                                 request.jobs)
-        for notice in stage.notices:
-            observer.notice(notice)
+    # The stages run in this order: images (and the <picture> rewrite of the pages), minify (opt-in),
+    # precompression; each later one works on what the earlier ones left. The plans made here, before
+    # anything is written, are what --dry-run prints.
+    known_minified = ledger.load_minified(target)
     image_plan = imagestage.ImagePlan((), (), ())
     if request.images:
-        image_plan = imagestage.plan_images(stage.sources, lambda rel: (request.source / rel).read_bytes(),
+        image_plan = imagestage.plan_images(inventory.sources, lambda rel: (request.source / rel).read_bytes(),
                                             target_inventory.owned, request.config.images, cache.has)
         for failure in image_plan.failures:
             observer.failure(failure)
-    plan = make_plan(stage.sources, target_inventory.owned, codecs, request.config.compress, cache.has,
-                     copy_sources=request.out is not None, other_outputs=image_plan.outputs)
-    plan = replace(plan, minify=minify_jobs, images=tuple(
-        (r.file, r.action) for job in image_plan.jobs for r in job.renditions))
-    plan = replace(plan, notices=image_plan.notices + plan.notices)
+    minify_jobs = minify_stage.make_jobs(inventory.sources, request.config.minify.types(), known_minified,
+                                         minify.minifier(), cache.has)
+    minify_types = request.config.minify.types()
+
+    def transformed(source: SourceFile) -> bool:  # --out: a later stage remakes this copy each build
+        rewritten = source.media_type == "text/html" and request.images and request.config.html.rewrite
+        return rewritten or minify.type_of(source.rel, source.media_type) in minify_types
+
+    plan = make_plan(inventory.sources, target_inventory.owned, codecs, request.config.compress, cache.has,
+                     copy_sources=request.out is not None, other_outputs=image_plan.outputs,
+                     transformed=transformed)
+    plan = replace(plan, minify=minify_jobs, notices=image_plan.notices + plan.notices,
+                   images=tuple((r.file, r.action) for job in image_plan.jobs for r in job.renditions))
     for notice in plan.notices:
         observer.notice(notice)
     if request.dry_run:
@@ -108,25 +113,39 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                            stats, dry_run=True)
 
     failures = list(inventory.failures + image_plan.failures)
-    notices = list(inventory.notices + stage.notices + plan.notices)
+    notices = list(inventory.notices + plan.notices)
     writer = Writer(target, {o.rel: Record(o.key, o.sha256, o.size) for o in target_inventory.owned})
     counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
     encodings: dict[str, dict[str, Encoding]] = {}
     try:
         for rel in target_inventory.leftovers:
             writer.remove_leftover(rel)
-        if request.out is None:
-            _rewrite_minified(stage, writer, failures, observer, counts)
         for source in plan.copies:
             try:
-                if source.rel in stage.new_bytes:  # --out: the copy is the minified file; DIR is untouched
-                    writer.write(source.rel, stage.new_bytes[source.rel], "copy")
-                else:
-                    writer.copy(request.source / source.rel, source.rel, source.sha256, source.size)
+                writer.copy(request.source / source.rel, source.rel, source.sha256, source.size)
                 counts["written"] += 1
             except (OSError, WriteRefused) as exc:
                 failures.append(_report(observer, Failure(source.rel, f"cannot copy: {_reason(exc)}")))
-        image_entries = _run_images(image_plan, request, cache, writer, encodings, failures, observer, counts)
+        # From here on every stage reads the target: in place it is DIR, with --out the copies.
+        image_entries, specs = _run_images(image_plan, request, cache, writer, encodings, failures, notices,
+                                           observer, counts)
+        sources = inventory.sources
+        if request.images and request.config.html.rewrite:
+            sources = _rewrite_pages(sources, specs, request, writer, notices, failures, observer, counts)
+        stage = minify_stage.StageResult(sources, {}, {}, (), 0)
+        minify_jobs = minify_stage.make_jobs(sources, request.config.minify.types(), known_minified,
+                                             minify.minifier(), cache.has)
+        if minify_jobs:
+            stage = minify_stage.run(minify_jobs, sources, known_minified, target, cache, request.jobs)
+            for notice in stage.notices:
+                notices.append(notice)
+                observer.notice(notice)
+            _write_minified(stage, request, writer, failures, observer, counts)
+        if stage.sources != inventory.sources:  # what the files hold now is what gets compressed
+            plan = replace(make_plan(stage.sources, target_inventory.owned, codecs, request.config.compress,
+                                     cache.has, copy_sources=request.out is not None,
+                                     other_outputs=image_plan.outputs, transformed=transformed),
+                           copies=plan.copies, minify=minify_jobs, images=plan.images, notices=plan.notices)
         work = [j for j in plan.jobs if j.action is not Action.FRESH]
         observer.start(len(work), "compressing")
         outcomes = execute(plan.jobs, target, {c.name: c for c in codecs}, cache,
@@ -162,25 +181,31 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats)
 
 
-def _rewrite_minified(stage: minify_stage.StageResult, writer: Writer, failures: list[Failure],
-                      observer: Observer, counts: dict[str, int]) -> None:
-    """In place: replace each newly minified user file (opt-in [minify]); the ledger keeps the record
-    of every minified file still present, so the next build knows it and its original."""
+def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writer: Writer,
+                    failures: list[Failure], observer: Observer, counts: dict[str, int]) -> None:
+    """Put each newly minified file in place (opt-in [minify]): in place the user's file itself, with
+    the ledger keeping the record of every minified file still present (so the next build knows it and
+    its original); with --out, the copy."""
     writer.keep_minified({rel: m for rel, m in stage.minified.items() if rel not in stage.new_bytes})
     for rel, data in stage.new_bytes.items():
         record = stage.minified[rel]
         try:
-            writer.rewrite_user_file(rel, data, record.original_sha256, record)
-            counts["written"] += 1
+            if request.out is None:
+                writer.rewrite_user_file(rel, data, record.original_sha256, record)
+                counts["written"] += 1
+            else:
+                counts["written"] += writer.transform_copy(rel, data)
+                writer.keep_minified({**writer.minified, rel: record})
         except (OSError, WriteRefused) as exc:
             failures.append(_report(observer, Failure(rel, f"cannot minify in place: {_reason(exc)}")))
 
-
 def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, cache: Cache, writer: Writer,
-                encodings: dict[str, dict[str, Encoding]], failures: list[Failure], observer: Observer,
-                counts: dict[str, int]) -> dict[str, dict]:
-    """Produce every image's renditions, write the ones worth keeping; the manifest's `image` objects."""
+                encodings: dict[str, dict[str, Encoding]], failures: list[Failure], notices: list[Notice],
+                observer: Observer, counts: dict[str, int]) -> tuple[dict[str, dict], dict[str, markup.PictureSpec]]:
+    """Produce every image's renditions and write the ones worth keeping; return the manifest's `image`
+    objects and what the markup rewrite needs, per source image."""
     entries: dict[str, dict] = {}
+    specs: dict[str, markup.PictureSpec] = {}
     settings = imagestage.settings_from(request.config.images)
     observer.start(sum(job.needs_decode for job in plan.jobs), "images")
     for outcome in imagestage.run_images(plan, request.source, cache, settings, request.jobs):
@@ -196,12 +221,14 @@ def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, cache: Cache,
                         Action.FRESH: "up_to_date"}[produced.work]] += 1
                 if produced.data is not None:
                     try:
-                        writer.write(produced.rendition.file, produced.data, produced.rendition.key)
+                        counts["written"] += writer.write(produced.rendition.file, produced.data,
+                                                          produced.rendition.key)
                     except WriteRefused as exc:
                         refused.add(produced.rendition.file)
-                        observer.notice(Notice(produced.rendition.file, str(exc).split(": ", 1)[-1]))
+                        notice = Notice(produced.rendition.file, str(exc).split(": ", 1)[-1])
+                        notices.append(notice)
+                        observer.notice(notice)
                         continue
-                    counts["written"] += 1
                 counts["variants"] += 1
             for produced in decision.drop:
                 if produced.work is Action.FRESH:  # on disk from an earlier build, no longer worth it
@@ -213,6 +240,7 @@ def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, cache: Cache,
         entry = dict(decision.entry)
         entry["variants"] = [v for v in entry["variants"] if v["file"] not in refused]
         entries[outcome.job.source.rel] = entry
+        specs[outcome.job.source.rel] = imagestage.picture_spec(outcome.job, entry)
         for fmt, sidecar in decision.encodings.items():
             if sidecar["file"] not in refused:
                 encodings.setdefault(outcome.job.source.rel, {})[fmt] = Encoding(str(sidecar["file"]),
@@ -220,7 +248,55 @@ def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, cache: Cache,
         if outcome.job.needs_decode:
             observer.advance(outcome.job.source.rel, "encode")
     observer.done()
-    return entries
+    return entries, specs
+
+
+def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, markup.PictureSpec], request: BuildRequest,
+                   writer: Writer, notices: list[Notice], failures: list[Failure], observer: Observer,
+                   counts: dict[str, int]) -> tuple[SourceFile, ...]:
+    """Give every page's `<img>` of a processed image its `<picture>` (SPEC §2.2); the sources as they are
+    now. In place the page itself is rewritten; with --out, its copy."""
+    target = request.out or request.source
+    updated: list[SourceFile] = []
+    for source in sources:
+        if source.media_type != "text/html":
+            updated.append(source)
+            continue
+        try:
+            html = (target / source.rel).read_bytes()
+        except OSError as exc:
+            updated.append(source)
+            failures.append(_report(observer, Failure(source.rel, f"cannot read: {_reason(exc)}")))
+            continue
+        result = markup.rewrite(html, source.rel, specs, default_sizes=request.config.images.sizes)
+        if result.unreadable:
+            notice = Notice(source.rel, f"<img> tags not rewritten: {result.unreadable}")
+            notices.append(notice)
+            observer.notice(notice)
+        if result.html == html:
+            updated.append(_described(source, html))
+            continue
+        try:
+            if request.out is None:
+                writer.rewrite_user_file(source.rel, result.html, hashlib.sha256(html).hexdigest(), None)
+                counts["written"] += 1
+            else:
+                counts["written"] += writer.transform_copy(source.rel, result.html)
+        except (OSError, WriteRefused) as exc:
+            updated.append(source)
+            failures.append(_report(observer, Failure(source.rel, f"cannot rewrite: {_reason(exc)}")))
+            continue
+        updated.append(_described(source, result.html))
+    return tuple(updated)
+
+
+def _described(source: SourceFile, data: bytes) -> SourceFile:
+    """The source as described by these bytes (a page the rewrite, or an earlier stage, changed)."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    if sha256 == source.sha256:
+        return source
+    sri = "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
+    return replace(source, size=len(data), sha256=sha256, sha384=sri)
 
 
 def _out_inventory(out: Path, exclude: tuple[Path, ...]) -> Inventory:
@@ -246,8 +322,7 @@ def _apply(outcome: Encoded, writer: Writer, encodings: dict[str, dict[str, Enco
         return False
     if outcome.data is not None:
         try:
-            writer.write(job.output, outcome.data, job.key)
-            counts["written"] += 1
+            counts["written"] += writer.write(job.output, outcome.data, job.key)
         except WriteRefused as exc:
             notice = Notice(job.output, str(exc).split(": ", 1)[-1])
             notices.append(notice)

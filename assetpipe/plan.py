@@ -11,6 +11,7 @@ from collections.abc import Callable
 from . import cache, mediatypes, naming
 from .compress import Codec
 from .config import CompressConfig
+from .ledger import copy_key
 from .model import Action, Job, Notice, OwnedFile, Plan, SourceFile
 
 
@@ -30,6 +31,7 @@ def make_plan(
     *,
     copy_sources: bool,
     other_outputs: frozenset[str] = frozenset(),
+    transformed: Callable[[SourceFile], bool] = lambda source: False,
 ) -> Plan:
     """Every job of a build. `owned` are assetpipe's earlier outputs in the target folder;
     `copy_sources` is set for --out, where the sources are copied into the target too; `other_outputs`
@@ -55,11 +57,15 @@ def make_plan(
                 jobs.append(Job(source, codec.name, output, key, Action.ENCODE))
     copies: tuple[SourceFile, ...] = ()
     if copy_sources:
-        copies = tuple(s for s in sources if not _copied(owned_by_rel.get(s.rel), s))
+        copies = tuple(s for s in sources if not _copied(owned_by_rel.get(s.rel), s, transformed))
     made = {j.output for j in jobs} | other_outputs | (user_files if copy_sources else set())
     stale = tuple(o for o in owned if o.rel not in made)
     return Plan(sources, tuple(jobs), copies, stale, tuple(notices))
 
 
-def _copied(previous: OwnedFile | None, source: SourceFile) -> bool:
-    return previous is not None and previous.key == "copy" and previous.sha256 == source.sha256
+def _copied(previous: OwnedFile | None, source: SourceFile, transformed: Callable[[SourceFile], bool]) -> bool:
+    """--out: the copy is still good: made from these very source bytes, and either still holding them
+    or holding what a later stage that applies to it made of them (those stages run again anyway)."""
+    if previous is None or previous.key != copy_key(source.sha256):
+        return False
+    return previous.sha256 == source.sha256 or transformed(source)

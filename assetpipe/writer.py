@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from . import ledger
-from .ledger import Record
+from .ledger import COPY, Record, copy_key
 from .model import Minified
 
 
@@ -37,35 +37,43 @@ class Writer:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def write(self, rel: str, data: bytes, key: str) -> None:
+    def write(self, rel: str, data: bytes, key: str) -> bool:
         """Put `data` at `rel`, recorded as assetpipe's output made from cache key `key`.
 
         A file already there that assetpipe has no record of is refused, unless it holds exactly
         `data`: then it is the output of a build whose record was lost, and it is adopted as it is."""
         record = Record(key, hashlib.sha256(data).hexdigest(), len(data))
-        if rel not in self._records and self._holds(rel, data):
+        previous = self._records.get(rel)
+        if previous is not None and previous.sha256 == record.sha256 and previous.size == record.size:
+            if previous.key != key:  # the same bytes, now made from another recipe
+                self._log(rel, record)
+                self._records[rel] = record
+            return False
+        if previous is None and self._holds(rel, data):
             self._log(rel, record)
             self._records[rel] = record
-            return
+            return False
         path = self._checked(rel)
         self._log(rel, record)
         self._atomic(path, lambda handle: handle.write(data))
         self._records[rel] = record
+        return True
 
     def copy(self, source: Path, rel: str, sha256: str, size: int) -> None:
         """Copy a source file into the target (for --out), recorded as assetpipe's copy."""
         path = self._checked(rel)
-        record = Record("copy", sha256, size)
+        record = Record(copy_key(sha256), sha256, size)
         self._log(rel, record)
         with source.open("rb") as src:
             self._atomic(path, lambda handle: shutil.copyfileobj(src, handle, 1 << 20))
         self._records[rel] = record
 
-    def rewrite_user_file(self, rel: str, data: bytes, original_sha256: str, record: Minified) -> None:
-        """The one deliberate exception to "never over a user's file": replace a user's file by its
-        minified form, for the opt-in `[minify]` (SPEC §2). Only while the file still holds exactly the
-        original that was minified; the journal records it first, so a killed build still knows the
-        file is the minified form; the file keeps its permission bits."""
+    def rewrite_user_file(self, rel: str, data: bytes, original_sha256: str, record: Minified | None) -> None:
+        """The deliberate exceptions to "never over a user's file" (SPEC §2): a page's `<picture>`
+        rewrite (`record` None: rewriting is idempotent, so nothing needs remembering) and a file's
+        minified form for the opt-in `[minify]`. Only while the file still holds exactly the bytes the
+        new ones were made from; a minified file's record is journalled first, so a killed build still
+        knows it; the file keeps its permission bits."""
         if rel in self._records:
             raise WriteRefused(f"{rel}: an output of assetpipe's, not a user's file")
         path = self._inside(rel)
@@ -76,18 +84,32 @@ class Writer:
             raise WriteRefused(f"{rel}: vanished during the build") from None
         if hashlib.sha256(current).hexdigest() != original_sha256:
             raise WriteRefused(f"{rel}: changed during the build; left alone")
-        self._log_line(ledger.journal_minified_line(record))
+        if record is not None:
+            self._log_line(ledger.journal_minified_line(record))
 
         def fill(handle: IO[bytes]) -> None:
             handle.write(data)
             os.fchmod(handle.fileno(), mode)
 
         self._atomic(path, fill)
-        self._minified[rel] = record
+        if record is not None:
+            self._minified[rel] = record
+
+    @property
+    def minified(self) -> dict[str, Minified]:
+        return dict(self._minified)
 
     def keep_minified(self, minified: dict[str, Minified]) -> None:
         """The minified user files the ledger goes on recording (those still present and unchanged)."""
         self._minified = dict(minified)
+
+    def transform_copy(self, rel: str, data: bytes) -> bool:
+        """--out: replace a copy with what a later stage made of it (its <picture> rewrite, its minified
+        form); the record keeps naming the source it was copied from. False when it already holds `data`."""
+        previous = self._records.get(rel)
+        if previous is None or not previous.key.startswith(COPY):
+            raise WriteRefused(f"{rel}: not a copy assetpipe made")
+        return self.write(rel, data, previous.key)
 
     def write_state(self, name: str, data: bytes) -> None:
         """Write a file of assetpipe's own inside `.assetpipe/` (the manifest, the ledger)."""

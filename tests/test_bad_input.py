@@ -45,8 +45,9 @@ def test_broken_link_fails_that_file_only(cli, site, cache_dir) -> None:
     failures = manifest_of(site)["failures"]
     assert failures == [{"file": "broken.js", "reason": "broken symbolic link"},
                         {"file": "loop.css", "reason": "broken symbolic link"}]
-    after = snapshot(site)
-    assert {k: after[k] for k in before} == before
+    after = snapshot(site)  # every source as it was, but the pages (their <img> tags became <picture>s)
+    assert {k: after[k] for k in before if not k.endswith(".html")} == {k: v for k, v in before.items()
+                                                                        if not k.endswith(".html")}
 
 
 def test_links_out_of_the_folder_are_not_followed(cli, site, cache_dir, tmp_path) -> None:

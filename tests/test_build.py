@@ -46,9 +46,10 @@ def test_sidecars_decompress_to_the_originals_and_obey_the_ratio(cli, site, cach
             assert (brotli.decompress(data) if codec == "br" else gzip.decompress(data)) == original
             checked += 1
     assert checked >= 30
-    # Every source file is byte-identical afterwards.
+    # Every source file is byte-identical afterwards, but the pages (their <img> tags became <picture>s).
     after = snapshot(site)
-    assert {rel: after[rel] for rel in before} == before
+    assert {rel: after[rel] for rel in before if not rel.endswith(".html")} == {
+        rel: digest for rel, digest in before.items() if not rel.endswith(".html")}
 
 
 def test_what_is_never_precompressed(cli, site, cache_dir) -> None:

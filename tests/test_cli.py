@@ -38,7 +38,7 @@ def test_json_result_on_stdout(site, tmp_path) -> None:
     assert proc.returncode == 0 and proc.stderr == ""
     result = json.loads(proc.stdout)
     assert result["schema"] == 1 and result["exit_code"] == 0 and result["files"] == 29
-    assert result["written"] == sum(result["sidecars"].values()) + result["image_files"]
+    assert result["written"] == sum(result["sidecars"].values()) + result["image_files"] + 2  # + the 2 pages
     assert result["images"] == 4 and result["image_files"] > 20
     assert result["encoded"] >= result["written"] and result["failures"] == []
 
