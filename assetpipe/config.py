@@ -220,6 +220,40 @@ class MinifyConfig:
 
 
 @dataclass(frozen=True)
+class UploadRule:
+    """One `upload.rules` entry: headers for the files whose path matches `glob` (and their sidecars)."""
+
+    glob: str
+    cache_control: str | None = None
+    content_type: str | None = None
+
+
+_RULE_KEYS = ("glob", "cache_control", "content_type")
+
+
+def _upload_rules(value: Any) -> tuple[UploadRule, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f'expected a list such as [{{ glob = "sw.js", cache_control = "no-cache" }}], got {value!r}')
+    rules: list[UploadRule] = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            raise ValueError(f'expected a table such as {{ glob = "sw.js", cache_control = "no-cache" }}, '
+                             f'got {entry!r}')
+        for key in entry:
+            if key not in _RULE_KEYS:
+                raise ValueError(f"unknown key `{key}` in a rule{_did_you_mean(key, _RULE_KEYS)}")
+        if not isinstance(entry.get("glob"), str) or not entry["glob"]:
+            raise ValueError(f"every rule needs a `glob`, got {entry!r}")
+        if len(entry) == 1:
+            raise ValueError(f"rule {entry['glob']!r} sets nothing: give cache_control, content_type or both")
+        for key in ("cache_control", "content_type"):
+            if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+                raise ValueError(f"{key} of rule {entry['glob']!r} must be a non-empty string, got {entry[key]!r}")
+        rules.append(UploadRule(entry["glob"], entry.get("cache_control"), entry.get("content_type")))
+    return tuple(rules)
+
+
+@dataclass(frozen=True)
 class UploadConfig:
     target: str = _setting("command", "a program of your own needs no credentials in assetpipe",
                            _one_of("command", "s3"))
@@ -233,6 +267,21 @@ class UploadConfig:
         256, "caps pruning so a wrong prefix cannot empty a bucket (s3deploy's and hugo deploy's cap)",
         _integer(0, 1_000_000))
     prune: bool = _setting(False, "deleting live objects is opt-in", _boolean)
+    prune_grace_hours: int = _setting(
+        168, "a tab opened before a deploy lazy-loads that deploy's chunks for days; prune only older objects",
+        _integer(0, 1_000_000))
+    workers: int = _setting(
+        10, "parallel requests to the store (s3deploy's and hugo deploy's default); bounded, to be throttled less",
+        _integer(1, 256))
+    command_per_phase: bool = _setting(
+        False, "one call gets the whole ordered plan; true runs the command once per phase ($ASSETPIPE_PHASE)",
+        _boolean)
+    exclude: tuple[str, ...] = _setting(
+        (".vite/**",), "Vite's manifest is build metadata, not for browsers; assetpipe's own is never uploaded",
+        _list_of(_text, allow_empty=True))
+    rules: tuple[UploadRule, ...] = _setting(
+        (), "header overrides by glob, first match wins: { glob, cache_control, content_type }; sidecars follow",
+        _upload_rules)
 
 
 @dataclass(frozen=True)
