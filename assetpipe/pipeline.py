@@ -86,6 +86,9 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     # anything is written, are what --dry-run prints.
     known_minified = ledger.load_minified(target)
     image_plan = imagestage.ImagePlan((), (), ())
+    if request.images and request.config.images.optimize_originals:
+        observer.notice(Notice("images.optimize_originals", "not implemented in this version yet; "
+                               "originals are left as they are"))
     if request.images:
         image_plan = imagestage.plan_images(inventory.sources, lambda rel: (request.source / rel).read_bytes(),
                                             target_inventory.owned, request.config.images, cache.has)
