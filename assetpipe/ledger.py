@@ -37,27 +37,40 @@ class Record:
     size: int
 
 
-def load(target: Path) -> dict[str, Record]:
-    """What the ledger says assetpipe wrote in `target` (unverified; scan checks the bytes)."""
-    records: dict[str, Record] = {}
+def _read(target: Path) -> tuple[dict, list[dict]]:
+    """The ledger file (empty when absent or of another version) and the journal's readable lines."""
     state = target / STATE_DIR
+    document: dict = {}
     try:
         data = json.loads((state / OUTPUTS).read_text(encoding="utf-8"))
-        if data.get("schema") == LEDGER_SCHEMA:
-            for rel, entry in data.get("outputs", {}).items():
-                records[rel] = Record(str(entry["key"]), str(entry["sha256"]), int(entry["size"]))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        if isinstance(data, dict) and data.get("schema") == LEDGER_SCHEMA:
+            document = data
+    except (OSError, ValueError):
         pass  # no ledger, or one from another version: nothing is known to be ours
     try:
         lines = (state / JOURNAL).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         lines = []
+    entries: list[dict] = []
     for line in lines:
         try:
             entry = json.loads(line)
-            records[entry["rel"]] = Record(str(entry["key"]), str(entry["sha256"]), int(entry["size"]))
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             continue  # a line torn by an interrupted build
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return document, entries
+
+
+def load(target: Path) -> dict[str, Record]:
+    """What the ledger says assetpipe wrote in `target` (unverified; scan checks the bytes)."""
+    document, journal = _read(target)
+    records: dict[str, Record] = {}
+    for rel, entry in [*document.get("outputs", {}).items(), *((e.get("rel"), e) for e in journal)]:
+        try:
+            records[rel] = Record(str(entry["key"]), str(entry["sha256"]), int(entry["size"]))
+        except (KeyError, TypeError, ValueError):
+            continue  # a minify line of the journal, or a damaged entry
     return records
 
 
@@ -75,25 +88,13 @@ def load_minified(target: Path) -> dict[str, Minified]:
 
     Unverified, like `load`: a file counts as minified by assetpipe only while its bytes still hash to
     the recorded `sha256`; a file changed since (a new `vite build`) is a fresh original."""
+    document, journal = _read(target)
     found: dict[str, Minified] = {}
-    state = target / STATE_DIR
-    try:
-        data = json.loads((state / OUTPUTS).read_text(encoding="utf-8"))
-        if data.get("schema") == LEDGER_SCHEMA:
-            for rel, entry in data.get("minified", {}).items():
-                found[rel] = _minified_from(rel, entry)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass
-    try:
-        lines = (state / JOURNAL).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        lines = []
-    for line in lines:
+    for rel, entry in [*document.get("minified", {}).items(), *((e.get("rel"), e.get("minified")) for e in journal)]:
         try:
-            entry = json.loads(line)
-            found[entry["rel"]] = _minified_from(entry["rel"], entry["minified"])
-        except (ValueError, KeyError, TypeError):
-            continue  # an output's line, or one torn by an interrupted build
+            found[rel] = _minified_from(rel, entry)
+        except (KeyError, TypeError, ValueError):
+            continue  # an output's line of the journal, or a damaged entry
     return found
 
 
