@@ -24,24 +24,40 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RUNS = int(os.environ.get("RUNS", "3"))
 TYPES = ("html", "css", "js", "svg", "json")
-MEDIA = {"html": "text/html", "css": "text/css", "js": "text/javascript", "svg": "image/svg+xml",
-         "json": "application/json"}
+MEDIA = {
+    "html": "text/html",
+    "css": "text/css",
+    "js": "text/javascript",
+    "svg": "image/svg+xml",
+    "json": "application/json",
+}
 
 
 def inputs(modules: Path, site: Path) -> dict[str, list[Path]]:
     """The real unminified files of each type (the issue's list)."""
     nm = modules
     sets = {
-        "css": [nm / "bootstrap/dist/css" / f"{n}.css" for n in
-                ("bootstrap", "bootstrap-grid", "bootstrap-reboot", "bootstrap-utilities")]
-               + [nm / "bootstrap-icons/font/bootstrap-icons.css", nm / "katex/dist/katex.css"],
-        "js": [nm / "bootstrap/dist/js/bootstrap.js", nm / "three/build/three.module.js",
-               nm / "three/build/three.core.js"] + sorted((nm / "lodash-es").glob("*.js")),
-        "svg": sorted((nm / "bootstrap-icons/icons").glob("*.svg")) + [nm / "bootstrap-icons/bootstrap-icons.svg"],
-        "html": [site / "index.html", site / "gallery.html"] + sorted(nm.glob("katex/contrib/*/index.html"))
-                + sorted(nm.glob("tslib/*.html")),
-        "json": sorted(p for p in nm.glob("*/package.json")) + sorted(nm.glob("@*/*/package.json"))
-                + [nm / "bootstrap-icons/font/bootstrap-icons.json"],
+        "css": [
+            nm / "bootstrap/dist/css" / f"{n}.css"
+            for n in ("bootstrap", "bootstrap-grid", "bootstrap-reboot", "bootstrap-utilities")
+        ]
+        + [nm / "bootstrap-icons/font/bootstrap-icons.css", nm / "katex/dist/katex.css"],
+        "js": [
+            nm / "bootstrap/dist/js/bootstrap.js",
+            nm / "three/build/three.module.js",
+            nm / "three/build/three.core.js",
+            *sorted((nm / "lodash-es").glob("*.js")),
+        ],
+        "svg": [*sorted((nm / "bootstrap-icons/icons").glob("*.svg")), nm / "bootstrap-icons/bootstrap-icons.svg"],
+        "html": [
+            site / "index.html",
+            site / "gallery.html",
+            *sorted(nm.glob("katex/contrib/*/index.html")),
+            *sorted(nm.glob("tslib/*.html")),
+        ],
+        "json": sorted(p for p in nm.glob("*/package.json"))
+        + sorted(nm.glob("@*/*/package.json"))
+        + [nm / "bootstrap-icons/font/bootstrap-icons.json"],
     }
     return {t: [p for p in files if p.is_file()] for t, files in sets.items()}
 
@@ -69,7 +85,8 @@ def candidates() -> dict[str, tuple[str, dict[str, Callable[[bytes], bytes]]]]:
 
         found["assetpipe (tdewolff-minify)"] = (
             version("tdewolff-minify"),
-            {t: (lambda data, t=t: ap_minify(t, data)) for t in TYPES})
+            {t: (lambda data, t=t: ap_minify(t, data)) for t in TYPES},
+        )
     except ImportError as exc:
         print(f"assetpipe.minify not importable: {exc}", file=sys.stderr)
     try:
@@ -79,30 +96,38 @@ def candidates() -> dict[str, tuple[str, dict[str, Callable[[bytes], bytes]]]]:
             _use_config("defaults", {})  # the library's own defaults, for comparison
             return minify.string(MEDIA[kind], data.decode()).encode()
 
-        found["tdewolff-minify defaults"] = (version("tdewolff-minify"), {
-            t: (lambda data, t=t: defaults(t, data)) for t in TYPES})
+        found["tdewolff-minify defaults"] = (
+            version("tdewolff-minify"),
+            {t: (lambda data, t=t: defaults(t, data)) for t in TYPES},
+        )
     except ImportError:
         pass
     try:
         import minify_html
 
-        found["minify-html"] = (version("minify-html"), {"html": lambda data: minify_html.minify(
-            data.decode(), minify_css=True, minify_js=True).encode()})
+        found["minify-html"] = (
+            version("minify-html"),
+            {"html": lambda data: minify_html.minify(data.decode(), minify_css=True, minify_js=True).encode()},
+        )
     except ImportError:
         pass
     try:
         import lightningcss
 
-        found["lightningcss (py)"] = (version("lightningcss"), {"css": lambda data: lightningcss.process_stylesheet(
-            data.decode(), minify=True).encode()})
+        found["lightningcss (py)"] = (
+            version("lightningcss"),
+            {"css": lambda data: lightningcss.process_stylesheet(data.decode(), minify=True).encode()},
+        )
     except ImportError:
         pass
     try:
         import rcssmin
         import rjsmin
 
-        found["rjsmin/rcssmin"] = (f"{version('rjsmin')}/{version('rcssmin')}", {
-            "js": lambda data: rjsmin.jsmin(data), "css": lambda data: rcssmin.cssmin(data)})
+        found["rjsmin/rcssmin"] = (
+            f"{version('rjsmin')}/{version('rcssmin')}",
+            {"js": lambda data: rjsmin.jsmin(data), "css": lambda data: rcssmin.cssmin(data)},
+        )
     except ImportError:
         pass
     try:
@@ -146,7 +171,8 @@ const _ = (await import(dir + "/lodash-es/lodash.js")).default;
 const THREE = await import(dir + "/three/build/three.module.js");
 const out = {};
 out.lodash = [_.chunk([1, 2, 3, 4, 5], 2), _.sortBy([{a: 3}, {a: 1}, {a: 2}], "a"), _.merge({a: {b: 1}}, {a: {c: 2}}),
-  _.debounce.length, _.template("hi <%= name %>!")({name: "x"}), _.camelCase("Foo Bar-baz"), _.isEqual({a: [1]}, {a: [1]}),
+  _.debounce.length, _.template("hi <%= name %>!")({name: "x"}), _.camelCase("Foo Bar-baz"),
+  _.isEqual({a: [1]}, {a: [1]}),
   _.uniqBy([2.1, 1.2, 2.3], Math.floor), _.groupBy(["one", "two", "three"], "length"), _.range(0, 20, 5),
   _.curry((a, b, c) => a + b + c)(1)(2)(3), _.get({a: [{b: {c: 3}}]}, "a[0].b.c"), _.escape("<a href='x'>&</a>"),
   _.zipObject(["a", "b"], [1, 2]), _.flattenDeep([1, [2, [3, [4]]]]), _.kebabCase("fooBarBaz"), Object.keys(_).length];
@@ -157,7 +183,8 @@ const color = new THREE.Color("hsl(120, 50%, 50%)");
 const box = new THREE.Box3().setFromPoints([new THREE.Vector3(-1, 0, 2), new THREE.Vector3(3, -4, 1)]);
 const geometry = new THREE.BoxGeometry(1, 2, 3, 2, 2, 2);
 geometry.computeBoundingSphere();
-out.three = [THREE.REVISION, m.elements, v.toArray(), q.toArray(), color.getHexString(), box.getSize(new THREE.Vector3()).toArray(),
+out.three = [THREE.REVISION, m.elements, v.toArray(), q.toArray(), color.getHexString(),
+  box.getSize(new THREE.Vector3()).toArray(),
   geometry.attributes.position.count, geometry.boundingSphere.radius, new THREE.Spherical().setFromVector3(v),
   THREE.MathUtils.smoothstep(0.3, 0, 1), new THREE.CubicBezierCurve(new THREE.Vector2(0, 0), new THREE.Vector2(1, 2),
   new THREE.Vector2(3, 2), new THREE.Vector2(4, 0)).getPoints(4), Object.keys(THREE).length];
@@ -167,9 +194,9 @@ console.log(JSON.stringify(out));
 
 def semantics(modules: Path, scratch: Path) -> dict:
     """lodash-es (every file minified) and three's modules, run in node before and after assetpipe's minifier."""
-    from assetpipe import minify as ap
-
     import minify
+
+    from assetpipe import minify as ap
 
     minify.config(ap._LIBRARY_CONFIG)
     result: dict = {"minified": 0, "left": 0}
@@ -179,8 +206,11 @@ def semantics(modules: Path, scratch: Path) -> dict:
         for part in ("lodash-es", "three/build"):
             shutil.copytree(modules / part, root / part)
         if side == "after":
-            for path in sorted((root / "lodash-es").glob("*.js")) + [root / "three/build/three.module.js",
-                                                                   root / "three/build/three.core.js"]:
+            for path in [
+                *sorted((root / "lodash-es").glob("*.js")),
+                root / "three/build/three.module.js",
+                root / "three/build/three.core.js",
+            ]:
                 data = path.read_bytes()
                 if ap.skip_reason("js", path.name, data) is None:
                     out = ap.minify_bytes("js", data)
@@ -205,8 +235,13 @@ def main() -> None:
         raw[name] = {"version": ver, "types": {t: measure(fn, data[t]) for t, fn in fns.items()}}
         print(f"measured {name}", file=sys.stderr)
     listing = json.dumps([[t, str(p)] for t in ("js", "css") for p in sets[t]])
-    yard = subprocess.run(["node", str(HERE / "minify_yardstick.mjs"), str(yard_modules), str(RUNS)],
-                          input=listing, capture_output=True, text=True, check=True)
+    yard = subprocess.run(
+        ["node", str(HERE / "minify_yardstick.mjs"), str(yard_modules), str(RUNS)],
+        input=listing,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     for name, entry in json.loads(yard.stdout).items():
         raw[f"{name} --minify"] = entry
     rows = []
@@ -215,27 +250,47 @@ def main() -> None:
             original = sum(len(d) for _, d in data[t])
             out = sum(m["sizes"].get(str(p), len(d)) for p, d in data[t])
             seconds = statistics.median(m["times"])
-            rows.append({"tool": name, "version": entry["version"], "type": t, "files": len(data[t]),
-                         "original": original, "minified": out, "failed": len(m["failed"]), "seconds": seconds,
-                         "mb_per_s": original / seconds / 1e6, "times": m["times"]})
+            rows.append(
+                {
+                    "tool": name,
+                    "version": entry["version"],
+                    "type": t,
+                    "files": len(data[t]),
+                    "original": original,
+                    "minified": out,
+                    "failed": len(m["failed"]),
+                    "seconds": seconds,
+                    "mb_per_s": original / seconds / 1e6,
+                    "times": m["times"],
+                }
+            )
     results.mkdir(parents=True, exist_ok=True)
     (results / "minify.json").write_text(json.dumps({"runs": RUNS, "rows": rows, "raw": raw}, indent=1))
-    lines = [f"RUNS={RUNS}, median seconds, one thread, in-process", "",
-             "| type | tool | files | original | minified | saved | vs esbuild | failed | median s | MB/s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"RUNS={RUNS}, median seconds, one thread, in-process",
+        "",
+        "| type | tool | files | original | minified | saved | vs esbuild | failed | median s | MB/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     esb = {r["type"]: r["minified"] for r in rows if r["tool"] == "esbuild --minify"}
     for t in TYPES:
         for r in sorted((r for r in rows if r["type"] == t), key=lambda r: r["minified"]):
             vs = f"{(r['minified'] / esb[t] - 1) * 100:+.1f} %" if t in esb else ""
-            lines.append(f"| {t} | {r['tool']} {r['version']} | {r['files']} | {r['original']:,} | {r['minified']:,} "
-                         f"| {(1 - r['minified'] / r['original']) * 100:.1f} % | {vs} | {r['failed']} "
-                         f"| {r['seconds']:.3f} | {r['mb_per_s']:.1f} |")
+            lines.append(
+                f"| {t} | {r['tool']} {r['version']} | {r['files']} | {r['original']:,} | {r['minified']:,} "
+                f"| {(1 - r['minified'] / r['original']) * 100:.1f} % | {vs} | {r['failed']} "
+                f"| {r['seconds']:.3f} | {r['mb_per_s']:.1f} |"
+            )
     table = "\n".join(lines) + "\n"
     try:
         check = semantics(modules, results / "minify-semantics")
-        table += (f"\nSemantics (node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}):"
-                  f" lodash-es and three run before and after assetpipe's minifier ({check['minified']} files minified,"
-                  f" {check['left']} left alone): {'same results' if check['same'] else 'DIFFERENT: ' + check['after'][:300]}\n")
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+        verdict = "same results" if check["same"] else "DIFFERENT: " + check["after"][:300]
+        table += (
+            f"\nSemantics (node {node}):"
+            f" lodash-es and three run before and after assetpipe's minifier ({check['minified']} files minified,"
+            f" {check['left']} left alone): {verdict}\n"
+        )
     except ImportError as exc:
         table += f"\nSemantics not checked: {exc}\n"
     (results / "minify.md").write_text(table)
