@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -114,6 +115,72 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
         else:
             observer.error("not uploading: the build did not succeed (see above)")
     sys.exit(code)
+
+
+# --- `assetpipe watch` ---------------------------------------------------------------------------------
+
+
+@main.command("watch")
+@click.argument("directory", required=False, type=click.Path(path_type=Path), default=Path("dist"))
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Config file (default: ./assetpipe.toml, else [tool.assetpipe] in ./pyproject.toml).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker threads (default: all cores).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help=f"Cache folder (default: $ASSETPIPE_CACHE_DIR, else ./{DEFAULT_CACHE_DIR}).")
+@click.option("--no-compress", is_flag=True, help="Skip precompression (and remove sidecars assetpipe wrote).")
+@click.option("--no-images", is_flag=True, help="Skip the responsive-image stage.")
+@click.option("--minify", "minify_all", is_flag=True,
+              help="Minify HTML, CSS, JS, SVG and JSON, as if every [minify] type were true.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and the line of each run.")
+def watch_command(directory: Path, config_path: Path | None, jobs: int | None, cache_dir: Path | None,
+                  no_compress: bool, no_images: bool, minify_all: bool, quiet: bool) -> None:
+    """Build DIRECTORY (default ./dist) in place, then again after every change, until Ctrl-C."""
+    from .watch import Watcher  # here, so that the other commands do not pay for importing watchdog
+
+    observer = TerminalObserver(quiet=quiet)
+    try:
+        loaded = config.load(config_path, Path.cwd())
+    except ConfigError as exc:
+        for problem in exc.problems:
+            observer.error(problem)
+        sys.exit(EXIT_USAGE)
+    request = BuildRequest(
+        source=directory,
+        config=config.with_all_minified(loaded.config) if minify_all else loaded.config,
+        cache_dir=cache_dir or Path(os.environ.get("ASSETPIPE_CACHE_DIR") or DEFAULT_CACHE_DIR),
+        jobs=jobs or _default_jobs(),
+        compress=not no_compress,
+        images=not no_images,
+    )
+
+    def say(line: str) -> None:
+        observer.console.print(line, markup=False, highlight=False)
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        if stopping:  # a second Ctrl-C: at once (a run's files are written on this thread, none is half-made)
+            sys.stderr.flush()
+            os._exit(130)
+        stopping.append(signum)
+        raise KeyboardInterrupt
+
+    stopping: list[int] = []
+    signal.signal(signal.SIGINT, on_interrupt)
+    watcher = Watcher(request, observer, say, quiet=loaded.config.watch.quiet_ms / 1000)
+    try:
+        result = watcher.start()
+        observer.summary(result)
+        say(f"watching {directory} (Ctrl-C to stop)")
+        watcher.loop()
+    except AssetpipeError as exc:
+        observer.done()
+        observer.error(str(exc))
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        observer.done()
+        say("stopped; every file written is complete")
+    finally:
+        watcher.close()
+    sys.exit(EXIT_OK)
 
 
 # --- sizes: `assetpipe diff`, and budgets / --report after `build` ----------------------------------

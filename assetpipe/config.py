@@ -308,6 +308,13 @@ class DiffConfig:
 
 
 @dataclass(frozen=True)
+class WatchConfig:
+    quiet_ms: int = _setting(
+        200, "a build tool writes a burst of files within this; short enough that outputs follow in a moment",
+        _integer(10, 10_000))
+
+
+@dataclass(frozen=True)
 class Budget:
     """One `[budgets]` entry: a limit for a glob, a type, the total, or growth versus the base."""
 
@@ -325,6 +332,7 @@ class Config:
     upload: UploadConfig = field(default_factory=UploadConfig)
     minify: MinifyConfig = field(default_factory=MinifyConfig)
     diff: DiffConfig = field(default_factory=DiffConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
     budgets: tuple[Budget, ...] = ()
 
 
@@ -335,6 +343,7 @@ _SECTIONS: dict[str, type] = {
     "upload": UploadConfig,
     "minify": MinifyConfig,
     "diff": DiffConfig,
+    "watch": WatchConfig,
 }
 _BUDGET_KEYS = ("warn", "error", "min_bytes")
 

@@ -32,7 +32,7 @@ from .model import (
 )
 from .plan import make_plan
 from .run import execute
-from .scan import scan
+from .scan import ScanMemo, scan
 from .writer import Writer, WriteRefused
 
 
@@ -46,6 +46,7 @@ class BuildRequest:
     dry_run: bool = False
     compress: bool = True
     images: bool = True
+    scan_memo: ScanMemo | None = None  # `assetpipe watch`: read only the files that changed (see scan)
 
 
 def check_folders(source: Path, out: Path | None) -> None:
@@ -70,7 +71,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     check_folders(request.source, request.out)
     target = request.out or request.source
     exclude = (request.cache_dir,)
-    inventory = scan(request.source, ledger.load(request.source), exclude=exclude)
+    inventory = scan(request.source, ledger.load(request.source), exclude=exclude, memo=request.scan_memo)
     target_inventory = inventory
     if request.out is not None:
         target_inventory = _out_inventory(request.out, exclude)

@@ -4,6 +4,11 @@ Every regular file is read once for its sha256 (identity and cache key), its sha
 Integrity) and its first bytes (what it really is). Files the ledger says assetpipe wrote, and that
 still hash to what was written, are kept apart from the user's files. Symbolic links are followed
 only to files inside the folder; links to folders are not followed, so a loop cannot trap the walk.
+
+`assetpipe watch` passes a memo that outlives one scan: a file whose size, mtime, ctime and inode are
+what they were when it was last read is not read again. File times are coarse (a few milliseconds on
+Linux), so the memo alone cannot see every change: its owner must drop the entry of every path it
+knows changed (the watcher does, for every path an event named).
 """
 
 from __future__ import annotations
@@ -22,9 +27,14 @@ from .model import Failure, Inventory, Notice, OwnedFile, SourceFile
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
 _CHUNK = 1 << 20
 
+# rel -> (stat stamp, what _read found); see the module docstring.
+ScanMemo = dict[str, tuple[tuple[int, ...], tuple[int, str, str, bytes]]]
 
-def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = ()) -> Inventory:
-    """The files under `root`, sorted by path; `records` is the ledger of what assetpipe wrote there."""
+
+def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = (),
+         memo: ScanMemo | None = None) -> Inventory:
+    """The files under `root`, sorted by path; `records` is the ledger of what assetpipe wrote there;
+    `memo` (optional, kept by the caller between scans) spares reading files that did not change."""
     real_root = os.path.realpath(root)
     excluded = {os.path.realpath(p) for p in exclude}
     sources: list[SourceFile] = []
@@ -49,7 +59,7 @@ def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = 
             if not entry.is_file():
                 notices.append(Notice(rel, "not a regular file; skipped"))
                 continue
-            size, sha256, sha384, head = _read(entry.path)
+            size, sha256, sha384, head = _read(entry.path) if memo is None else _remembered(entry, rel, memo)
         except OSError as exc:
             failures.append(Failure(rel, f"cannot read: {exc.strerror or exc}"))
             continue
@@ -59,7 +69,22 @@ def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = 
             continue
         media_type, kind, compressible = mediatypes.classify(rel, head)
         sources.append(SourceFile(rel, size, sha256, sha384, media_type, kind, compressible))
+    if memo is not None:
+        seen = {s.rel for s in sources} | {o.rel for o in owned}
+        for gone in memo.keys() - seen:
+            del memo[gone]
     return Inventory(root, tuple(sources), tuple(owned), tuple(failures), tuple(notices), tuple(leftovers))
+
+
+def _remembered(entry: os.DirEntry[str], rel: str, memo: ScanMemo) -> tuple[int, str, str, bytes]:
+    st = entry.stat()
+    stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+    known = memo.get(rel)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    found = _read(entry.path)  # stamped before reading: a write during the read changes the stamp
+    memo[rel] = (stamp, found)
+    return found
 
 
 def _walk(root: Path, prefix: str, excluded: set[str], notices: list[Notice]) -> Iterator[tuple[str, os.DirEntry[str]]]:

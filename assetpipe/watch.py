@@ -1,0 +1,322 @@
+"""`assetpipe watch`: one filesystem observer, a quiet period, then the same pipeline on the folder.
+
+The observer's handler only records the paths that events name. The loop waits for an event, then
+for a quiet period with none (capped, so a steady stream of writes still gets runs), takes the paths,
+keeps those whose content differs from what the last run left (so assetpipe's own writes, its
+sidecars, variants and the pages' `<picture>` rewrite, start no run), and runs `pipeline.build` on
+the folder. The pipeline is incremental by construction: outputs whose inputs did not change are not
+touched, the rest comes from the content cache, and the scan reads again only the files that changed
+(a memo kept across runs, from which every path an event named is dropped first). So a run does the
+work of what changed, and leaves what a clean build would.
+
+The folder may be deleted and made again (`rm -rf dist && vite build`): its parent is watched for
+that, and checked every second, and the folder's watch is then made anew.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer as FolderObserver
+from watchdog.observers.api import ObservedWatch
+
+from . import ledger, manifest
+from .model import BuildResult, Failure, Notice, Observer
+from .pipeline import BuildRequest, build
+
+QUIET_CAP = 2.0  # seconds: the longest a steady stream of writes waits for a run
+CHECK_EVERY = 1.0  # seconds: how often an idle watcher checks that the folder is still the same folder
+# Only these reach the handler: reads are no change (every build reads every file), and a folder's
+# creation or modification is followed by events for its files.
+_IN_FOLDER = [FileCreatedEvent, FileModifiedEvent, FileDeletedEvent, FileMovedEvent, DirDeletedEvent, DirMovedEvent]
+_IN_PARENT = [DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
+# Inside .assetpipe/ only these going away is a change (a clean build would write them again).
+_STATE = {ledger.STATE_DIR, f"{ledger.STATE_DIR}/{manifest.NAME}", f"{ledger.STATE_DIR}/{ledger.OUTPUTS}"}
+
+Say = Callable[[str], None]
+
+
+class _Recorder(FileSystemEventHandler):
+    """On the observer's thread: note the paths an event names and wake the loop; nothing else."""
+
+    def __init__(self, root: str, ignore: tuple[str, ...]) -> None:
+        self.root = root
+        self.prefix = root + os.sep
+        self.ignore = tuple(p + os.sep for p in ignore)  # folders inside root that are not the site (the cache)
+        self.wake = threading.Event()
+        self._lock = threading.Lock()
+        self._paths: set[str] = set()
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        names = [n for n in (os.fsdecode(event.src_path), os.fsdecode(event.dest_path)) if self._wanted(n, event)]
+        if names:
+            with self._lock:
+                self._paths.update(names)
+            self.wake.set()
+
+    def take(self) -> set[str]:
+        with self._lock:
+            paths, self._paths = self._paths, set()
+        return paths
+
+    def _wanted(self, path: str, event: FileSystemEvent) -> bool:
+        if path == self.root:
+            return True
+        if not path.startswith(self.prefix) or path.endswith(ledger.TEMP_SUFFIX) or path.startswith(self.ignore):
+            return False
+        rel = path[len(self.prefix):].replace(os.sep, "/")
+        if rel.split("/", 1)[0] == ledger.STATE_DIR:
+            return event.event_type == "deleted" and rel in _STATE
+        return True
+
+
+class _RunObserver:
+    """A run's Observer: no progress (one line per run says enough), and a failure or a warning only
+    when the last run did not report it too, or its file has just changed."""
+
+    def __init__(self, inner: Observer) -> None:
+        self.inner = inner
+        self.progress = True  # the first build may show progress; the runs after it do not
+        self._before: set[tuple[str, str]] = set()
+        self._now: set[tuple[str, str]] = set()
+        self._changed: set[str] = set()
+
+    def begin(self, changed: list[str], *, progress: bool) -> None:
+        self._before, self._now, self._changed, self.progress = self._now, set(), set(changed), progress
+
+    def start(self, total: int, label: str) -> None:
+        if self.progress:
+            self.inner.start(total, label)
+
+    def advance(self, output: str, outcome: str) -> None:
+        if self.progress:
+            self.inner.advance(output, outcome)
+
+    def done(self) -> None:
+        if self.progress:
+            self.inner.done()
+
+    def failure(self, failure: Failure) -> None:
+        if self._new((failure.file, "error: " + failure.reason)):
+            self.inner.failure(failure)
+
+    def notice(self, notice: Notice) -> None:
+        if self._new((notice.file, notice.message)):
+            self.inner.notice(notice)
+
+    def _new(self, key: tuple[str, str]) -> bool:
+        self._now.add(key)
+        return key not in self._before or key[0] in self._changed
+
+
+class Watcher:
+    """`start()` builds once and starts watching; `loop()` runs until `stop()` (from another thread)
+    or KeyboardInterrupt; `close()` stops the observer. One line per run goes to `say`."""
+
+    def __init__(self, request: BuildRequest, observer: Observer, say: Say, *, quiet: float,
+                 cap: float = QUIET_CAP) -> None:
+        self.request = replace(request, scan_memo={})
+        self.root = os.path.abspath(request.source)
+        self.say = say
+        self.quiet, self.cap = quiet, max(cap, quiet)
+        self._observer = _RunObserver(observer)
+        cache = os.path.abspath(request.cache_dir)
+        inside = (cache,) if cache.startswith(self.root + os.sep) else ()
+        self._recorder = _Recorder(self.root, inside)
+        self._folders = FolderObserver()
+        self._watch: ObservedWatch | None = None
+        self._identity: tuple[int, int] | None = None
+        self._baseline: dict[str, tuple[int, str]] | None = None  # what the last run left: rel -> size, sha256
+        self._unsettled: set[str] = set()  # failed files the last run could not list: any event is a change
+        self._outputs: set[str] = set()  # the last run's outputs (the ledger)
+        self._stopping = threading.Event()
+
+    # --- the loop ---------------------------------------------------------------------------------
+
+    def start(self) -> BuildResult:
+        """Watch, then build the whole folder once (events during that build are not lost)."""
+        self._folders.start()
+        parent = os.path.dirname(self.root)
+        if parent != self.root:
+            with contextlib.suppress(OSError):  # the once-a-second check still sees the folder come back
+                self._folders.schedule(self._recorder, parent, recursive=False, event_filter=_IN_PARENT)
+        self._rewatch()
+        self._observer.begin([], progress=True)
+        result = build(self.request, self._observer)
+        self._settle(result)
+        return result
+
+    def loop(self) -> None:
+        while not self._stopping.is_set():
+            paths = self._settled()
+            if self._stopping.is_set():
+                return
+            identity = _identity(self.root)
+            if identity is None:
+                if self._identity is not None:
+                    self.say(f"{_clock()} {self.request.source}: gone; waiting for it to come back")
+                    self._identity, self._baseline = None, None
+                continue
+            if identity != self._identity:
+                if self._rewatch():
+                    self.request.scan_memo.clear()
+                    self._run([], f"{self.request.source} replaced")
+                continue
+            changed = self._changed(paths)
+            shown = [rel for rel in changed if self._is_source(rel)]
+            own = f"{len(changed) - len(shown)} of assetpipe's own files" if len(changed) > len(shown) else ""
+            if shown:
+                names = ", ".join(shown[:3]) + (", …" if len(shown) > 3 else "")
+                self._run(changed, f"{len(shown)} changed ({names})" + (f" + {own}" if own else ""))
+            elif changed:  # outputs deleted, or assetpipe's state: a run puts them back
+                self._run(changed, f"{own} changed")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._recorder.wake.set()
+
+    def close(self) -> None:
+        self._folders.stop()
+        with contextlib.suppress(RuntimeError):  # never started
+            self._folders.join(timeout=0.5)
+
+    def _settled(self) -> set[str]:
+        """Wait for an event, then for `quiet` seconds with none (at most `cap` in all); the paths."""
+        wake = self._recorder.wake
+        while not wake.wait(CHECK_EVERY):
+            if self._stopping.is_set() or _identity(self.root) != self._identity:
+                return self._recorder.take()
+        first = time.monotonic()
+        while True:
+            wake.clear()
+            left = first + self.cap - time.monotonic()
+            if self._stopping.is_set() or left <= 0 or not wake.wait(min(self.quiet, left)):
+                return self._recorder.take()
+
+    def _run(self, changed: list[str], what: str) -> None:
+        started = time.perf_counter()
+        self._observer.begin(changed, progress=False)
+        try:
+            result = build(self.request, self._observer)
+        except Exception as exc:  # watching goes on: the next change gets a fresh run (mkdocs' rule)
+            self._baseline = None
+            self.say(f"{_clock()} {what} · error: {exc} · {time.perf_counter() - started:.2f} s")
+            return
+        self._settle(result)
+        self.say(f"{_clock()} {what} · {_done(result)} · {time.perf_counter() - started:.2f} s")
+
+    # --- what counts as a change ------------------------------------------------------------------
+
+    def _changed(self, paths: set[str]) -> list[str]:
+        """The recorded paths (relative) whose content is not what the last run left."""
+        prefix = self.root + os.sep
+        changed: list[str] = []
+        for path in paths:
+            if path == self.root:
+                continue  # the folder itself: its identity is checked apart
+            rel = path[len(prefix):].replace(os.sep, "/")
+            self.request.scan_memo.pop(rel, None)  # file times are coarse: an event says more than a stat
+            if self._differs(rel, path):
+                changed.append(rel)
+        return sorted(changed)
+
+    def _is_source(self, rel: str) -> bool:
+        """For the run's line: a user's file (not an output, nor a folder, nor assetpipe's state)."""
+        if rel in _STATE or rel in self._outputs:
+            return False
+        return (self._baseline is not None and rel in self._baseline) or os.path.isfile(os.path.join(self.root, rel))
+
+    def _differs(self, rel: str, path: str) -> bool:
+        if self._baseline is None or rel in self._unsettled:
+            return True
+        if rel in _STATE:  # only its going away was recorded
+            return not os.path.exists(path)
+        known = self._baseline.get(rel)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:  # gone: a change if the last run knew it, or files in it (a folder)
+            return known is not None or any(k.startswith(rel + "/") for k in self._baseline)
+        except OSError:
+            return True
+        if not stat.S_ISREG(st.st_mode):
+            return True  # a folder moved in or out: rare, so no need to look closer
+        if known is None or known[0] != st.st_size:
+            return True
+        try:
+            return _sha256(path) != known[1]
+        except OSError:
+            return True
+
+    def _settle(self, result: BuildResult) -> None:
+        """Remember what this run left: the sources as the manifest lists them, and the outputs."""
+        try:
+            document = json.loads((Path(self.root) / ledger.STATE_DIR / manifest.NAME).read_bytes())
+            baseline = {rel: (int(e["size"]), str(e["sha256"])) for rel, e in document["files"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            self._baseline = None  # every recorded path counts as changed until a run completes
+            return
+        outputs = ledger.load(Path(self.root))
+        baseline.update((rel, (r.size, r.sha256)) for rel, r in outputs.items())
+        self._baseline, self._outputs = baseline, set(outputs)
+        self._unsettled = {f.file for f in result.failures if f.file not in baseline}
+
+    def _rewatch(self) -> bool:
+        """(Re)make the folder's watch, e.g. after the folder was deleted and made again."""
+        if self._watch is not None:
+            with contextlib.suppress(KeyError, OSError):
+                self._folders.unschedule(self._watch)
+            self._watch = None
+        self._identity = _identity(self.root)
+        if self._identity is None:
+            return False
+        try:
+            self._watch = self._folders.schedule(self._recorder, self.root, recursive=True, event_filter=_IN_FOLDER)
+        except OSError:  # gone again already; the next check retries
+            self._identity = None
+            return False
+        return True
+
+
+def _done(result: BuildResult) -> str:
+    s = result.stats
+    parts = [f"{n} {what}" for n, what in ((s.encoded, "encoded"), (s.cache_hits, "from the cache"),
+                                            (s.written, "written"), (s.removed, "removed"),
+                                            (len(result.failures), "failed")) if n]
+    return ", ".join(parts) or "nothing to do"
+
+
+def _identity(root: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(root)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _clock() -> str:
+    return time.strftime("%H:%M:%S")
