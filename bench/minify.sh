@@ -23,9 +23,11 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 if [ ! -x "$VENV/bin/python" ]; then
   log "creating $VENV with the candidates"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "tdewolff-minify==2.24.12" "minify-html==0.18.1" "lightningcss==0.3.2" \
-    "rjsmin==1.3.0" "rcssmin==1.3.0" "scour==0.38.2" click rich brotli zstandard zopfli
 fi
+# Every run, so an older venv gets candidates added since (a no-op when they are there).
+"$VENV/bin/pip" install -q "tdewolff-minify==2.24.12" "minify-html==0.18.1" "lightningcss==0.3.2" \
+  "rjsmin==1.3.0" "rcssmin==1.3.0" "scour==0.38.2" "pyminifyjs==0.3.0" "minifyjs==0.1.3" \
+  click rich brotli zstandard zopfli
 if [ ! -x "$NPM_DIR/node_modules/.bin/esbuild" ]; then
   log "installing esbuild and lightningcss (the yardsticks) in $NPM_DIR"
   mkdir -p "$NPM_DIR"

@@ -131,6 +131,24 @@ def candidates() -> dict[str, tuple[str, dict[str, Callable[[bytes], bytes]]]]:
     except ImportError:
         pass
     try:
+        import pyminifyjs  # oxc_minifier behind one function: no mangling option, optimize on
+
+        found["pyminifyjs (oxc_minifier)"] = (
+            version("pyminifyjs"),
+            {"js": lambda data: pyminifyjs.minify_js(data.decode(), True).encode()},
+        )
+    except ImportError:
+        pass
+    try:
+        import minifyjs  # an esbuild build inside a Go binary, one process per file
+
+        found["minifyjs (esbuild in a binary)"] = (
+            version("minifyjs"),
+            {"js": lambda data: minifyjs.optimize(data.decode()).code.encode()},
+        )
+    except ImportError:
+        pass
+    try:
         from scour import scour
 
         def run_scour(data: bytes) -> bytes:
@@ -226,6 +244,29 @@ def semantics(modules: Path, scratch: Path) -> dict:
     return result
 
 
+def _js_group(path: Path) -> str:
+    return "lodash-es" if path.parent.name == "lodash-es" else path.name
+
+
+def js_by_group(rows: list[dict], raw: dict, files: list[tuple[Path, bytes]]) -> str:
+    """JS bytes per file group (bootstrap.js, three's two builds, all of lodash-es) per tool, vs esbuild."""
+    groups = list(dict.fromkeys(_js_group(p) for p, _ in files))
+    totals: dict[str, dict[str, int]] = {}
+    for r in sorted((r for r in rows if r["type"] == "js"), key=lambda r: r["minified"]):
+        sizes = raw[r["tool"]]["types"]["js"]["sizes"]
+        per = dict.fromkeys(groups, 0)
+        for p, d in files:
+            per[_js_group(p)] += sizes.get(str(p), len(d))
+        totals[r["tool"]] = per
+    esb = totals.get("esbuild --minify")
+    lines = ["", "JS by file group: bytes (vs esbuild)", "", "| tool | " + " | ".join(groups) + " |",
+             "|---|" + "---|" * len(groups)]
+    for tool, per in totals.items():
+        cells = [f"{per[g]:,}" + (f" ({(per[g] / esb[g] - 1) * 100:+.1f} %)" if esb else "") for g in groups]
+        lines.append(f"| {tool} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     modules, site, yard_modules, results = (Path(a) for a in sys.argv[1:5])
     sets = inputs(modules, site)
@@ -281,7 +322,7 @@ def main() -> None:
                 f"| {(1 - r['minified'] / r['original']) * 100:.1f} % | {vs} | {r['failed']} "
                 f"| {r['seconds']:.3f} | {r['mb_per_s']:.1f} |"
             )
-    table = "\n".join(lines) + "\n"
+    table = "\n".join(lines) + "\n" + js_by_group(rows, raw, data["js"])
     try:
         check = semantics(modules, results / "minify-semantics")
         node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
