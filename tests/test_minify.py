@@ -66,7 +66,7 @@ def test_minify_flag_minifies_every_type_and_records_the_originals(cli, mixed, c
     jsonschema.Draft202012Validator(SCHEMA).validate(manifest_of(mixed))
     minified = {rel for rel, e in files.items() if "minified" in e}
     expected = {"index.html", "about.html", "extra/page.html", "extra/semantics.js", "extra/module.mjs",
-                "extra/arity.js", "extra/shapes.svg", "extra/numbers.json", "data/products.json"}
+                "extra/arity.js", "extra/names.js", "extra/shapes.svg", "extra/numbers.json", "data/products.json"}
     assert expected <= minified
     for rel in minified:
         entry, original, now = files[rel], originals[rel], (mixed / rel).read_bytes()
@@ -255,6 +255,17 @@ def test_known_limit_unused_parameters_change_function_length(tmp_path) -> None:
     before, after = minified_copy("arity.js", tmp_path)
     assert json.loads(run_node(before)) == {"length": 4}
     assert json.loads(run_node(after)) == {"length": 0}
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (.ci/run installs Debian's nodejs)")
+def test_known_limit_local_names_change_function_name(tmp_path) -> None:
+    """Documented in the README: local functions and classes are renamed, so their `name` changes; the
+    names a script puts in the global scope are kept."""
+    before, after = minified_copy("names.js", tmp_path)
+    original, minified = json.loads(run_node(before)), json.loads(run_node(after))
+    assert original == {"global": "makeParts", "local": ["localHelper", "LocalShape", "localArrow"]}
+    assert minified["global"] == "makeParts"
+    assert len(minified["local"]) == 3 and not set(minified["local"]) & set(original["local"])
 
 
 @pytest.fixture(scope="module")
