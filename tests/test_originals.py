@@ -282,3 +282,27 @@ def test_an_optimiser_failure_is_one_line() -> None:
             originals.optimise(b"\x89PNG\r\n\x1a\n not really" if info.format == "png" else b"\xff\xd8 no",
                                info, 1, None)
         assert str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_demo_site_keeps_its_picture_rewrite_and_its_size_diff(cli, site, cache_dir, tmp_path) -> None:
+    plain = tmp_path / "plain"
+    shutil.copytree(site, plain)
+    build(cli, plain, tmp_path / "cache-plain")
+    configure(tmp_path)
+    build(cli, site, cache_dir)
+    built = snapshot(site)
+    assert (site / "index.html").read_bytes() == (plain / "index.html").read_bytes()  # the same <picture>s
+    assert b"<picture data-assetpipe=" in (site / "index.html").read_bytes()
+    build(cli, site, cache_dir)
+    assert snapshot(site) == built
+    report = tmp_path / "report.html"
+    result = cli("diff", str(plain), str(site), "--format", "json", "--report", str(report))
+    assert result.exit_code == 0, result.stderr
+    by_path = {f["head"]["path"]: f for f in json.loads(result.stdout)["files"] if f["head"]}
+    optimised = {rel: entry for rel, entry in manifest_of(site)["files"].items() if "optimized" in entry}
+    assert "assets/coffee-A-I1hS5R.jpg" in optimised
+    for rel, entry in optimised.items():
+        change = by_path[rel]
+        assert change["status"] == "changed", rel
+        assert change["delta"]["raw"] == entry["size"] - entry["optimized"]["original_size"] < 0, rel
+    assert report.stat().st_size > 0
