@@ -119,8 +119,9 @@ def settle(result: ImageResult, root: Path, target: Path, store: Cache, settings
     if not enabled or not originals.handles(info):
         return Settled(rel, None, None, None)
     entry, work = store.get(key), Action.CACHED
-    original = _original(root, rel, job.source.sha256, known, store)
+    original: bytes | None = None  # read only when needed: a warm build reads no original
     if entry is None or entry[:1] not in (_OPTIMISED, _KEEP):
+        original = _original(root, rel, job.source.sha256, known, store)
         if original is None:
             return _left(rel, known, "its original is no longer at hand (cache); left as it is")
         try:
@@ -136,10 +137,13 @@ def settle(result: ImageResult, root: Path, target: Path, store: Cache, settings
     if entry[:1] == _KEEP:
         if known is None:
             return Settled(rel, None, None, work)
+        original = original or _original(root, rel, job.source.sha256, known, store)
         if original is None:
             return _left(rel, known, "its original is no longer at hand (cache); left as it is")
         return Settled(rel, None, original, work)  # no longer worth it (new settings): the original again
     data = entry.split(b"\n", 1)[1]
+    if known is None and original is None:  # it goes into the cache before the file is replaced
+        original = _original(root, rel, job.source.sha256, known, store)
     record = Minified(rel, original_size, job.source.sha256, len(data), hashlib.sha256(data).hexdigest(), key)
     return Settled(rel, record, data, work, original if known is None else None)
 
