@@ -196,7 +196,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     stats = _stats(present, encodings, counts, time.perf_counter() - started)
     stats = replace(stats, minified=len(minified), minify_runs=stage.minify_runs,
                     minify_saved=sum(m.original_size - m.size for m in minified.values()),
-                    images=len(image_entries), variants=counts["variants"])
+                    images=len(image_entries), variants=counts["variants"], optimized=len(optimised),
+                    optimized_saved=sum(r.original_size - r.size for r in optimised.values()))
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats)
 
 

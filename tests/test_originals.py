@@ -101,6 +101,8 @@ def test_originals_are_replaced_by_smaller_files_of_their_own_format(cli, app, c
     before = {rel: (app / rel).read_bytes() for rel in ORIGINALS}
     stats = build(cli, app, cache_dir)
     assert stats["warnings"] == []
+    assert stats["optimized"] == {"files": len(ORIGINALS), "saved": sum(
+        len(before[rel]) - (app / rel).stat().st_size for rel in ORIGINALS)}
     document = manifest_of(app)
     jsonschema.Draft202012Validator(SCHEMA).validate(document)
     for rel in ORIGINALS:
