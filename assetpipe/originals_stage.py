@@ -88,7 +88,8 @@ def run(plan: ImagePlan, root: Path, store: Cache, settings: ImageSettings, work
     if not again:
         yield from run_images(plan, root, store, settings, workers)
         return
-    rest = ImagePlan(tuple(job for job in plan.jobs if job not in again), plan.failures, plan.notices)
+    again_rels = {job.source.rel for job in again}
+    rest = ImagePlan(tuple(job for job in plan.jobs if job.source.rel not in again_rels), plan.failures, plan.notices)
     yield from run_images(rest, root, store, settings, workers)
     with tempfile.TemporaryDirectory(prefix="assetpipe-originals-") as scratch:
         ready = []
