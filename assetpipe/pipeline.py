@@ -311,7 +311,8 @@ def _settle_original(outcome: imagestage.ImageResult, request: BuildRequest, cac
                 counts["written"] += writer.transform_copy(settled.rel, settled.data)
             return settled.record, settled.data
         except (OSError, WriteRefused) as exc:
-            notice = Notice(settled.rel, f"not optimised, left as it is: {_reason(exc)}")
+            reason = str(exc).split(": ", 1)[-1] if isinstance(exc, WriteRefused) else _reason(exc)
+            notice = Notice(settled.rel, f"not optimised, left as it is: {reason}")
             settled = replace(settled, record=known)
     if notice is not None:
         notices.append(notice)

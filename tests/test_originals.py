@@ -16,8 +16,12 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from assetpipe import originals
+from assetpipe.config import Config, ImagesConfig
 from assetpipe.images import probe
+from assetpipe.model import Failure, Notice
 from assetpipe.originals import OptimiseError
+from assetpipe.pipeline import BuildRequest
+from assetpipe.pipeline import build as run_build
 
 from .conftest import REPO, snapshot
 
@@ -207,6 +211,44 @@ def test_an_original_the_cache_lost_is_never_remade_from_the_optimised_copy(cli,
     assert all(line.startswith("error: ") for line in lines)
     assert {rel: (app / rel).read_bytes() for rel in ORIGINALS} == optimised
     assert not list(app.rglob("*.100w.*"))
+
+
+def test_an_original_that_changes_mid_build_is_left_alone_with_one_warning(cli, app, cache_dir, tmp_path) -> None:
+    """A wiped dist rebuilt from the cache needs no decode; the bundler rewrites the image meanwhile: the
+    writer refuses to replace it, one warning, the new bytes stay, the build goes on (exit 0)."""
+    configure(tmp_path)
+    build(cli, app, cache_dir)
+    shutil.rmtree(app)
+    make_app(app)
+    newer = encode(photo(480, 320), "JPEG", quality=90)
+
+    class RewriteWhenImagesStart:
+        def __init__(self) -> None:
+            self.failures: list[Failure] = []
+            self.notices: list[Notice] = []
+
+        def start(self, total: int, label: str) -> None:
+            if label == "images":  # after the scan and the plan, before any image is settled
+                (app / HERO).write_bytes(newer)
+
+        def advance(self, output: str, outcome: str) -> None: ...
+
+        def failure(self, failure: Failure) -> None:
+            self.failures.append(failure)
+
+        def notice(self, notice: Notice) -> None:
+            self.notices.append(notice)
+
+        def done(self) -> None: ...
+
+    observer = RewriteWhenImagesStart()
+    config = Config(images=ImagesConfig(optimize_originals=True))
+    result = run_build(BuildRequest(app, config, cache_dir), observer)
+    assert result.exit_code == 0 and observer.failures == []
+    assert observer.notices == [Notice(HERO, "not optimised, left as it is: changed during the build; left alone")]
+    assert (app / HERO).read_bytes() == newer
+    assert "optimized" not in manifest_of(app)["files"][HERO]
+    assert "optimized" in manifest_of(app)["files"]["assets/badge.png"]
 
 
 def test_turning_the_option_off_keeps_what_is_in_place(cli, app, cache_dir, tmp_path) -> None:
