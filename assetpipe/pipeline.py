@@ -111,7 +111,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
 
     def transformed(source: SourceFile) -> bool:  # --out: a later stage remakes this copy each build
         rewritten = source.media_type == "text/html" and request.images and request.config.html.rewrite
-        optimised = optimize and source.kind is Kind.IMAGE
+        optimised = optimize and source.kind is Kind.IMAGE and source.media_type in imagestage.MIME.values()
         return rewritten or optimised or minify.type_of(source.rel, source.media_type) in minify_types
 
     plan = make_plan(inventory.sources, target_inventory.owned, codecs, request.config.compress, cache.has,
