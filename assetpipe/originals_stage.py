@@ -31,6 +31,7 @@ from .originals import OptimiseError
 
 _OPTIMISED, _KEEP = b"O", b"K"  # a decision's cache entry: b"O" + method + b"\n" + bytes, or b"K"
 _ORIGINAL_BYTES = "image:original-bytes"
+_GONE = "its original is no longer in the cache, so it cannot be optimised anew; left as it is"
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def settle(result: ImageResult, root: Path, target: Path, store: Cache, settings
     if entry is None or entry[:1] not in (_OPTIMISED, _KEEP):
         original = _original(root, rel, job.source.sha256, known, store)
         if original is None:
-            return _left(rel, known, "its original is no longer at hand (cache); left as it is")
+            return _left(rel, known, _GONE if known is not None else "changed during the build; left as it is")
         try:
             lossy_bytes = None if lossy is None else lossy.data or (target / lossy.rendition.file).read_bytes()
             found = originals.optimise(original, info, originals.orientation_of(original), lossy_bytes,
@@ -140,7 +141,7 @@ def settle(result: ImageResult, root: Path, target: Path, store: Cache, settings
             return Settled(rel, None, None, work)
         original = original or _original(root, rel, job.source.sha256, known, store)
         if original is None:
-            return _left(rel, known, "its original is no longer at hand (cache); left as it is")
+            return _left(rel, known, _GONE)
         return Settled(rel, None, original, work)  # no longer worth it (new settings): the original again
     data = entry.split(b"\n", 1)[1]
     if known is None and original is None:  # it goes into the cache before the file is replaced
