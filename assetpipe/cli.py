@@ -379,7 +379,8 @@ def _write_headers_file(target: Path, cfg: config.UploadConfig, observer: Termin
     """`build --headers netlify`: DIR/_headers from the upload plan, written (and recorded) as assetpipe's."""
     try:
         plan = upload.read_plan(target, cfg)
-        writer = Writer(target, ledger.load(target), ledger.load_minified(target))
+        writer = Writer(target, ledger.load(target), ledger.load_minified(target),
+                        ledger.load_minified(target, ledger.OPTIMIZED))
         try:
             writer.write(headersfile.NAME, headersfile.render(plan), "headers:netlify")
             writer.finish()

@@ -168,7 +168,9 @@ class ImagesConfig:
         True, "same-URL .avif/.webp sidecars reach images that only JavaScript names (Vite/React apps)",
         _boolean)
     optimize_originals: bool = _setting(
-        False, "replacing a file the user's build made is opt-in", _boolean)
+        False,
+        "replacing a file the user's build made is opt-in (lossless PNG, smaller JPEG); needs assetpipe[originals]",
+        _boolean)
     quality: Quality = field(default_factory=Quality, metadata={"section": True})
 
 

@@ -23,6 +23,9 @@ LEDGER_SCHEMA = 1
 
 
 COPY = "copy:"
+# The ledger's sections of user files replaced in place by a smaller form of them (both opt-in).
+MINIFIED = "minified"
+OPTIMIZED = "optimized"
 
 
 def copy_key(source_sha256: str) -> str:
@@ -74,23 +77,27 @@ def load(target: Path) -> dict[str, Record]:
     return records
 
 
-def encode(records: dict[str, Record], minified: dict[str, Minified] | None = None) -> bytes:
+def encode(records: dict[str, Record], minified: dict[str, Minified] | None = None,
+           optimized: dict[str, Minified] | None = None) -> bytes:
     """The ledger file's bytes: sorted, no timestamps, so two equal builds write equal ledgers."""
     outputs = {rel: {"key": r.key, "sha256": r.sha256, "size": r.size} for rel, r in records.items()}
     document: dict = {"outputs": outputs, "schema": LEDGER_SCHEMA}
-    if minified:
-        document["minified"] = {rel: _minified_entry(m) for rel, m in minified.items()}
+    for section, replaced in ((MINIFIED, minified), (OPTIMIZED, optimized)):
+        if replaced:
+            document[section] = {rel: _minified_entry(m) for rel, m in replaced.items()}
     return json_lines(document)
 
 
-def load_minified(target: Path) -> dict[str, Minified]:
-    """The user files assetpipe minified in place (opt-in [minify]): what each was, and what it became.
+def load_minified(target: Path, section: str = MINIFIED) -> dict[str, Minified]:
+    """The user files assetpipe replaced in place by a smaller form of them: minified (opt-in [minify]),
+    or, with `section` OPTIMIZED, image originals optimised (opt-in images.optimize_originals): what
+    each was, and what it became.
 
-    Unverified, like `load`: a file counts as minified by assetpipe only while its bytes still hash to
+    Unverified, like `load`: a file counts as replaced by assetpipe only while its bytes still hash to
     the recorded `sha256`; a file changed since (a new `vite build`) is a fresh original."""
     document, journal = _read(target)
     found: dict[str, Minified] = {}
-    for rel, entry in [*document.get("minified", {}).items(), *((e.get("rel"), e.get("minified")) for e in journal)]:
+    for rel, entry in [*document.get(section, {}).items(), *((e.get("rel"), e.get(section)) for e in journal)]:
         try:
             found[rel] = _minified_from(rel, entry)
         except (KeyError, TypeError, ValueError):
@@ -98,8 +105,8 @@ def load_minified(target: Path) -> dict[str, Minified]:
     return found
 
 
-def journal_minified_line(record: Minified) -> str:
-    return json.dumps({"minified": _minified_entry(record), "rel": record.rel}) + "\n"
+def journal_minified_line(record: Minified, section: str = MINIFIED) -> str:
+    return json.dumps({section: _minified_entry(record), "rel": record.rel}) + "\n"
 
 
 def _minified_entry(m: Minified) -> dict:

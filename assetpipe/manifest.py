@@ -66,6 +66,7 @@ def build(
     vite: ViteManifest,
     minified: Mapping[str, Minified] | None = None,
     images: Mapping[str, Mapping[str, Any]] | None = None,
+    optimized: Mapping[str, Minified] | None = None,
 ) -> dict[str, Any]:
     """The manifest as a JSON-ready dict."""
     files: dict[str, Any] = {}
@@ -79,9 +80,10 @@ def build(
         }
         if source.rel in vite.logical:
             entry["logical"] = vite.logical[source.rel]
-        if minified and source.rel in minified:
-            original = minified[source.rel]
-            entry["minified"] = {"original_size": original.original_size, "original_sha256": original.original_sha256}
+        for name, replaced in (("minified", minified), ("optimized", optimized)):
+            if replaced and source.rel in replaced:
+                original = replaced[source.rel]
+                entry[name] = {"original_size": original.original_size, "original_sha256": original.original_sha256}
         if images and source.rel in images:
             entry["image"] = images[source.rel]
         kept = encodings.get(source.rel)

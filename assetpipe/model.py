@@ -181,6 +181,8 @@ class BuildStats:
     minify_saved: int = 0  # original bytes minus minified bytes, over the minified files
     images: int = 0  # raster images processed
     variants: int = 0  # image files on disk after this build (variants and same-URL sidecars)
+    optimized: int = 0  # image originals that are optimised copies after this build (opt-in)
+    optimized_saved: int = 0  # their original bytes minus their bytes now
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import compress, imagestage, ledger, manifest, markup, minify, minify_stage
+from . import compress, imagestage, ledger, manifest, markup, minify, minify_stage, originals, originals_stage
 from .cache import Cache
 from .config import Config
 from .ledger import Record
@@ -25,6 +25,8 @@ from .model import (
     Encoding,
     Failure,
     Inventory,
+    Kind,
+    Minified,
     Notice,
     Observer,
     SourceFile,
@@ -81,33 +83,43 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         observer.notice(notice)
 
     codecs = compress.codecs(request.config.compress) if request.compress else ()
+    optimize = request.images and request.config.images.optimize_originals
+    if optimize and (missing := originals.missing_packages()):
+        raise UsageError(f"images.optimize_originals needs {' and '.join(missing)}: "
+                         "pip install 'assetpipe[originals]'")
     cache = Cache(request.cache_dir)
     # The stages run in this order: images (and the <picture> rewrite of the pages), minify (opt-in),
     # precompression; each later one works on what the earlier ones left. The plans made here, before
     # anything is written, are what --dry-run prints.
     known_minified = ledger.load_minified(target)
     image_plan = imagestage.ImagePlan((), (), ())
-    if request.images and request.config.images.optimize_originals:
-        observer.notice(Notice("images.optimize_originals", "not implemented in this version yet; "
-                               "originals are left as they are"))
+    # Image originals an earlier build optimised in place (opt-in): the image stage sees their originals.
+    image_sources, optimized = originals_stage.recognise(
+        inventory.sources, ledger.load_minified(request.source, ledger.OPTIMIZED))
     if request.images:
-        image_plan = imagestage.plan_images(inventory.sources, lambda rel: (request.source / rel).read_bytes(),
+        image_plan = imagestage.plan_images(image_sources,
+                                            originals_stage.original_reader(request.source, optimized, cache),
                                             target_inventory.owned, request.config.images, cache.has)
         for failure in image_plan.failures:
             observer.failure(failure)
+    settings = imagestage.settings_from(request.config.images)
+    original_actions = tuple((job.source.rel, action) for job in image_plan.jobs if (action := originals_stage.planned(
+        job, settings, optimize, optimized.get(job.source.rel), cache.has)) not in (None, Action.FRESH))
     minify_jobs = minify_stage.make_jobs(inventory.sources, request.config.minify.types(), known_minified,
                                          minify.minifier(), cache.has)
     minify_types = request.config.minify.types()
 
     def transformed(source: SourceFile) -> bool:  # --out: a later stage remakes this copy each build
         rewritten = source.media_type == "text/html" and request.images and request.config.html.rewrite
-        return rewritten or minify.type_of(source.rel, source.media_type) in minify_types
+        optimised = optimize and source.kind is Kind.IMAGE and source.media_type in imagestage.MIME.values()
+        return rewritten or optimised or minify.type_of(source.rel, source.media_type) in minify_types
 
     plan = make_plan(inventory.sources, target_inventory.owned, codecs, request.config.compress, cache.has,
                      copy_sources=request.out is not None, other_outputs=image_plan.outputs,
                      transformed=transformed)
     plan = replace(plan, minify=minify_jobs, notices=image_plan.notices + plan.notices,
-                   images=tuple((r.file, r.action) for job in image_plan.jobs for r in job.renditions))
+                   images=tuple((r.file, r.action) for job in image_plan.jobs for r in job.renditions)
+                   + original_actions)
     for notice in plan.notices:
         observer.notice(notice)
     if request.dry_run:
@@ -118,7 +130,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
 
     failures = list(inventory.failures + image_plan.failures)
     notices = list(inventory.notices + plan.notices)
-    writer = Writer(target, {o.rel: Record(o.key, o.sha256, o.size) for o in target_inventory.owned})
+    writer = Writer(target, {o.rel: Record(o.key, o.sha256, o.size) for o in target_inventory.owned},
+                    optimized=optimized if request.out is None else None)
     counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
     encodings: dict[str, dict[str, Encoding]] = {}
     try:
@@ -131,9 +144,10 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
             except (OSError, WriteRefused) as exc:
                 failures.append(_report(observer, Failure(source.rel, f"cannot copy: {_reason(exc)}")))
         # From here on every stage reads the target: in place it is DIR, with --out the copies.
-        image_entries, specs = _run_images(image_plan, request, cache, writer, encodings, failures, notices,
-                                           observer, counts)
-        sources = inventory.sources
+        optimised = dict(optimized)  # image originals that are optimised copies; updated by the image stage
+        image_entries, specs, replaced = _run_images(image_plan, request, cache, writer, encodings, failures,
+                                                     notices, observer, counts, optimised)
+        sources = tuple(_described(s, replaced[s.rel]) if s.rel in replaced else s for s in inventory.sources)
         if request.images and request.config.html.rewrite:
             sources = _rewrite_pages(sources, specs, request, writer, notices, failures, observer, counts)
         stage = minify_stage.StageResult(sources, {}, {}, (), 0)
@@ -172,7 +186,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         vite = manifest.read_vite(request.source, present)
         present_rels = {s.rel for s in present}
         minified = {rel: m for rel, m in stage.minified.items() if rel in present_rels}
-        document = manifest.build(present, encodings, tuple(failures), vite, minified, image_entries)
+        optimised = {rel: r for rel, r in optimised.items() if rel in present_rels}
+        document = manifest.build(present, encodings, tuple(failures), vite, minified, image_entries, optimised)
         writer.write_state(manifest.NAME, manifest.dumps(document))
         writer.finish()
     finally:
@@ -181,7 +196,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     stats = _stats(present, encodings, counts, time.perf_counter() - started)
     stats = replace(stats, minified=len(minified), minify_runs=stage.minify_runs,
                     minify_saved=sum(m.original_size - m.size for m in minified.values()),
-                    images=len(image_entries), variants=counts["variants"])
+                    images=len(image_entries), variants=counts["variants"], optimized=len(optimised),
+                    optimized_saved=sum(r.original_size - r.size for r in optimised.values()))
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats)
 
 
@@ -205,18 +221,34 @@ def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writ
 
 def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, cache: Cache, writer: Writer,
                 encodings: dict[str, dict[str, Encoding]], failures: list[Failure], notices: list[Notice],
-                observer: Observer, counts: dict[str, int]) -> tuple[dict[str, dict], dict[str, markup.PictureSpec]]:
+                observer: Observer, counts: dict[str, int], optimised: dict[str, Minified],
+                ) -> tuple[dict[str, dict], dict[str, markup.PictureSpec], dict[str, bytes]]:
     """Produce every image's renditions and write the ones worth keeping; return the manifest's `image`
-    objects and what the markup rewrite needs, per source image."""
+    objects and what the markup rewrite needs, per source image, and the new bytes of every original
+    replaced now (opt-in images.optimize_originals). `optimised` starts as the originals optimised in
+    place before and ends as those optimised after this build."""
     entries: dict[str, dict] = {}
     specs: dict[str, markup.PictureSpec] = {}
+    replaced: dict[str, bytes] = {}
     settings = imagestage.settings_from(request.config.images)
+    known = dict(optimised)
     observer.start(sum(job.needs_decode for job in plan.jobs), "images")
-    for outcome in imagestage.run_images(plan, request.source, cache, settings, request.jobs):
+    for outcome in originals_stage.run(plan, request.source, cache, settings, request.jobs, known):
         if isinstance(outcome, Failure):
             failures.append(_report(observer, outcome))
             observer.advance(outcome.file, "failed")
             continue
+        rel = outcome.job.source.rel
+        record, data = _settle_original(outcome, request, cache, settings, writer, known.get(rel), notices,
+                                        observer, counts)
+        optimised.pop(rel, None)
+        if record is not None:
+            optimised[rel] = record
+        if data is not None:
+            replaced[rel] = data
+        # what the URL serves after this build: same-URL sidecars must be smaller than that
+        size = len(data) if data is not None else record.size if record is not None else outcome.job.source.size
+        outcome = replace(outcome, job=replace(outcome.job, source=replace(outcome.job.source, size=size)))
         decision = imagestage.decide(outcome)
         refused: set[str] = set()
         try:
@@ -252,7 +284,40 @@ def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, cache: Cache,
         if outcome.job.needs_decode:
             observer.advance(outcome.job.source.rel, "encode")
     observer.done()
-    return entries, specs
+    return entries, specs, replaced
+
+
+def _settle_original(outcome: imagestage.ImageResult, request: BuildRequest, cache: Cache,
+                     settings: imagestage.ImageSettings, writer: Writer, known: Minified | None,
+                     notices: list[Notice], observer: Observer, counts: dict[str, int],
+                     ) -> tuple[Minified | None, bytes | None]:
+    """Opt-in images.optimize_originals for one image: (the record of the original when the file is an
+    optimised form of it after this build, the bytes put in place now). Failing leaves the file as it is."""
+    settled = originals_stage.settle(outcome, request.source, request.out or request.source, cache, settings,
+                                     request.config.images.optimize_originals, known)
+    if settled.work is not None:
+        counts[{Action.ENCODE: "encoded", Action.CACHED: "cache_hits", Action.FRESH: "up_to_date"}[settled.work]] += 1
+    notice = settled.notice
+    if settled.data is not None:
+        try:
+            if request.out is None:
+                if settled.original is not None:  # later builds make variants from these, never the copy
+                    cache.put(originals_stage.original_key(outcome.job.source.sha256), settled.original)
+                    cache.flush()
+                current = known.sha256 if known is not None else outcome.job.source.sha256
+                writer.rewrite_user_file(settled.rel, settled.data, current, settled.record, ledger.OPTIMIZED)
+                counts["written"] += 1
+            else:
+                counts["written"] += writer.transform_copy(settled.rel, settled.data)
+            return settled.record, settled.data
+        except (OSError, WriteRefused) as exc:
+            reason = str(exc).split(": ", 1)[-1] if isinstance(exc, WriteRefused) else _reason(exc)
+            notice = Notice(settled.rel, f"not optimised, left as it is: {reason}")
+            settled = replace(settled, record=known)
+    if notice is not None:
+        notices.append(notice)
+        observer.notice(notice)
+    return settled.record, None
 
 
 def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, markup.PictureSpec], request: BuildRequest,

@@ -118,6 +118,8 @@ def summary_line(result: BuildResult) -> str:
                      f"(saved {human(s.original_bytes - s.best_bytes)})")
     if s.minified:
         parts.append(f"{s.minified} minified (saved {human(s.minify_saved)}, {s.minify_runs} minifier runs)")
+    if s.optimized:
+        parts.append(f"{s.optimized} originals optimised (saved {human(s.optimized_saved)})")
     parts.append(f"{s.encoded} encoded, {s.cache_hits} cache hits, {s.up_to_date} up to date")
     if s.removed:
         parts.append(f"{s.removed} removed")
@@ -182,6 +184,7 @@ def result_json(result: BuildResult) -> str:
             "removed": s.removed,
             "bytes": {"original": s.original_bytes, "smallest": s.best_bytes},
             "minified": {"files": s.minified, "minifier_runs": s.minify_runs, "saved": s.minify_saved},
+            "optimized": {"files": s.optimized, "saved": s.optimized_saved},
             "seconds": round(s.seconds, 3),
         })
     return json.dumps(document, indent=2, sort_keys=True)

@@ -27,11 +27,13 @@ class WriteRefused(Exception):
 
 
 class Writer:
-    def __init__(self, target: Path, owned: dict[str, Record], minified: dict[str, Minified] | None = None) -> None:
+    def __init__(self, target: Path, owned: dict[str, Record], minified: dict[str, Minified] | None = None,
+                 optimized: dict[str, Minified] | None = None) -> None:
         self.target = target
         self._real_target = os.path.realpath(target)
         self._records = dict(owned)  # every output assetpipe may replace, and what it holds
         self._minified = dict(minified or {})  # user files assetpipe minified in place (opt-in)
+        self._optimized = dict(optimized or {})  # image originals assetpipe optimised in place (opt-in)
         self._journal: IO[str] | None = None
         self._checked_dirs: set[Path] = set()  # folders known to exist and to lie inside the target
 
@@ -68,12 +70,14 @@ class Writer:
             self._atomic(path, lambda handle: shutil.copyfileobj(src, handle, 1 << 20))
         self._records[rel] = record
 
-    def rewrite_user_file(self, rel: str, data: bytes, original_sha256: str, record: Minified | None) -> None:
+    def rewrite_user_file(self, rel: str, data: bytes, original_sha256: str, record: Minified | None,
+                          section: str = ledger.MINIFIED) -> None:
         """The deliberate exceptions to "never over a user's file" (SPEC §2): a page's `<picture>`
-        rewrite (`record` None: rewriting is idempotent, so nothing needs remembering) and a file's
-        minified form for the opt-in `[minify]`. Only while the file still holds exactly the bytes the
-        new ones were made from; a minified file's record is journalled first, so a killed build still
-        knows it; the file keeps its permission bits."""
+        rewrite (`record` None: rewriting is idempotent, so nothing needs remembering), a file's
+        minified form for the opt-in `[minify]` and an image's optimised form for the opt-in
+        `images.optimize_originals` (`section` OPTIMIZED). Only while the file still holds exactly the
+        bytes the new ones were made from (`original_sha256`); a replaced file's record is journalled
+        first, so a killed build still knows it; the file keeps its permission bits."""
         if rel in self._records:
             raise WriteRefused(f"{rel}: an output of assetpipe's, not a user's file")
         path = self._inside(rel)
@@ -85,15 +89,18 @@ class Writer:
         if hashlib.sha256(current).hexdigest() != original_sha256:
             raise WriteRefused(f"{rel}: changed during the build; left alone")
         if record is not None:
-            self._log_line(ledger.journal_minified_line(record))
+            self._log_line(ledger.journal_minified_line(record, section))
 
         def fill(handle: IO[bytes]) -> None:
             handle.write(data)
             os.fchmod(handle.fileno(), mode)
 
         self._atomic(path, fill)
+        replaced = self._optimized if section == ledger.OPTIMIZED else self._minified
         if record is not None:
-            self._minified[rel] = record
+            replaced[rel] = record
+        elif section == ledger.OPTIMIZED:  # an image original put back
+            replaced.pop(rel, None)
 
     @property
     def minified(self) -> dict[str, Minified]:
@@ -102,6 +109,10 @@ class Writer:
     def keep_minified(self, minified: dict[str, Minified]) -> None:
         """The minified user files the ledger goes on recording (those still present and unchanged)."""
         self._minified = dict(minified)
+
+    def keep_optimized(self, optimized: dict[str, Minified]) -> None:
+        """The optimised image originals the ledger goes on recording (those still present and unchanged)."""
+        self._optimized = dict(optimized)
 
     def transform_copy(self, rel: str, data: bytes) -> bool:
         """--out: replace a copy with what a later stage made of it (its <picture> rewrite, its minified
@@ -127,7 +138,7 @@ class Writer:
 
     def finish(self) -> None:
         """Record the finished set of outputs and drop the journal."""
-        self.write_state(ledger.OUTPUTS, ledger.encode(self._records, self._minified))
+        self.write_state(ledger.OUTPUTS, ledger.encode(self._records, self._minified, self._optimized))
         self.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.target / ledger.STATE_DIR / ledger.JOURNAL)

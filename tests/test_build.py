@@ -306,12 +306,3 @@ def test_outputs_get_the_mode_a_plain_open_gives(cli, site, cache_dir) -> None:
     for path in [site / "index.html.br", site / "index.html.gz", site / ".assetpipe" / "manifest.json"]:
         assert path.stat().st_mode & 0o777 == 0o644, path
     assert not list(site.rglob("*.assetpipe-tmp"))
-
-
-def test_optimize_originals_says_it_is_not_done_and_leaves_originals(cli, site, cache_dir, tmp_path) -> None:
-    (tmp_path / "assetpipe.toml").write_text("[images]\noptimize_originals = true\n")
-    before = (site / "assets/coffee-A-I1hS5R.jpg").read_bytes()
-    result = cli("build", str(site), "--cache-dir", str(cache_dir))
-    assert result.exit_code == 0
-    assert "warning: images.optimize_originals: not implemented in this version yet" in result.stderr
-    assert (site / "assets/coffee-A-I1hS5R.jpg").read_bytes() == before
