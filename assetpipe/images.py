@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ _ANIMATED_FORMATS = frozenset({"gif", "webp", "avif"})
 _PILLOW_FORMATS = {"JPEG": "jpeg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "AVIF": "avif", "MPO": "jpeg"}
 _ORIENTATION = 0x0112
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
+_METADATA_CHUNKS = frozenset({b"eXIf", b"tEXt", b"zTXt", b"iTXt"})  # where a PNG can carry EXIF or XMP
 
 # Encoder settings that are not user-facing config, each with its reason.
 AVIF_SPEED = 6  # speed <= 4 costs 3-7x for <= 6 % smaller files; 8+ loses detail (research/images.md §3)
@@ -98,13 +100,37 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(f"{width}x{height} is {width * height:_} pixels, over images.max_pixels ({max_pixels:_})")
-    orientation = image.getexif().get(_ORIENTATION, 1)
+    orientation = _orientation(image, data)
     if orientation in _SWAPS_AXES:
         width, height = height, width
     frames = getattr(image, "n_frames", 1)
     loop = image.info.get("loop")
     return ImageInfo(_PILLOW_FORMATS[image.format or ""], width, height, frames > 1, frames, _has_alpha(image),
                      image.mode, int(loop) if loop is not None else None)
+
+
+def _orientation(image: Image.Image, data: bytes) -> int:
+    """The EXIF orientation, read without decoding pixels. Pillow's PNG `getexif()` decodes the whole
+    image to reach chunks that may follow the pixel data; when none of the chunks that can carry EXIF
+    or XMP follows it, what `open()` read before the pixels is all there is."""
+    if image.format == "PNG" and "exif" not in image.info and not _metadata_after_pixels(data):
+        return Image.Image.getexif(image).get(_ORIENTATION, 1)  # the base class: no load()
+    return image.getexif().get(_ORIENTATION, 1)
+
+
+def _metadata_after_pixels(data: bytes) -> bool:
+    """Whether a PNG has an eXIf or text chunk after its first IDAT (True when its chunks cannot be walked)."""
+    offset, seen_pixels = 8, False
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, offset)
+        if kind == b"IEND":
+            return False
+        if kind in (b"IDAT", b"fdAT"):
+            seen_pixels = True
+        elif seen_pixels and kind in _METADATA_CHUNKS:
+            return True
+        offset += 12 + length
+    return True
 
 
 def widths_for(info: ImageInfo, widths: Sequence[int]) -> tuple[int, ...]:
