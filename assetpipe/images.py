@@ -173,19 +173,15 @@ def variant_name(rel: str, info_format: str, fmt: str, width: int, recipe: str) 
 def render(
     data: bytes, info: ImageInfo, outputs: Sequence[tuple[str, int]], settings: ImageSettings
 ) -> list[Rendition]:
-    """Decode `data` once and encode every (format, width) in `outputs`."""
-    image = _open(data)
-    try:
-        frames, durations, loop = _decode(image, info)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(_reason(exc)) from None
-    icc = _icc_for_output(image)
+    """Decode `data` once and encode every (format, width) in `outputs` (grouped by width: one resized
+    copy is held at a time, each resized from the decode)."""
+    frames, durations, loop, icc = _decode_source(data, info)
     renditions: list[Rendition] = []
-    by_width: dict[int, list[Image.Image]] = {}
+    sized: list[Image.Image] = []
     for fmt, width in outputs:
-        if width not in by_width:
-            by_width[width] = [_resize(frame, width, info) for frame in frames]
-        sized = by_width[width]
+        if not sized or sized[0].width != min(width, frames[0].width):
+            sized = []  # the previous width's copy goes before the next one is made
+            sized = [_resize(frame, width, info) for frame in frames]
         try:
             encoded = _encode(sized, durations, loop, fmt, settings, icc)
         except (OSError, ValueError, KeyError) as exc:
@@ -209,6 +205,19 @@ def _open(data: bytes) -> Image.Image:
     return image
 
 
+def _decode_source(data: bytes, info: ImageInfo
+                   ) -> tuple[list[Image.Image], list[int], int | None, bytes | None]:
+    """The frames, durations, loop count and the outputs' ICC profile; the opened file is let go here,
+    so only the normalised frames stay in memory."""
+    image = _open(data)
+    icc = _icc_for_output(image)
+    try:
+        frames, durations, loop = _decode(image, info)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(_reason(exc)) from None
+    return frames, durations, loop, icc
+
+
 def _decode(image: Image.Image, info: ImageInfo) -> tuple[list[Image.Image], list[int], int | None]:
     """Every frame as an oriented, colour-correct RGB(A)/L(A) image, with durations and the loop count."""
     frames: list[Image.Image] = []
@@ -217,13 +226,19 @@ def _decode(image: Image.Image, info: ImageInfo) -> tuple[list[Image.Image], lis
     for frame in source:
         frame.load()
         durations.append(int(frame.info.get("duration", 100)))
-        frames.append(_normalise(frame))
+        # A still image is turned in place (no second copy of its pixels); an animation's frames are
+        # one object that each seek overwrites, so each is copied.
+        frames.append(_normalise(frame, in_place=not info.animated))
     loop = image.info.get("loop")
     return frames, durations, (int(loop) if loop is not None else None)
 
 
-def _normalise(frame: Image.Image) -> Image.Image:
-    oriented = ImageOps.exif_transpose(frame)
+def _normalise(frame: Image.Image, *, in_place: bool) -> Image.Image:
+    oriented = frame
+    if in_place:
+        ImageOps.exif_transpose(frame, in_place=True)
+    else:
+        oriented = ImageOps.exif_transpose(frame)
     mode = oriented.mode
     if mode == "CMYK":
         converted = _cmyk_to_rgb(oriented)
