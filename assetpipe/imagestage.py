@@ -24,10 +24,11 @@ from .images import EXTENSION, MIME, ImageError, ImageInfo, ImageSettings
 from .markup import Candidate, PictureSpec
 from .model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
 
-# Megapixels decoded at once across the worker processes. Encoding needs about 20 bytes per pixel at
-# its peak (libaom's AVIF encoder: a 24 MP photo takes 530 MB in its process), so 20 MP keeps the
-# workers near 400 MB and a whole build near 600 MB; a larger image runs alone, smaller ones beside it.
-IN_FLIGHT_MEGAPIXELS = 20.0
+# Megapixels decoded at once across the worker processes. An image's worker peaks at about 20 bytes per
+# pixel (libaom's AVIF encoder at its own width: a 24 MP photo's worker holds 550 MB), so 24 MP in
+# flight keeps a build near 600 MB (measured: 606 MB, the whole process tree's PSS) whether that is one
+# 24 MP photo or several smaller ones side by side; a larger image runs alone.
+IN_FLIGHT_MEGAPIXELS = 24.0
 
 # Names assetpipe gives image outputs. A file named so is one of them whose ledger record was lost
 # (`.assetpipe/` deleted): processing it again would make variants of variants, so it is passed over.
