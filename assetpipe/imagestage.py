@@ -24,10 +24,10 @@ from .images import EXTENSION, MIME, ImageError, ImageInfo, ImageSettings
 from .markup import Candidate, PictureSpec
 from .model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
 
-# Megapixels decoded at once across the worker processes. An image's worker peaks at about 20 bytes per
-# pixel (libaom's AVIF encoder at its own width: a 24 MP photo's worker holds 550 MB), so 24 MP in
-# flight keeps a build near 600 MB (measured: 606 MB, the whole process tree's PSS) whether that is one
-# 24 MP photo or several smaller ones side by side; a larger image runs alone.
+# Megapixels decoded at once across the worker processes (an image with alpha counts twice, see
+# _megapixels). An image's worker peaks at about 21 MB per megapixel (libaom's AVIF encoder at the
+# image's own width: 550 MB for a 24 MP photo), so 24 MP in flight keeps the workers near 600 MB
+# whether that is one photo or several side by side; a larger image runs alone.
 IN_FLIGHT_MEGAPIXELS = 24.0
 
 # Names assetpipe gives image outputs. A file named so is one of them whose ledger record was lost
@@ -226,8 +226,10 @@ def run_images(
 
 
 def _megapixels(job: ImageJob) -> float:
-    """What decoding and encoding the image holds in memory, roughly: its pixels, every frame."""
-    return job.info.width * job.info.height * job.info.frames / 1e6
+    """What decoding and encoding the image holds in memory, roughly: its pixels, every frame, twice
+    over with alpha (libavif encodes the alpha plane as a second AV1 image: a 14.7 MP PNG with alpha
+    peaked at 620 MB in its worker, more than the 24 MP photo without)."""
+    return job.info.width * job.info.height * job.info.frames * (2 if job.info.alpha else 1) / 1e6
 
 
 def _from_store(job: ImageJob, cache: Cache, fresh: dict[tuple[str, int], bytes]) -> tuple[Produced, ...] | None:
