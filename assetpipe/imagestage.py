@@ -25,9 +25,10 @@ from .markup import Candidate, PictureSpec
 from .model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
 
 # Megapixels decoded at once across the worker processes (an image with alpha counts twice, see
-# _megapixels). An image's worker peaks at about 21 MB per megapixel (libaom's AVIF encoder at the
-# image's own width: 550 MB for a 24 MP photo), so 24 MP in flight keeps the workers near 600 MB
-# whether that is one photo or several side by side; a larger image runs alone.
+# _megapixels); a larger image runs alone, smaller ones beside it. Measured on the corpus: the 24 MP
+# photo's worker peaks at 550 MB (libaom's AVIF encoder at the image's own width), a 14.7 MP PNG
+# with alpha at 610 MB; the whole build's process tree peaked at 1.0 GB (PSS), two mid-size photos
+# side by side taking more per pixel than that 24 MP one. A lower figure trades wall time for memory.
 IN_FLIGHT_MEGAPIXELS = 24.0
 
 # Names assetpipe gives image outputs. A file named so is one of them whose ledger record was lost
