@@ -52,7 +52,7 @@ def main() -> None:
 @click.option("--out", type=click.Path(path_type=Path), help="Write a finished copy here; DIRECTORY is left untouched.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result on stdout.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker threads (default: all cores).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel workers (default: all cores).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help=f"Cache folder (default: $ASSETPIPE_CACHE_DIR, else ./{DEFAULT_CACHE_DIR}).")
 @click.option("--no-compress", is_flag=True, help="Skip precompression (and remove sidecars assetpipe wrote).")
@@ -124,7 +124,7 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
 @click.argument("directory", required=False, type=click.Path(path_type=Path), default=Path("dist"))
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               help="Config file (default: ./assetpipe.toml, else [tool.assetpipe] in ./pyproject.toml).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker threads (default: all cores).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel workers (default: all cores).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help=f"Cache folder (default: $ASSETPIPE_CACHE_DIR, else ./{DEFAULT_CACHE_DIR}).")
 @click.option("--no-compress", is_flag=True, help="Skip precompression (and remove sidecars assetpipe wrote).")

@@ -2,9 +2,9 @@
 
 Planning reads each image's header (never its pixels), names every output and looks each one up:
 already on disk from an earlier build, in the cache, or to be encoded. Running decodes a source only
-when at least one of its outputs must be encoded, and then only once, on a worker thread (Pillow
-releases the GIL while it decodes, resizes and encodes). The cache is read and written on the
-calling thread. Nothing here writes into the build folder.
+when at least one of its outputs must be encoded, and then only once, in a worker process (see
+encodepool: a process can be stopped at its time limit, and memory is admitted by megapixels). The
+cache is read and written on the calling thread. Nothing here writes into the build folder.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +19,17 @@ from . import cache as cache_keys
 from . import images
 from .cache import Cache
 from .config import ImagesConfig
+from .encodepool import EncodePool, TaskFailed
 from .images import EXTENSION, MIME, ImageError, ImageInfo, ImageSettings
 from .markup import Candidate, PictureSpec
 from .model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
+
+# Megapixels decoded at once across the worker processes (an image with alpha counts twice, see
+# _megapixels); a larger image runs alone, smaller ones beside it. Measured on the corpus: the 24 MP
+# photo's worker peaks at 550 MB (libaom's AVIF encoder at the image's own width), a 14.7 MP PNG
+# with alpha at 610 MB; the whole build's process tree peaked at 1.0 GB (PSS), two mid-size photos
+# side by side taking more per pixel than that 24 MP one. A lower figure trades wall time for memory.
+IN_FLIGHT_MEGAPIXELS = 24.0
 
 # Names assetpipe gives image outputs. A file named so is one of them whose ledger record was lost
 # (`.assetpipe/` deleted): processing it again would make variants of variants, so it is passed over.
@@ -180,36 +187,30 @@ def run_images(
     cache: Cache,
     settings: ImageSettings,
     workers: int,
+    timeout: float,
 ) -> Iterator[ImageResult | Failure]:
-    """Yield each image's renditions as they are ready (largest images first)."""
+    """Yield each image's renditions as they are ready (from the cache first, then the encodes, largest
+    images first). Close the iterator to stop: running encodes are killed at once."""
     to_decode = sorted((j for j in plan.jobs if j.needs_decode),
-                       key=lambda j: (-j.info.width * j.info.height * j.info.frames, j.source.rel))
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="assetpipe-img")
-    # (job, whether every rendition not on disk must be encoded, the cache having lost some)
-    backlog = [(job, False) for job in reversed(to_decode)]
-    running: set[Future[tuple[ImageJob, dict[tuple[str, int], bytes] | Failure]]] = set()
-
-    def top_up() -> None:
-        while backlog and len(running) < workers * 2:  # each in-flight job holds a decoded image
-            job, everything = backlog.pop()
-            running.add(pool.submit(_encode, job, source_root, settings, everything))
-
-    try:
-        top_up()
-        for job in plan.jobs:
-            if not job.needs_decode:
+                       key=lambda j: (-_megapixels(j), j.source.rel))
+    jobs = {job.source.rel: job for job in plan.jobs}
+    with EncodePool(_encode_task, workers, timeout, IN_FLIGHT_MEGAPIXELS) as pool:
+        try:
+            for job in to_decode:
+                pool.submit(job.source.rel, (job, source_root, settings, False), _megapixels(job))
+            for job in plan.jobs:
+                if job.needs_decode:
+                    continue
                 produced = _from_store(job, cache, {})
                 if produced is None:  # a cache entry vanished or is damaged: decode after all
-                    backlog.insert(0, (job, True))
-                    top_up()
+                    pool.submit(job.source.rel, (job, source_root, settings, True), _megapixels(job))
                     continue
                 yield ImageResult(job, produced)
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                running.discard(future)
-                top_up()
-                job, outcome = future.result()
+            for rel, outcome in pool.results():
+                job = jobs[rel]
+                if isinstance(outcome, TaskFailed):
+                    yield Failure(rel, outcome.reason)
+                    continue
                 if isinstance(outcome, Failure):
                     yield outcome
                     continue
@@ -218,12 +219,18 @@ def run_images(
                     cache.put(key, data)
                 produced = _from_store(job, cache, outcome)
                 if produced is None:
-                    yield Failure(job.source.rel, "the cache lost an entry during the build; run it again")
+                    yield Failure(rel, "the cache lost an entry during the build; run it again")
                     continue
                 yield ImageResult(job, produced)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        cache.flush()
+        finally:
+            cache.flush()
+
+
+def _megapixels(job: ImageJob) -> float:
+    """What decoding and encoding the image holds in memory, roughly: its pixels, every frame, twice
+    over with alpha (libavif encodes the alpha plane as a second AV1 image: a 14.7 MP PNG with alpha
+    peaked at 620 MB in its worker, more than the 24 MP photo without)."""
+    return job.info.width * job.info.height * job.info.frames * (2 if job.info.alpha else 1) / 1e6
 
 
 def _from_store(job: ImageJob, cache: Cache, fresh: dict[tuple[str, int], bytes]) -> tuple[Produced, ...] | None:
@@ -242,23 +249,25 @@ def _from_store(job: ImageJob, cache: Cache, fresh: dict[tuple[str, int], bytes]
     return tuple(produced)
 
 
-def _encode(job: ImageJob, source_root: Path, settings: ImageSettings, everything: bool
-            ) -> tuple[ImageJob, dict[tuple[str, int], bytes] | Failure]:
+def _encode_task(task: tuple[ImageJob, Path, ImageSettings, bool]) -> dict[tuple[str, int], bytes] | Failure:
+    """In a worker process: read one source, check it is what was planned, render what it needs (all
+    that is not on disk when `everything`, the cache having lost some)."""
+    job, source_root, settings, everything = task
     try:
         data = (source_root / job.source.rel).read_bytes()
     except FileNotFoundError:
-        return job, Failure(job.source.rel, "vanished during the build")
+        return Failure(job.source.rel, "vanished during the build")
     except OSError as exc:
-        return job, Failure(job.source.rel, f"cannot read: {exc.strerror or exc}")
+        return Failure(job.source.rel, f"cannot read: {exc.strerror or exc}")
     if hashlib.sha256(data).hexdigest() != job.source.sha256:
-        return job, Failure(job.source.rel, "changed during the build; run the build again")
+        return Failure(job.source.rel, "changed during the build; run the build again")
     needed = (Action.ENCODE, Action.CACHED) if everything else (Action.ENCODE,)
     wanted = sorted({(r.format, r.width) for r in job.renditions if r.action in needed}, key=lambda o: o[1])
     try:
         renditions = images.render(data, job.info, wanted, settings)
     except ImageError as exc:
-        return job, Failure(job.source.rel, str(exc))
-    return job, {(r.format, r.width): r.data for r in renditions}
+        return Failure(job.source.rel, str(exc))
+    return {(r.format, r.width): r.data for r in renditions}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ BuildResult, or raises UsageError before anything is written).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import time
@@ -233,56 +234,59 @@ def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, cache: Cache,
     settings = imagestage.settings_from(request.config.images)
     known = dict(optimised)
     observer.start(sum(job.needs_decode for job in plan.jobs), "images")
-    for outcome in originals_stage.run(plan, request.source, cache, settings, request.jobs, known):
-        if isinstance(outcome, Failure):
-            failures.append(_report(observer, outcome))
-            observer.advance(outcome.file, "failed")
-            continue
-        rel = outcome.job.source.rel
-        record, data = _settle_original(outcome, request, cache, settings, writer, known.get(rel), notices,
-                                        observer, counts)
-        optimised.pop(rel, None)
-        if record is not None:
-            optimised[rel] = record
-        if data is not None:
-            replaced[rel] = data
-        # what the URL serves after this build: same-URL sidecars must be smaller than that
-        size = len(data) if data is not None else record.size if record is not None else outcome.job.source.size
-        outcome = replace(outcome, job=replace(outcome.job, source=replace(outcome.job.source, size=size)))
-        decision = imagestage.decide(outcome)
-        refused: set[str] = set()
-        try:
-            for produced in decision.keep:
-                counts[{Action.ENCODE: "encoded", Action.CACHED: "cache_hits",
-                        Action.FRESH: "up_to_date"}[produced.work]] += 1
-                if produced.data is not None:
-                    try:
-                        counts["written"] += writer.write(produced.rendition.file, produced.data,
-                                                          produced.rendition.key)
-                    except WriteRefused as exc:
-                        refused.add(produced.rendition.file)
-                        notice = Notice(produced.rendition.file, str(exc).split(": ", 1)[-1])
-                        notices.append(notice)
-                        observer.notice(notice)
-                        continue
-                counts["variants"] += 1
-            for produced in decision.drop:
-                if produced.work is Action.FRESH:  # on disk from an earlier build, no longer worth it
-                    writer.remove(produced.rendition.file)
-                    counts["removed"] += 1
-        except OSError as exc:
-            failures.append(_report(observer, Failure(outcome.job.source.rel, f"cannot write: {_reason(exc)}")))
-            continue
-        entry = dict(decision.entry)
-        entry["variants"] = [v for v in entry["variants"] if v["file"] not in refused]
-        entries[outcome.job.source.rel] = entry
-        specs[outcome.job.source.rel] = imagestage.picture_spec(outcome.job, entry)
-        for fmt, sidecar in decision.encodings.items():
-            if sidecar["file"] not in refused:
-                encodings.setdefault(outcome.job.source.rel, {})[fmt] = Encoding(str(sidecar["file"]),
-                                                                                 int(sidecar["size"]))
-        if outcome.job.needs_decode:
-            observer.advance(outcome.job.source.rel, "encode")
+    outcomes = originals_stage.run(plan, request.source, cache, settings, request.jobs,
+                                   request.config.images.timeout, known)
+    with contextlib.closing(outcomes):  # an exception (Ctrl-C) stops the running encodes at once
+        for outcome in outcomes:
+            if isinstance(outcome, Failure):
+                failures.append(_report(observer, outcome))
+                observer.advance(outcome.file, "failed")
+                continue
+            rel = outcome.job.source.rel
+            record, data = _settle_original(outcome, request, cache, settings, writer, known.get(rel), notices,
+                                            observer, counts)
+            optimised.pop(rel, None)
+            if record is not None:
+                optimised[rel] = record
+            if data is not None:
+                replaced[rel] = data
+            # what the URL serves after this build: same-URL sidecars must be smaller than that
+            size = len(data) if data is not None else record.size if record is not None else outcome.job.source.size
+            outcome = replace(outcome, job=replace(outcome.job, source=replace(outcome.job.source, size=size)))
+            decision = imagestage.decide(outcome)
+            refused: set[str] = set()
+            try:
+                for produced in decision.keep:
+                    counts[{Action.ENCODE: "encoded", Action.CACHED: "cache_hits",
+                            Action.FRESH: "up_to_date"}[produced.work]] += 1
+                    if produced.data is not None:
+                        try:
+                            counts["written"] += writer.write(produced.rendition.file, produced.data,
+                                                              produced.rendition.key)
+                        except WriteRefused as exc:
+                            refused.add(produced.rendition.file)
+                            notice = Notice(produced.rendition.file, str(exc).split(": ", 1)[-1])
+                            notices.append(notice)
+                            observer.notice(notice)
+                            continue
+                    counts["variants"] += 1
+                for produced in decision.drop:
+                    if produced.work is Action.FRESH:  # on disk from an earlier build, no longer worth it
+                        writer.remove(produced.rendition.file)
+                        counts["removed"] += 1
+            except OSError as exc:
+                failures.append(_report(observer, Failure(outcome.job.source.rel, f"cannot write: {_reason(exc)}")))
+                continue
+            entry = dict(decision.entry)
+            entry["variants"] = [v for v in entry["variants"] if v["file"] not in refused]
+            entries[outcome.job.source.rel] = entry
+            specs[outcome.job.source.rel] = imagestage.picture_spec(outcome.job, entry)
+            for fmt, sidecar in decision.encodings.items():
+                if sidecar["file"] not in refused:
+                    encodings.setdefault(outcome.job.source.rel, {})[fmt] = Encoding(str(sidecar["file"]),
+                                                                                     int(sidecar["size"]))
+            if outcome.job.needs_decode:
+                observer.advance(outcome.job.source.rel, "encode")
     observer.done()
     return entries, specs, replaced
 

@@ -80,8 +80,9 @@ def main() -> int:
         None if wr is None else round(wr, 3),
         0.5,
     )
-    rss = med(cold, "max_rss_mb")
-    goal("cold build peak RSS <= 600 MB", rss is not None and rss <= 600, rss, 600)
+    rss = max(med(cold, "tree_pss_mb") or 0, med(cold, "max_rss_mb") or 0) or None  # worker processes count too
+    goal("cold build peak memory <= 600 MB (the larger of the largest process's RSS and the tree's PSS)",
+         rss is not None and rss <= 600, rss, 600)
     br = ap_bytes / el_bytes if ap_bytes and el_bytes else None
     goal(
         "total variant bytes <= eleventy-img's (as built: assetpipe adds every photo's own width)",
@@ -132,12 +133,14 @@ def main() -> int:
         + ".\n"
     )
     L.append(
-        "| row | runs | wall s | user s | sys s | CPU % | peak RSS MB | other CPU s | outputs | output MB | encoded |"
+        "| row | runs | wall s | user s | sys s | CPU % | peak RSS MB (largest process) | peak PSS MB (process "
+        "tree, sampled) | other CPU s | outputs | "
+        "output MB | encoded |"
     )
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rows.items():
         if not r or "median" not in r:
-            L.append(f"| {name} | failed or not run | | | | | | | | | |")
+            L.append(f"| {name} | failed or not run | | | | | | | | | | |")
             continue
         m = r["median"]
         s = summ(r)
@@ -148,7 +151,9 @@ def main() -> int:
             enc = ", ".join(str(e) for e in warm_encoded) if name.endswith("warm") else s.get("encoded")
         L.append(
             f"| {name} | {m['runs']} | {m['wall_s']:.2f} | {m['user_s']:.2f} | {m['sys_s']:.2f} | "
-            f"{m['cpu_percent']:.0f} | {m['max_rss_mb']:,.0f} | {m['other_cpu_s']:.1f} | {num(outputs, '{:,}')} | "
+            f"{m['cpu_percent']:.0f} | {m['max_rss_mb']:,.0f} | {num(m.get('tree_pss_mb'), '{:,.0f}')} | "
+            f"{m['other_cpu_s']:.1f} | "
+            f"{num(outputs, '{:,}')} | "
             f"{mb(out_bytes) if name != 'assetpipe-images-warm' else '(same)'} | {num(enc, '{}')} |"
         )
     L.append("")

@@ -27,11 +27,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
 from pathlib import Path
 
-METRICS = ("wall_s", "user_s", "sys_s", "cpu_s", "cpu_percent", "max_rss_mb", "other_cpu_s", "steal_s", "calib_ms")
+METRICS = ("wall_s", "user_s", "sys_s", "cpu_s", "cpu_percent", "max_rss_mb", "tree_pss_mb", "other_cpu_s", "steal_s",
+           "calib_ms")
 CALIB_DATA = b"".join(b"%d lorem ipsum dolor sit amet, consectetur %x adipiscing elit\n" % (i, i * 2654435761 % 2**32)
                       for i in range(40000))
 
@@ -111,20 +113,53 @@ def shell(cmd: str, cwd: str | None, timeout: float) -> str:
                           cwd=cwd).stdout
 
 
+def group_pss(pgid: int) -> int:
+    """Bytes of memory the process group holds: the sum of its processes' proportional set sizes (a
+    page shared by n processes counts 1/n in each, so forked workers' shared pages count once)."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:  # after the name: state, ppid, pgrp
+                continue
+            with open(f"/proc/{entry.name}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
+        except (OSError, IndexError, ValueError, StopIteration):
+            continue
+    return total
+
+
+def sample_tree_pss(pgid: int, stop: threading.Event, peak: list[int]) -> None:
+    """/usr/bin/time's maximum RSS is that of the largest single process; a command that runs worker
+    processes needs their sum, sampled every 0.2 s (a peak shorter than that can be missed)."""
+    while not stop.wait(0.2):
+        peak[0] = max(peak[0], group_pss(pgid))
+
+
 def one_run(cmd: list[str], cwd: str | None, timeout: float) -> dict:
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         busy0, steal0 = cpu_times()
         started = time.perf_counter()
         proc = subprocess.Popen(["/usr/bin/time", "-v", "-o", tf.name, *cmd], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True)
+        stop, peak = threading.Event(), [0]
+        sampler = threading.Thread(target=sample_tree_pss, args=(proc.pid, stop, peak), daemon=True)
+        sampler.start()
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
             return {"exit": "timeout", "wall_s": round(time.perf_counter() - started, 3), "stderr_tail": err[-2000:]}
+        finally:
+            stop.set()
+            sampler.join()
         busy1, steal1 = cpu_times()
         figures = parse_time_v(tf.read())
+    figures["tree_pss_mb"] = round(peak[0] / 2**20, 1)  # sampled; time -v's figure is exact per process
     # CPU time the rest of the machine used meanwhile (other processes, the kernel's writeback, the
     # hypervisor's steal): a run with much of it was not alone on the machine.
     figures["other_cpu_s"] = round(max(0.0, busy1 - busy0 - figures["cpu_s"]), 2)
@@ -177,7 +212,8 @@ def main() -> int:
         r["calib_ms"] = calib
         runs.append(r)
         print(f"  {a.name} run {i + 1}: wall {r['wall_s']} s, cpu {r.get('cpu_s')} s ({r.get('cpu_percent')} %), "
-              f"max RSS {r.get('max_rss_mb')} MB, other CPU {r.get('other_cpu_s')} s, exit {r['exit']}",
+              f"max RSS {r.get('max_rss_mb')} MB (process tree PSS {r.get('tree_pss_mb')} MB), "
+              f"other CPU {r.get('other_cpu_s')} s, exit {r['exit']}",
               file=sys.stderr, flush=True)
         if r["exit"] != 0:
             print(r.get("stderr_tail", ""), file=sys.stderr)

@@ -96,6 +96,46 @@ def test_exif_orientation_is_applied_and_dropped(orientation: int) -> None:
                 assert max(abs(a - b) for a, b in zip(want, got, strict=True)) < 60, (r.format, x, y)
 
 
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    chunks, offset = [], 8
+    while offset < len(data):
+        length, kind = struct.unpack_from(">I4s", data, offset)
+        chunks.append((kind, data[offset + 8:offset + 8 + length]))
+        offset += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize("orientation", (3, 6, 8))
+def test_png_exif_after_the_pixels_is_still_found(orientation: int) -> None:
+    """A PNG may put eXIf after its IDAT chunks: the probe then reads that far, like the decoder does."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    chunks = png_chunks(encode(quadrants(), "PNG", exif=exif))
+    ordered = [c for c in chunks if c[0] != b"eXIf"]
+    ordered.insert(len(ordered) - 1, next(c for c in chunks if c[0] == b"eXIf"))  # just before IEND
+    data = b"\x89PNG\r\n\x1a\n" + b"".join(png_chunk(k, b) for k, b in ordered)
+    assert [k for k, _ in png_chunks(data)][-2:] == [b"eXIf", b"IEND"]
+    info, renditions = all_outputs(data)
+    expected = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+    assert (info.width, info.height) == expected.size == (renditions[0].width, renditions[0].height)
+
+
+def test_probe_does_not_decode_a_png() -> None:
+    """The header and the chunks before the pixels say everything; a PNG whose pixel data is damaged
+    probes fine (a warm build never decodes) and fails only when it is rendered."""
+    chunks = png_chunks(encode(quadrants(), "PNG", exif=Image.Exif()))
+    damaged = b"\x89PNG\r\n\x1a\n" + b"".join(
+        png_chunk(k, b"\x00" * len(b) if k == b"IDAT" else b) for k, b in chunks)
+    info = probe(damaged, SETTINGS.max_pixels)
+    assert (info.format, info.width, info.height) == ("png", 40, 20)
+    with pytest.raises(ImageError):
+        render(damaged, info, [("png", 40)], SETTINGS)
+
+
 def test_alpha_is_kept_and_the_fallback_stays_alpha_capable() -> None:
     image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
     image.paste((200, 30, 30, 255), (16, 16, 48, 48))

@@ -1,0 +1,111 @@
+"""The image encodes run in worker processes: a per-image time limit, and Ctrl-C stops them at once."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import random
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from assetpipe import ledger
+from assetpipe.config import Config, ImagesConfig
+from assetpipe.model import Failure, Notice
+from assetpipe.pipeline import BuildRequest, build
+
+from .conftest import snapshot
+
+
+def jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def noise(width: int, height: int) -> Image.Image:
+    """Random pixels: the slowest thing to encode (several seconds of AVIF and WebP at 6 MP)."""
+    return Image.frombytes("RGB", (width, height), random.Random(7).randbytes(width * height * 3))
+
+
+def slow_site(root: Path) -> Path:
+    site = root / "dist"
+    site.mkdir()
+    (site / "big.jpg").write_bytes(jpeg(noise(3000, 2000)))
+    for name, colour in (("a.jpg", (200, 40, 40)), ("b.jpg", (40, 200, 40))):
+        (site / name).write_bytes(jpeg(Image.new("RGB", (48, 32), colour)))
+    (site / "index.html").write_text('<!doctype html><title>t</title><img src="big.jpg" alt="big">\n'
+                                     '<img src="a.jpg" alt="a"><img src="b.jpg" alt="b">\n')
+    return site
+
+
+def encode_workers() -> list[multiprocessing.Process]:
+    return [p for p in multiprocessing.active_children() if p.name == "assetpipe-encode"]
+
+
+def no_temp_files(site: Path) -> bool:
+    return not [p for p in site.rglob("*") if p.name.endswith(ledger.TEMP_SUFFIX)]
+
+
+def test_an_image_over_its_time_limit_fails_alone(cli, tmp_path) -> None:
+    site = slow_site(tmp_path)
+    big = (site / "big.jpg").read_bytes()
+    (tmp_path / "assetpipe.toml").write_text("[images]\ntimeout = 1.0\n")
+    result = cli("build", str(site), "--cache-dir", str(tmp_path / "cache"), "-j", "2")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: big.jpg: took longer than images.timeout (1 s); stopped"]
+    assert (site / "big.jpg").read_bytes() == big
+    assert sorted(p.name for p in site.glob("big*")) == ["big.jpg"]  # no variant, no sidecar
+    for name in ("a", "b"):
+        assert len(list(site.glob(f"{name}.*w.avif"))) == 1 and (site / f"{name}.jpg.avif").exists()
+    html = (site / "index.html").read_text()
+    assert '<img src="big.jpg" alt="big">' in html  # untouched
+    assert '<picture data-assetpipe="a.jpg">' in html and '<picture data-assetpipe="b.jpg">' in html
+    assert no_temp_files(site) and not encode_workers()
+
+
+class _InterruptDuringImages:
+    """Sends SIGINT to the main thread, as Ctrl-C does, half a second into the image stage."""
+
+    def __init__(self) -> None:
+        self.sent = 0.0
+        self.failures: list[Failure] = []
+
+    def start(self, total: int, label: str) -> None:
+        if label == "images":
+            main = threading.main_thread().ident
+            assert main is not None
+
+            def interrupt() -> None:
+                self.sent = time.monotonic()
+                signal.pthread_kill(main, signal.SIGINT)
+
+            threading.Timer(0.5, interrupt).start()
+
+    def advance(self, output: str, outcome: str) -> None: ...
+
+    def failure(self, failure: Failure) -> None:
+        self.failures.append(failure)
+
+    def notice(self, notice: Notice) -> None: ...
+
+    def done(self) -> None: ...
+
+
+def test_ctrl_c_stops_a_running_encode_at_once(tmp_path) -> None:
+    site = slow_site(tmp_path)
+    before = snapshot(site)
+    observer = _InterruptDuringImages()
+    request = BuildRequest(site, Config(images=ImagesConfig(timeout=600.0)), tmp_path / "cache", jobs=2)
+    with pytest.raises(KeyboardInterrupt):
+        build(request, observer)
+    stopped = time.monotonic()
+    assert observer.sent and stopped - observer.sent < 1.0  # the 6 MP noise takes seconds to encode
+    assert not encode_workers()
+    assert no_temp_files(site)
+    assert {k: v for k, v in snapshot(site).items() if k in before} == before  # the user's files as they were
