@@ -312,6 +312,9 @@ class WatchConfig:
     quiet_ms: int = _setting(
         200, "a build tool writes a burst of files within this; short enough that outputs follow in a moment",
         _integer(10, 10_000))
+    settle_ms: int = _setting(
+        50, "the quiet period once every written file is closed (at most quiet_ms); a tool's next file comes within it",
+        _integer(1, 10_000))
 
 
 @dataclass(frozen=True)

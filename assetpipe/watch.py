@@ -9,6 +9,17 @@ touched, the rest comes from the content cache, and the scan reads again only th
 (a memo kept across runs, from which every path an event named is dropped first). So a run does the
 work of what changed, and leaves what a clean build would.
 
+Content changes are seen when the writer closes the file (inotify's IN_CLOSE_WRITE), not at every
+write(2): a build tool writes whole files, and a per-write event cost more CPU than the run itself when
+thousands of files are written (Vite's emptyOutDir rebuild, and a run's own outputs). So the quiet
+period is the short `settle` once every file written in the burst has been closed, and the longer
+`quiet` while one that was created is not closed yet. A change made without closing a file (a
+truncate(2) by path, a write through mmap) is seen at the next event or run.
+
+Each run's build goes on a thread of its own, so Ctrl-C, on the main thread, never waits for an
+encode: `interrupt()` closes the run's WriteGate (after the file being written, if any; no other is
+begun), and the caller may then end the process at once.
+
 The folder may be deleted and made again (`rm -rf dist && vite build`): its parent is watched for
 that, and checked every second, and the folder's watch is then made anew.
 """
@@ -30,9 +41,9 @@ from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
+    FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
-    FileModifiedEvent,
     FileMovedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
@@ -43,12 +54,15 @@ from watchdog.observers.api import ObservedWatch
 from . import ledger, manifest
 from .model import BuildResult, Failure, Notice, Observer
 from .pipeline import BuildRequest, build
+from .statmemo import StatMemo
+from .writer import WriteGate
 
 QUIET_CAP = 2.0  # seconds: the longest a steady stream of writes waits for a run
 CHECK_EVERY = 1.0  # seconds: how often an idle watcher checks that the folder is still the same folder
-# Only these reach the handler: reads are no change (every build reads every file), and a folder's
-# creation or modification is followed by events for its files.
-_IN_FOLDER = [FileCreatedEvent, FileModifiedEvent, FileDeletedEvent, FileMovedEvent, DirDeletedEvent, DirMovedEvent]
+# Only these reach the handler (and the inotify mask is made from them): reads are no change (every
+# build reads every file), a file's content is complete when it is closed, and a folder's creation is
+# followed by events for its files.
+_IN_FOLDER = [FileCreatedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent, DirDeletedEvent, DirMovedEvent]
 _IN_PARENT = [DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
 # Inside .assetpipe/ only these going away is a change (a clean build would write them again).
 _STATE = {ledger.STATE_DIR, f"{ledger.STATE_DIR}/{manifest.NAME}", f"{ledger.STATE_DIR}/{ledger.OUTPUTS}"}
@@ -66,17 +80,27 @@ class _Recorder(FileSystemEventHandler):
         self.wake = threading.Event()
         self._lock = threading.Lock()
         self._paths: set[str] = set()
+        self._open: set[str] = set()  # files created and not closed yet: still being written
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         names = [n for n in (os.fsdecode(event.src_path), os.fsdecode(event.dest_path)) if self._wanted(n, event)]
         if names:
             with self._lock:
                 self._paths.update(names)
+                if event.event_type == "created" and not event.is_directory:
+                    self._open.add(names[0])
+                elif event.event_type in ("closed", "deleted", "moved"):
+                    self._open.discard(names[0])
             self.wake.set()
+
+    def writing(self) -> bool:
+        """Some file the events name was created and is not closed yet."""
+        with self._lock:
+            return bool(self._open)
 
     def take(self) -> set[str]:
         with self._lock:
-            paths, self._paths = self._paths, set()
+            paths, self._paths, self._open = self._paths, set(), set()
         return paths
 
     def _wanted(self, path: str, event: FileSystemEvent) -> bool:
@@ -133,12 +157,13 @@ class Watcher:
     """`start()` builds once and starts watching; `loop()` runs until `stop()` (from another thread)
     or KeyboardInterrupt; `close()` stops the observer. One line per run goes to `say`."""
 
-    def __init__(self, request: BuildRequest, observer: Observer, say: Say, *, quiet: float,
+    def __init__(self, request: BuildRequest, observer: Observer, say: Say, *, quiet: float, settle: float,
                  cap: float = QUIET_CAP) -> None:
-        self.request = replace(request, scan_memo={})
+        self.gate = WriteGate()
+        self.request = replace(request, scan_memo=StatMemo(), gate=self.gate)
         self.root = os.path.abspath(request.source)
         self.say = say
-        self.quiet, self.cap = quiet, max(cap, quiet)
+        self.quiet, self.settle, self.cap = quiet, min(settle, quiet), max(cap, quiet)
         self._observer = _RunObserver(observer)
         cache = os.path.abspath(request.cache_dir)
         inside = (cache,) if cache.startswith(self.root + os.sep) else ()
@@ -162,7 +187,7 @@ class Watcher:
                 self._folders.schedule(self._recorder, parent, recursive=False, event_filter=_IN_PARENT)
         self._rewatch()
         self._observer.begin([], progress=True)
-        result = build(self.request, self._observer)
+        result = self._build()
         self._settle(result)
         return result
 
@@ -195,6 +220,13 @@ class Watcher:
         self._stopping.set()
         self._recorder.wake.set()
 
+    def interrupt(self) -> None:
+        """Ctrl-C: stop, and stop the running build's writes after the file being written, if any.
+        When this returns, no file is half-written and none will be begun: the process may end now,
+        whatever the build's encoders are still doing."""
+        self.stop()
+        self.gate.close()
+
     def close(self) -> None:
         self._folders.stop()
         with contextlib.suppress(RuntimeError):  # never started
@@ -210,20 +242,39 @@ class Watcher:
         while True:
             wake.clear()
             left = first + self.cap - time.monotonic()
-            if self._stopping.is_set() or left <= 0 or not wake.wait(min(self.quiet, left)):
+            period = self.quiet if self._recorder.writing() else self.settle
+            if self._stopping.is_set() or left <= 0 or not wake.wait(min(period, left)):
                 return self._recorder.take()
 
     def _run(self, changed: list[str], what: str) -> None:
         started = time.perf_counter()
         self._observer.begin(changed, progress=False)
         try:
-            result = build(self.request, self._observer)
+            result = self._build()
         except Exception as exc:  # watching goes on: the next change gets a fresh run (mkdocs' rule)
             self._baseline = None
             self.say(f"{_clock()} {what} · error: {exc} · {time.perf_counter() - started:.2f} s")
             return
         self._settle(result)
         self.say(f"{_clock()} {what} · {_done(result)} · {time.perf_counter() - started:.2f} s")
+
+    def _build(self) -> BuildResult:
+        """The pipeline on a thread of its own, joined here: a KeyboardInterrupt on this (the main)
+        thread ends the wait at once, and the caller's `interrupt()` stops the build's writes."""
+        outcome: list[BuildResult | BaseException] = []
+
+        def work() -> None:
+            try:
+                outcome.append(build(self.request, self._observer))
+            except BaseException as exc:  # handed to the waiting thread
+                outcome.append(exc)
+
+        thread = threading.Thread(target=work, name="assetpipe-run", daemon=True)
+        thread.start()
+        thread.join()
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
 
     # --- what counts as a change ------------------------------------------------------------------
 
@@ -235,7 +286,7 @@ class Watcher:
             if path == self.root:
                 continue  # the folder itself: its identity is checked apart
             rel = path[len(prefix):].replace(os.sep, "/")
-            self.request.scan_memo.pop(rel, None)  # file times are coarse: an event says more than a stat
+            self.request.scan_memo.forget(rel)  # read it again whatever its stamp says
             if self._differs(rel, path):
                 changed.append(rel)
         return sorted(changed)
