@@ -82,6 +82,11 @@ def _remembered(entry: os.DirEntry[str], rel: str, memo: StatMemo) -> Found:
     return found
 
 
+def files(root: Path, exclude: tuple[Path, ...] = ()) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(rel, entry) of every file the scan looks at, sorted; folders it cannot list are left out."""
+    yield from _walk(root, "", {os.path.realpath(p) for p in exclude}, [])
+
+
 def _walk(root: Path, prefix: str, excluded: set[str], notices: list[Notice]) -> Iterator[tuple[str, os.DirEntry[str]]]:
     folder = root / prefix if prefix else root
     try:

@@ -16,6 +16,13 @@ period is the short `settle` once every file written in the burst has been close
 `quiet` while one that was created is not closed yet. A change made without closing a file (a
 truncate(2) by path, a write through mmap) is seen at the next event or run.
 
+The folder is not watched while a run builds it: a run writes thousands of files in a wipe (three
+or four inotify events each, every one a few Python objects on two threads, which cost as much CPU
+as the writes), and none of them is a change. Right after the run the watch is made again and the
+folder is walked once: a file whose stat stamp the scan memo trusts (statmemo.py) holds what the run
+read; any other file is hashed; a file that is not what the run left, one the run did not know, or
+one that went, is recorded as if an event had named it. So nothing written during a run is missed.
+
 Each run's build goes on a thread of its own, so Ctrl-C, on the main thread, never waits for an
 encode: `interrupt()` closes the run's WriteGate (after the file being written, if any; no other is
 begun), and the caller may then end the process at once.
@@ -51,10 +58,10 @@ from watchdog.events import (
 from watchdog.observers import Observer as FolderObserver
 from watchdog.observers.api import ObservedWatch
 
-from . import ledger, manifest
+from . import ledger, manifest, scan
 from .model import BuildResult, Failure, Notice, Observer
 from .pipeline import BuildRequest, build
-from .statmemo import StatMemo
+from .statmemo import StatMemo, stamp_of
 from .writer import WriteGate
 
 QUIET_CAP = 2.0  # seconds: the longest a steady stream of writes waits for a run
@@ -77,6 +84,7 @@ class _Recorder(FileSystemEventHandler):
         self.root = root
         self.prefix = root + os.sep
         self.ignore = tuple(p + os.sep for p in ignore)  # folders inside root that are not the site (the cache)
+        self.ignore_dirs = tuple(Path(p) for p in ignore)
         self.wake = threading.Event()
         self._lock = threading.Lock()
         self._paths: set[str] = set()
@@ -97,6 +105,13 @@ class _Recorder(FileSystemEventHandler):
         """Some file the events name was created and is not closed yet."""
         with self._lock:
             return bool(self._open)
+
+    def add(self, paths: list[str]) -> None:
+        """Paths found changed other than by an event (while the folder was not watched)."""
+        if paths:
+            with self._lock:
+                self._paths.update(paths)
+            self.wake.set()
 
     def take(self) -> set[str]:
         with self._lock:
@@ -179,16 +194,17 @@ class Watcher:
     # --- the loop ---------------------------------------------------------------------------------
 
     def start(self) -> BuildResult:
-        """Watch, then build the whole folder once (events during that build are not lost)."""
+        """Build the whole folder once, then watch it (what changed during that build is caught up)."""
         self._folders.start()
         parent = os.path.dirname(self.root)
         if parent != self.root:
             with contextlib.suppress(OSError):  # the once-a-second check still sees the folder come back
                 self._folders.schedule(self._recorder, parent, recursive=False, event_filter=_IN_PARENT)
-        self._rewatch()
+        self._identity = _identity(self.root)
         self._observer.begin([], progress=True)
         result = self._build()
         self._settle(result)
+        self._resume()
         return result
 
     def loop(self) -> None:
@@ -249,14 +265,62 @@ class Watcher:
     def _run(self, changed: list[str], what: str) -> None:
         started = time.perf_counter()
         self._observer.begin(changed, progress=False)
+        self._pause()
         try:
             result = self._build()
         except Exception as exc:  # watching goes on: the next change gets a fresh run (mkdocs' rule)
             self._baseline = None
             self.say(f"{_clock()} {what} · error: {exc} · {time.perf_counter() - started:.2f} s")
+            self._resume()
             return
         self._settle(result)
         self.say(f"{_clock()} {what} · {_done(result)} · {time.perf_counter() - started:.2f} s")
+        self._resume()
+
+    def _pause(self) -> None:
+        """No watch while a run writes: its own writes are no change (see the module docstring)."""
+        if self._watch is not None:
+            with contextlib.suppress(KeyError, OSError):
+                self._folders.unschedule(self._watch)
+            self._watch = None
+
+    def _resume(self) -> None:
+        """Watch again, then record what changed while unwatched. A folder replaced meanwhile is left
+        to the loop's identity check (a new watch, a whole run)."""
+        if self._identity is None or _identity(self.root) != self._identity:
+            return
+        try:
+            self._watch = self._folders.schedule(self._recorder, self.root, recursive=True, event_filter=_IN_FOLDER)
+        except OSError:
+            return  # gone meanwhile: the loop's identity check sees it
+        self._recorder.add(self._unwatched_changes())
+
+    def _unwatched_changes(self) -> list[str]:
+        """The files that are not what the last run left, and those it left that are gone (absolute)."""
+        if self._baseline is None:
+            return []  # the run failed as a whole: the next event gets a fresh run
+        memo = self.request.scan_memo
+        changed: list[str] = []
+        seen: set[str] = set()
+        for rel, entry in scan.files(Path(self.root), self._recorder.ignore_dirs):
+            seen.add(rel)
+            # As an event would not: a link (its target's events name the target), what is not a file,
+            # a temp file, and a file the last run could not read (its next event brings it back).
+            if (entry.is_symlink() or not entry.is_file(follow_symlinks=False)
+                    or entry.name.endswith(ledger.TEMP_SUFFIX) or rel in self._unsettled):
+                continue
+            known = self._baseline.get(rel)
+            try:
+                stamp = stamp_of(os.stat(entry.path))
+                found = memo.lookup(rel, stamp) if memo is not None else None
+                same = known is not None and known[0] == stamp[0] and (
+                    found.sha256 if found is not None else _sha256(entry.path)) == known[1]
+            except OSError:
+                same = False
+            if not same:
+                changed.append(entry.path)
+        changed.extend(os.path.join(self.root, rel) for rel in self._baseline.keys() - seen - _STATE)
+        return changed
 
     def _build(self) -> BuildResult:
         """The pipeline on a thread of its own, joined here: a KeyboardInterrupt on this (the main)

@@ -243,6 +243,21 @@ def test_a_closed_write_waits_only_the_settle_period_and_a_burst_still_gives_one
         running.stop()
 
 
+def test_a_change_made_while_a_run_writes_is_not_missed(watching: Running, site: Site) -> None:
+    """The folder is not watched during a run; what changed meanwhile is found right after it."""
+    noise = Image.effect_noise((1600, 1200), 60).convert("RGB")
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=85)
+    site.write("img/slow.jpg", out.getvalue())  # a run of a second or more: its variants
+    time.sleep(QUIET + 0.4)
+    assert watching.lines == [], "the run ended before the change: no test"
+    site.write("assets/app.js", js(4))
+    site.delete("robots.txt")
+    until("the photo's run line", lambda: len(watching.lines) >= 1)
+    settled(watching, site)
+    assert "app.js" in " ".join(watching.lines[1:]), watching.lines
+
+
 def test_an_empty_out_dir_rebuild_gives_few_runs_and_a_clean_result(watching: Running, site: Site) -> None:
     """What Vite's emptyOutDir does on every rebuild: every file in dist/ deleted, the site written again."""
     for _ in range(2):
