@@ -319,7 +319,9 @@ class Watcher:
                 same = False
             if not same:
                 changed.append(entry.path)
-        changed.extend(os.path.join(self.root, rel) for rel in self._baseline.keys() - seen - _STATE)
+        changed.extend(os.path.join(self.root, rel) for rel in self._baseline.keys() - seen)
+        changed.extend(path for path in (os.path.join(self.root, rel) for rel in sorted(_STATE))
+                       if not os.path.exists(path))  # assetpipe's state deleted meanwhile
         return changed
 
     def _build(self) -> BuildResult:
