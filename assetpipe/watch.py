@@ -12,9 +12,11 @@ work of what changed, and leaves what a clean build would.
 Content changes are seen when the writer closes the file (inotify's IN_CLOSE_WRITE), not at every
 write(2): a build tool writes whole files, and a per-write event cost more CPU than the run itself when
 thousands of files are written (Vite's emptyOutDir rebuild, and a run's own outputs). So the quiet
-period is the short `settle` once every file written in the burst has been closed, and the longer
-`quiet` while one that was created is not closed yet. A change made without closing a file (a
-truncate(2) by path, a write through mmap) is seen at the next event or run.
+period is the short `settle` while every event of the burst put a whole file in place (closed after
+writing, or renamed into place), and the longer `quiet` once a file was created and is not closed yet,
+or something was deleted (a wipe, whose deleting can pause longer than `settle`, rewrites the
+site). A change made without closing a file (a truncate(2) by path, a write through mmap) is seen at
+the next event or run.
 
 The folder is not watched while a run builds it: a run writes thousands of files in a wipe (three
 or four inotify events each, every one a few Python objects on two threads, which cost as much CPU
@@ -89,6 +91,7 @@ class _Recorder(FileSystemEventHandler):
         self._lock = threading.Lock()
         self._paths: set[str] = set()
         self._open: set[str] = set()  # files created and not closed yet: still being written
+        self._deleted = False  # something went: a wipe or a rename of folders, more is likely to come
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         names = [n for n in (os.fsdecode(event.src_path), os.fsdecode(event.dest_path)) if self._wanted(n, event)]
@@ -99,12 +102,13 @@ class _Recorder(FileSystemEventHandler):
                     self._open.add(names[0])
                 elif event.event_type in ("closed", "deleted", "moved"):
                     self._open.discard(names[0])
+                self._deleted = self._deleted or event.event_type == "deleted"
             self.wake.set()
 
-    def writing(self) -> bool:
-        """Some file the events name was created and is not closed yet."""
+    def settled(self) -> bool:
+        """Every event so far put a whole file in place: each file created was closed, none went."""
         with self._lock:
-            return bool(self._open)
+            return not self._open and not self._deleted
 
     def add(self, paths: list[str]) -> None:
         """Paths found changed other than by an event (while the folder was not watched)."""
@@ -115,7 +119,7 @@ class _Recorder(FileSystemEventHandler):
 
     def take(self) -> set[str]:
         with self._lock:
-            paths, self._paths, self._open = self._paths, set(), set()
+            paths, self._paths, self._open, self._deleted = self._paths, set(), set(), False
         return paths
 
     def _wanted(self, path: str, event: FileSystemEvent) -> bool:
@@ -258,7 +262,7 @@ class Watcher:
         while True:
             wake.clear()
             left = first + self.cap - time.monotonic()
-            period = self.quiet if self._recorder.writing() else self.settle
+            period = self.settle if self._recorder.settled() else self.quiet
             if self._stopping.is_set() or left <= 0 or not wake.wait(min(period, left)):
                 return self._recorder.take()
 

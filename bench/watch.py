@@ -163,7 +163,11 @@ def wipe(child: Child, site: Path, photo: bytes) -> dict:
     started = time.monotonic()
     for entry in list(site.iterdir()):
         if entry.name != ".git":  # as Vite's emptyDir
-            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            # as rmSync(force): a file the watcher's run puts in place or removes meanwhile is no error
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
     wiped = time.monotonic()
     shutil.copytree(CORPUS / "site", site, symlinks=True, dirs_exist_ok=True)
     (site / PHOTO).parent.mkdir(parents=True, exist_ok=True)

@@ -227,7 +227,7 @@ def test_a_burst_of_writes_gives_one_or_two_runs(watching: Running, site: Site) 
     assert 1 <= len(watching.lines) <= 2, watching.lines
 
 
-def test_a_closed_write_waits_only_the_settle_period_and_a_burst_still_gives_one_run(site: Site) -> None:
+def test_a_closed_write_waits_only_the_settle_period_a_deletion_the_quiet_one(site: Site) -> None:
     running = Running(site, quiet=1.5, settle=0.05)
     try:
         written = time.monotonic()
@@ -239,6 +239,10 @@ def test_a_closed_write_waits_only_the_settle_period_and_a_burst_still_gives_one
         settled(running, site)
         time.sleep(0.3)
         assert len(running.lines) == 2, running.lines
+        deleted = time.monotonic()  # a deletion: more may follow (a wipe), so the whole quiet period
+        site.delete("robots.txt")
+        until("a third run line", lambda: len(running.lines) == 3)
+        assert time.monotonic() - deleted >= 1.4
     finally:
         running.stop()
 
