@@ -53,12 +53,14 @@ from watchdog.events import (
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
+    FileModifiedEvent,
     FileMovedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer as FolderObserver
 from watchdog.observers.api import ObservedWatch
+from watchdog.utils import platform
 
 from . import ledger, manifest, scan
 from .model import BuildResult, Failure, Notice, Observer
@@ -69,9 +71,11 @@ from .writer import WriteGate
 QUIET_CAP = 2.0  # seconds: the longest a steady stream of writes waits for a run
 CHECK_EVERY = 1.0  # seconds: how often an idle watcher checks that the folder is still the same folder
 # Only these reach the handler (and the inotify mask is made from them): reads are no change (every
-# build reads every file), a file's content is complete when it is closed, and a folder's creation is
+# build reads every file), a file's content is complete when it is closed (inotify says when; the
+# observers of other systems do not, and report modifications instead), and a folder's creation is
 # followed by events for its files.
-_IN_FOLDER = [FileCreatedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent, DirDeletedEvent, DirMovedEvent]
+_CONTENT = FileClosedEvent if platform.is_linux() else FileModifiedEvent
+_IN_FOLDER = [FileCreatedEvent, _CONTENT, FileDeletedEvent, FileMovedEvent, DirDeletedEvent, DirMovedEvent]
 _IN_PARENT = [DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
 # Inside .assetpipe/ only these going away is a change (a clean build would write them again).
 _STATE = {ledger.STATE_DIR, f"{ledger.STATE_DIR}/{manifest.NAME}", f"{ledger.STATE_DIR}/{ledger.OUTPUTS}"}
