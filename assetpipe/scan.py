@@ -78,7 +78,8 @@ def _remembered(entry: os.DirEntry[str], rel: str, memo: StatMemo) -> Found:
     if known is not None:
         return known
     found = _read(entry.path)  # after the stat: a write during the read changes the stamp
-    memo.record(rel, stamp, checked_ns, found)
+    if stamp_of(os.stat(entry.path)) == stamp:  # not replaced (renamed over) or changed meanwhile
+        memo.record(rel, stamp, checked_ns, found)
     return found
 
 

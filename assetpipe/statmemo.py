@@ -12,7 +12,8 @@ stamp is the same AND the entry was recorded when the file's times were already 
   gets a ctime >= checked_ns - RACY_NS. An entry is trusted only if the recorded ctime (and mtime) is
   below checked_ns - RACY_NS, so a later change always gives a different stamp. The read happens after
   the stat, so what was read is at least as new as the stamp; a change during the read changes the
-  stamp too, and the next look reads again.
+  stamp too, and the next look reads again. The scan also stats the file again after reading it and
+  records nothing when the stamp moved (a file renamed over it, or written, meanwhile).
 - A file changed within `RACY_NS` before it was recorded is simply read again next time (and recorded
   anew, by then old enough).
 
