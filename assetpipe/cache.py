@@ -9,6 +9,9 @@ of small sidecars, and on ext4 creating a file costs 0.1-0.5 ms of kernel time, 
 file-per-entry cache cost as much CPU as Brotli itself on the benchmark site. Each entry carries the
 sha256 of its payload, so a damaged entry reads as a miss, never as wrong bytes. WAL mode and a busy
 timeout let two builds share one cache. One Cache object belongs to one thread (the pipeline's).
+
+The same file keeps the scan's stat memo (statmemo.py) of each build folder, keyed by its real path:
+what hashing each file found, so a warm build reads only the files whose stamp changed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import hashlib
 import sqlite3
 import time
 from pathlib import Path
+
+from .statmemo import Entry, Found, StatMemo
 
 CACHE_VERSION = 1
 DB_NAME = f"cache-v{CACHE_VERSION}.sqlite3"
@@ -51,6 +56,10 @@ class Cache:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, digest BLOB NOT NULL, "
                        "payload BLOB NOT NULL) WITHOUT ROWID")
+            db.execute("CREATE TABLE IF NOT EXISTS stats (root TEXT NOT NULL, rel TEXT NOT NULL, size INTEGER, "
+                       "mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, dev INTEGER, checked_ns INTEGER, "
+                       "found_size INTEGER, sha256 TEXT, sha384 TEXT, head BLOB, PRIMARY KEY (root, rel)) "
+                       "WITHOUT ROWID")
             db.commit()
         except (OSError, sqlite3.Error):
             self._broken = True  # an unusable cache only costs speed
@@ -89,6 +98,38 @@ class Cache:
                        (key, hashlib.sha256(payload).digest(), payload))
             if time.monotonic() - self._last_commit > _COMMIT_SECONDS:
                 self.flush()
+        except sqlite3.Error:
+            pass
+
+    def load_stats(self, root: str, memo: StatMemo) -> None:
+        """Fill `memo` with what the cache remembers of the folder at real path `root`."""
+        db = self._open(create=False)
+        entries: dict[str, Entry] = {}
+        if db is not None:
+            try:
+                rows = db.execute("SELECT rel, size, mtime_ns, ctime_ns, ino, dev, checked_ns, found_size, sha256, "
+                                  "sha384, head FROM stats WHERE root = ?", (root,)).fetchall()
+            except sqlite3.Error:
+                rows = []  # a cache from before the stats table, or damaged: every file is read
+            for rel, size, mtime, ctime, ino, dev, checked, found_size, sha256, sha384, head in rows:
+                entries[rel] = Entry((size, mtime, ctime, ino, dev), checked,
+                                     Found(found_size, sha256, sha384, bytes(head)))
+        memo.load(entries)
+
+    def save_stats(self, root: str, memo: StatMemo) -> None:
+        """Store what changed in `memo` since it was loaded or last saved (errors only cost speed)."""
+        changed, gone = memo.take_changes()
+        if not changed and not gone:
+            return
+        db = self._open(create=True)
+        if db is None:
+            return
+        try:
+            db.executemany("DELETE FROM stats WHERE root = ? AND rel = ?", [(root, rel) for rel in gone])
+            db.executemany("INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(root, rel, *e.stamp, e.checked_ns, e.found.size, e.found.sha256, e.found.sha384,
+                             e.found.head) for rel, e in changed.items()])
+            self.flush()
         except sqlite3.Error:
             pass
 

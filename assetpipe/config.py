@@ -318,6 +318,10 @@ class WatchConfig:
     quiet_ms: int = _setting(
         200, "a build tool writes a burst of files within this; short enough that outputs follow in a moment",
         _integer(10, 10_000))
+    settle_ms: int = _setting(
+        50,
+        "quiet period while each event put a whole file in place (at most quiet_ms); a tool's next file comes in it",
+        _integer(1, 10_000))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 _READY = "ready"
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class _Task:
 class _Worker:
     def __init__(self, context: Any, function: Callable[[Any], Any]) -> None:
         self.connection, theirs = context.Pipe()
-        self.process = context.Process(target=_serve, args=(theirs, function), daemon=True,
+        self.process = context.Process(target=_serve, args=(theirs, function, os.getpid()), daemon=True,
                                        name="assetpipe-encode")
         self.process.start()
         theirs.close()
@@ -61,14 +63,15 @@ class _Worker:
         self.connection.close()
 
 
-def _serve(connection: Connection, function: Callable[[Any], Any]) -> None:
+def _serve(connection: Connection, function: Callable[[Any], Any], parent: int) -> None:
     """A worker's loop: receive an argument, send back what `function` returns; None ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it kills us
+    _die_with(parent)
     connection.send(_READY)
     while True:
         try:
             argument = connection.recv()
-        except EOFError:
+        except (EOFError, OSError):  # the parent is gone
             return
         if argument is None:
             return
@@ -76,9 +79,22 @@ def _serve(connection: Connection, function: Callable[[Any], Any]) -> None:
             result = function(argument)
         except Exception as exc:  # a bug or an encoder's unforeseen error: this task fails, not the build
             result = TaskFailed(f"failed: {type(exc).__name__}: {exc}".splitlines()[0])
-        connection.send(result)
+        try:
+            connection.send(result)
+        except OSError:  # the parent is gone (it ended without closing the pool): nobody wants the result
+            return
         del result
         _give_back_memory()
+
+
+def _die_with(parent: int) -> None:
+    """On Linux, have the kernel kill this worker when the thread that started it ends, however it ends
+    (`assetpipe watch` leaves with os._exit on Ctrl-C; a SIGKILL skips every clean-up): an orphaned
+    worker would otherwise finish a long encode for nobody. Elsewhere the pipe's end does it, later."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: prctl is not there
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the request above was in place
+        os._exit(0)
 
 
 def _give_back_memory() -> None:

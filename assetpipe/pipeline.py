@@ -35,8 +35,9 @@ from .model import (
 )
 from .plan import make_plan
 from .run import execute
-from .scan import ScanMemo, scan
-from .writer import Writer, WriteRefused
+from .scan import scan
+from .statmemo import StatMemo
+from .writer import WriteGate, Writer, WriteRefused
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class BuildRequest:
     dry_run: bool = False
     compress: bool = True
     images: bool = True
-    scan_memo: ScanMemo | None = None  # `assetpipe watch`: read only the files that changed (see scan)
+    scan_memo: StatMemo | None = None  # `assetpipe watch`: one memo across its runs (else one per build)
+    gate: WriteGate | None = None  # `assetpipe watch`: stops the writes from another thread on Ctrl-C
 
 
 def check_folders(source: Path, out: Path | None) -> None:
@@ -72,23 +74,33 @@ def check_folders(source: Path, out: Path | None) -> None:
 def build(request: BuildRequest, observer: Observer) -> BuildResult:
     started = time.perf_counter()
     check_folders(request.source, request.out)
+    optimize = request.images and request.config.images.optimize_originals
+    if optimize and (missing := originals.missing_packages()):
+        raise UsageError(f"images.optimize_originals needs {' and '.join(missing)}: "
+                         "pip install 'assetpipe[originals]'")
     target = request.out or request.source
     exclude = (request.cache_dir,)
-    inventory = scan(request.source, ledger.load(request.source), exclude=exclude, memo=request.scan_memo)
-    target_inventory = inventory
-    if request.out is not None:
-        target_inventory = _out_inventory(request.out, exclude)
+    cache = Cache(request.cache_dir)
+    memo = request.scan_memo if request.scan_memo is not None else StatMemo()
+    memo_root = os.path.realpath(request.source)
+    try:
+        if not memo.loaded:
+            cache.load_stats(memo_root, memo)
+        inventory = scan(request.source, ledger.load(request.source), exclude=exclude, memo=memo)
+        if not request.dry_run:  # --dry-run writes nothing, the cache included
+            cache.save_stats(memo_root, memo)
+        target_inventory = inventory
+        if request.out is not None:
+            target_inventory = _out_inventory(request.out, exclude)
+    except BaseException:
+        cache.close()
+        raise
     for failure in inventory.failures:
         observer.failure(failure)
     for notice in inventory.notices:
         observer.notice(notice)
 
     codecs = compress.codecs(request.config.compress) if request.compress else ()
-    optimize = request.images and request.config.images.optimize_originals
-    if optimize and (missing := originals.missing_packages()):
-        raise UsageError(f"images.optimize_originals needs {' and '.join(missing)}: "
-                         "pip install 'assetpipe[originals]'")
-    cache = Cache(request.cache_dir)
     # The stages run in this order: images (and the <picture> rewrite of the pages), minify (opt-in),
     # precompression; each later one works on what the earlier ones left. The plans made here, before
     # anything is written, are what --dry-run prints.
@@ -132,7 +144,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     failures = list(inventory.failures + image_plan.failures)
     notices = list(inventory.notices + plan.notices)
     writer = Writer(target, {o.rel: Record(o.key, o.sha256, o.size) for o in target_inventory.owned},
-                    optimized=optimized if request.out is None else None)
+                    optimized=optimized if request.out is None else None, gate=request.gate)
     counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
     encodings: dict[str, dict[str, Encoding]] = {}
     try:

@@ -5,10 +5,8 @@ Integrity) and its first bytes (what it really is). Files the ledger says assetp
 still hash to what was written, are kept apart from the user's files. Symbolic links are followed
 only to files inside the folder; links to folders are not followed, so a loop cannot trap the walk.
 
-`assetpipe watch` passes a memo that outlives one scan: a file whose size, mtime, ctime and inode are
-what they were when it was last read is not read again. File times are coarse (a few milliseconds on
-Linux), so the memo alone cannot see every change: its owner must drop the entry of every path it
-knows changed (the watcher does, for every path an event named).
+A StatMemo (statmemo.py, kept in the cache folder between builds and by `assetpipe watch` between its
+runs) spares reading a file whose stat stamp says it did not change, under git's racy-timestamp rule.
 """
 
 from __future__ import annotations
@@ -16,23 +14,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from . import ledger, mediatypes
 from .ledger import Record
 from .model import Failure, Inventory, Notice, OwnedFile, SourceFile
+from .statmemo import Found, StatMemo, stamp_of
 
 # Folders that are never part of a site: version control metadata, and assetpipe's own state.
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
 _CHUNK = 1 << 20
 
-# rel -> (stat stamp, what _read found); see the module docstring.
-ScanMemo = dict[str, tuple[tuple[int, ...], tuple[int, str, str, bytes]]]
-
 
 def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = (),
-         memo: ScanMemo | None = None) -> Inventory:
+         memo: StatMemo | None = None) -> Inventory:
     """The files under `root`, sorted by path; `records` is the ledger of what assetpipe wrote there;
     `memo` (optional, kept by the caller between scans) spares reading files that did not change."""
     real_root = os.path.realpath(root)
@@ -59,32 +56,36 @@ def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = 
             if not entry.is_file():
                 notices.append(Notice(rel, "not a regular file; skipped"))
                 continue
-            size, sha256, sha384, head = _read(entry.path) if memo is None else _remembered(entry, rel, memo)
+            found = _read(entry.path) if memo is None else _remembered(entry, rel, memo)
         except OSError as exc:
             failures.append(Failure(rel, f"cannot read: {exc.strerror or exc}"))
             continue
         record = records.get(rel)
-        if record is not None and record.sha256 == sha256 and record.size == size:
-            owned.append(OwnedFile(rel, size, sha256, record.key))
+        if record is not None and record.sha256 == found.sha256 and record.size == found.size:
+            owned.append(OwnedFile(rel, found.size, found.sha256, record.key))
             continue
-        media_type, kind, compressible = mediatypes.classify(rel, head)
-        sources.append(SourceFile(rel, size, sha256, sha384, media_type, kind, compressible))
+        media_type, kind, compressible = mediatypes.classify(rel, found.head)
+        sources.append(SourceFile(rel, found.size, found.sha256, found.sha384, media_type, kind, compressible))
     if memo is not None:
-        seen = {s.rel for s in sources} | {o.rel for o in owned}
-        for gone in memo.keys() - seen:
-            del memo[gone]
+        memo.keep_only({s.rel for s in sources} | {o.rel for o in owned})
     return Inventory(root, tuple(sources), tuple(owned), tuple(failures), tuple(notices), tuple(leftovers))
 
 
-def _remembered(entry: os.DirEntry[str], rel: str, memo: ScanMemo) -> tuple[int, str, str, bytes]:
-    st = entry.stat()
-    stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-    known = memo.get(rel)
-    if known is not None and known[0] == stamp:
-        return known[1]
-    found = _read(entry.path)  # stamped before reading: a write during the read changes the stamp
-    memo[rel] = (stamp, found)
+def _remembered(entry: os.DirEntry[str], rel: str, memo: StatMemo) -> Found:
+    checked_ns = time.time_ns()  # before the stat: see statmemo's proof
+    stamp = stamp_of(os.stat(entry.path))  # not entry.stat(): scandir's may be older than checked_ns
+    known = memo.lookup(rel, stamp)
+    if known is not None:
+        return known
+    found = _read(entry.path)  # after the stat: a write during the read changes the stamp
+    if stamp_of(os.stat(entry.path)) == stamp:  # not replaced (renamed over) or changed meanwhile
+        memo.record(rel, stamp, checked_ns, found)
     return found
+
+
+def files(root: Path, exclude: tuple[Path, ...] = ()) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(rel, entry) of every file the scan looks at, sorted; folders it cannot list are left out."""
+    yield from _walk(root, "", {os.path.realpath(p) for p in exclude}, [])
 
 
 def _walk(root: Path, prefix: str, excluded: set[str], notices: list[Notice]) -> Iterator[tuple[str, os.DirEntry[str]]]:
@@ -109,7 +110,7 @@ def _walk(root: Path, prefix: str, excluded: set[str], notices: list[Notice]) ->
             yield rel, entry
 
 
-def _read(path: str) -> tuple[int, str, str, bytes]:
+def _read(path: str) -> Found:
     sha256, sha384 = hashlib.sha256(), hashlib.sha384()
     size, head = 0, b""
     with open(path, "rb") as handle:
@@ -119,4 +120,4 @@ def _read(path: str) -> tuple[int, str, str, bytes]:
             size += len(chunk)
             sha256.update(chunk)
             sha384.update(chunk)
-    return size, sha256.hexdigest(), "sha384-" + base64.b64encode(sha384.digest()).decode(), head
+    return Found(size, sha256.hexdigest(), "sha384-" + base64.b64encode(sha384.digest()).decode(), head)

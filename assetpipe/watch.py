@@ -9,6 +9,26 @@ touched, the rest comes from the content cache, and the scan reads again only th
 (a memo kept across runs, from which every path an event named is dropped first). So a run does the
 work of what changed, and leaves what a clean build would.
 
+Content changes are seen when the writer closes the file (inotify's IN_CLOSE_WRITE), not at every
+write(2): a build tool writes whole files, and a per-write event cost more CPU than the run itself when
+thousands of files are written (Vite's emptyOutDir rebuild, and a run's own outputs). So the quiet
+period is the short `settle` while every event of the burst put a whole file in place (closed after
+writing, or renamed into place), and the longer `quiet` once a file was created and is not closed yet,
+or something was deleted (a wipe, whose deleting can pause longer than `settle`, rewrites the
+site). A change made without closing a file (a truncate(2) by path, a write through mmap) is seen at
+the next event or run.
+
+The folder is not watched while a run builds it: a run writes thousands of files in a wipe (three
+or four inotify events each, every one a few Python objects on two threads, which cost as much CPU
+as the writes), and none of them is a change. Right after the run the watch is made again and the
+folder is walked once: a file whose stat stamp the scan memo trusts (statmemo.py) holds what the run
+read; any other file is hashed; a file that is not what the run left, one the run did not know, or
+one that went, is recorded as if an event had named it. So nothing written during a run is missed.
+
+Each run's build goes on a thread of its own, so Ctrl-C, on the main thread, never waits for an
+encode: `interrupt()` closes the run's WriteGate (after the file being written, if any; no other is
+begun), and the caller may then end the process at once.
+
 The folder may be deleted and made again (`rm -rf dist && vite build`): its parent is watched for
 that, and checked every second, and the folder's watch is then made anew.
 """
@@ -30,6 +50,7 @@ from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
+    FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
@@ -39,16 +60,22 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer as FolderObserver
 from watchdog.observers.api import ObservedWatch
+from watchdog.utils import platform
 
-from . import ledger, manifest
+from . import ledger, manifest, scan
 from .model import BuildResult, Failure, Notice, Observer
 from .pipeline import BuildRequest, build
+from .statmemo import StatMemo, stamp_of
+from .writer import WriteGate
 
 QUIET_CAP = 2.0  # seconds: the longest a steady stream of writes waits for a run
 CHECK_EVERY = 1.0  # seconds: how often an idle watcher checks that the folder is still the same folder
-# Only these reach the handler: reads are no change (every build reads every file), and a folder's
-# creation or modification is followed by events for its files.
-_IN_FOLDER = [FileCreatedEvent, FileModifiedEvent, FileDeletedEvent, FileMovedEvent, DirDeletedEvent, DirMovedEvent]
+# Only these reach the handler (and the inotify mask is made from them): reads are no change (every
+# build reads every file), a file's content is complete when it is closed (inotify says when; the
+# observers of other systems do not, and report modifications instead), and a folder's creation is
+# followed by events for its files.
+_CONTENT = FileClosedEvent if platform.is_linux() else FileModifiedEvent
+_IN_FOLDER = [FileCreatedEvent, _CONTENT, FileDeletedEvent, FileMovedEvent, DirDeletedEvent, DirMovedEvent]
 _IN_PARENT = [DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
 # Inside .assetpipe/ only these going away is a change (a clean build would write them again).
 _STATE = {ledger.STATE_DIR, f"{ledger.STATE_DIR}/{manifest.NAME}", f"{ledger.STATE_DIR}/{ledger.OUTPUTS}"}
@@ -63,20 +90,40 @@ class _Recorder(FileSystemEventHandler):
         self.root = root
         self.prefix = root + os.sep
         self.ignore = tuple(p + os.sep for p in ignore)  # folders inside root that are not the site (the cache)
+        self.ignore_dirs = tuple(Path(p) for p in ignore)
         self.wake = threading.Event()
         self._lock = threading.Lock()
         self._paths: set[str] = set()
+        self._open: set[str] = set()  # files created and not closed yet: still being written
+        self._deleted = False  # something went: a wipe or a rename of folders, more is likely to come
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         names = [n for n in (os.fsdecode(event.src_path), os.fsdecode(event.dest_path)) if self._wanted(n, event)]
         if names:
             with self._lock:
                 self._paths.update(names)
+                if event.event_type == "created" and not event.is_directory:
+                    self._open.add(names[0])
+                elif event.event_type in ("closed", "deleted", "moved"):
+                    self._open.discard(names[0])
+                self._deleted = self._deleted or event.event_type == "deleted"
+            self.wake.set()
+
+    def settled(self) -> bool:
+        """Every event so far put a whole file in place: each file created was closed, none went."""
+        with self._lock:
+            return not self._open and not self._deleted
+
+    def add(self, paths: list[str]) -> None:
+        """Paths found changed other than by an event (while the folder was not watched)."""
+        if paths:
+            with self._lock:
+                self._paths.update(paths)
             self.wake.set()
 
     def take(self) -> set[str]:
         with self._lock:
-            paths, self._paths = self._paths, set()
+            paths, self._paths, self._open, self._deleted = self._paths, set(), set(), False
         return paths
 
     def _wanted(self, path: str, event: FileSystemEvent) -> bool:
@@ -133,12 +180,13 @@ class Watcher:
     """`start()` builds once and starts watching; `loop()` runs until `stop()` (from another thread)
     or KeyboardInterrupt; `close()` stops the observer. One line per run goes to `say`."""
 
-    def __init__(self, request: BuildRequest, observer: Observer, say: Say, *, quiet: float,
+    def __init__(self, request: BuildRequest, observer: Observer, say: Say, *, quiet: float, settle: float,
                  cap: float = QUIET_CAP) -> None:
-        self.request = replace(request, scan_memo={})
+        self.gate = WriteGate()
+        self.request = replace(request, scan_memo=StatMemo(), gate=self.gate)
         self.root = os.path.abspath(request.source)
         self.say = say
-        self.quiet, self.cap = quiet, max(cap, quiet)
+        self.quiet, self.settle, self.cap = quiet, min(settle, quiet), max(cap, quiet)
         self._observer = _RunObserver(observer)
         cache = os.path.abspath(request.cache_dir)
         inside = (cache,) if cache.startswith(self.root + os.sep) else ()
@@ -154,16 +202,17 @@ class Watcher:
     # --- the loop ---------------------------------------------------------------------------------
 
     def start(self) -> BuildResult:
-        """Watch, then build the whole folder once (events during that build are not lost)."""
+        """Build the whole folder once, then watch it (what changed during that build is caught up)."""
         self._folders.start()
         parent = os.path.dirname(self.root)
         if parent != self.root:
             with contextlib.suppress(OSError):  # the once-a-second check still sees the folder come back
                 self._folders.schedule(self._recorder, parent, recursive=False, event_filter=_IN_PARENT)
-        self._rewatch()
+        self._identity = _identity(self.root)
         self._observer.begin([], progress=True)
-        result = build(self.request, self._observer)
+        result = self._build()
         self._settle(result)
+        self._resume()
         return result
 
     def loop(self) -> None:
@@ -195,6 +244,13 @@ class Watcher:
         self._stopping.set()
         self._recorder.wake.set()
 
+    def interrupt(self) -> None:
+        """Ctrl-C: stop, and stop the running build's writes after the file being written, if any.
+        When this returns, no file is half-written and none will be begun: the process may end now,
+        whatever the build's encoders are still doing."""
+        self.stop()
+        self.gate.close()
+
     def close(self) -> None:
         self._folders.stop()
         with contextlib.suppress(RuntimeError):  # never started
@@ -210,20 +266,89 @@ class Watcher:
         while True:
             wake.clear()
             left = first + self.cap - time.monotonic()
-            if self._stopping.is_set() or left <= 0 or not wake.wait(min(self.quiet, left)):
+            period = self.settle if self._recorder.settled() else self.quiet
+            if self._stopping.is_set() or left <= 0 or not wake.wait(min(period, left)):
                 return self._recorder.take()
 
     def _run(self, changed: list[str], what: str) -> None:
         started = time.perf_counter()
         self._observer.begin(changed, progress=False)
+        self._pause()
         try:
-            result = build(self.request, self._observer)
+            result = self._build()
         except Exception as exc:  # watching goes on: the next change gets a fresh run (mkdocs' rule)
             self._baseline = None
             self.say(f"{_clock()} {what} · error: {exc} · {time.perf_counter() - started:.2f} s")
+            self._resume()
             return
         self._settle(result)
         self.say(f"{_clock()} {what} · {_done(result)} · {time.perf_counter() - started:.2f} s")
+        self._resume()
+
+    def _pause(self) -> None:
+        """No watch while a run writes: its own writes are no change (see the module docstring)."""
+        if self._watch is not None:
+            with contextlib.suppress(KeyError, OSError):
+                self._folders.unschedule(self._watch)
+            self._watch = None
+
+    def _resume(self) -> None:
+        """Watch again, then record what changed while unwatched. A folder replaced meanwhile is left
+        to the loop's identity check (a new watch, a whole run)."""
+        if self._identity is None or _identity(self.root) != self._identity:
+            return
+        try:
+            self._watch = self._folders.schedule(self._recorder, self.root, recursive=True, event_filter=_IN_FOLDER)
+        except OSError:
+            return  # gone meanwhile: the loop's identity check sees it
+        self._recorder.add(self._unwatched_changes())
+
+    def _unwatched_changes(self) -> list[str]:
+        """The files that are not what the last run left, and those it left that are gone (absolute)."""
+        if self._baseline is None:
+            return []  # the run failed as a whole: the next event gets a fresh run
+        memo = self.request.scan_memo
+        changed: list[str] = []
+        seen: set[str] = set()
+        for rel, entry in scan.files(Path(self.root), self._recorder.ignore_dirs):
+            seen.add(rel)
+            # As an event would not: a link (its target's events name the target), what is not a file,
+            # a temp file, and a file the last run could not read (its next event brings it back).
+            if (entry.is_symlink() or not entry.is_file(follow_symlinks=False)
+                    or entry.name.endswith(ledger.TEMP_SUFFIX) or rel in self._unsettled):
+                continue
+            known = self._baseline.get(rel)
+            try:
+                stamp = stamp_of(os.stat(entry.path))
+                found = memo.lookup(rel, stamp) if memo is not None else None
+                same = known is not None and known[0] == stamp[0] and (
+                    found.sha256 if found is not None else _sha256(entry.path)) == known[1]
+            except OSError:
+                same = False
+            if not same:
+                changed.append(entry.path)
+        changed.extend(os.path.join(self.root, rel) for rel in self._baseline.keys() - seen)
+        changed.extend(path for path in (os.path.join(self.root, rel) for rel in sorted(_STATE))
+                       if not os.path.exists(path))  # assetpipe's state deleted meanwhile
+        return changed
+
+    def _build(self) -> BuildResult:
+        """The pipeline on a thread of its own, joined here: a KeyboardInterrupt on this (the main)
+        thread ends the wait at once, and the caller's `interrupt()` stops the build's writes."""
+        outcome: list[BuildResult | BaseException] = []
+
+        def work() -> None:
+            try:
+                outcome.append(build(self.request, self._observer))
+            except BaseException as exc:  # handed to the waiting thread
+                outcome.append(exc)
+
+        thread = threading.Thread(target=work, name="assetpipe-run", daemon=True)
+        thread.start()
+        thread.join()
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
 
     # --- what counts as a change ------------------------------------------------------------------
 
@@ -235,7 +360,7 @@ class Watcher:
             if path == self.root:
                 continue  # the folder itself: its identity is checked apart
             rel = path[len(prefix):].replace(os.sep, "/")
-            self.request.scan_memo.pop(rel, None)  # file times are coarse: an event says more than a stat
+            self.request.scan_memo.forget(rel)  # read it again whatever its stamp says
             if self._differs(rel, path):
                 changed.append(rel)
         return sorted(changed)

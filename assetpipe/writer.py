@@ -4,6 +4,9 @@ Every file goes to a temp file in its own folder and is put in place with `os.re
 (or a build that was killed) never sees half a file. Before a file is put in place the journal
 records it, so the next build knows it is assetpipe's. A path held by a file the user made is never
 written over; a path outside the target is never touched.
+
+A WriteGate lets another thread stop the writes at a safe point (`assetpipe watch` on Ctrl-C): once
+`close` returns, no file is half-written and no write will begin, whatever the encoders still do.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import hashlib
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -26,10 +30,33 @@ class WriteRefused(Exception):
     """The path is held by a file assetpipe did not write, or lies outside the target."""
 
 
+class Interrupted(Exception):
+    """The build's writes were stopped from another thread (see WriteGate)."""
+
+
+class WriteGate:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def close(self) -> None:
+        """Wait for the write in progress, if any, and let no other begin."""
+        with self._lock:
+            self._closed = True
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[None]:
+        with self._lock:
+            if self._closed:
+                raise Interrupted("stopped")
+            yield
+
+
 class Writer:
     def __init__(self, target: Path, owned: dict[str, Record], minified: dict[str, Minified] | None = None,
-                 optimized: dict[str, Minified] | None = None) -> None:
+                 optimized: dict[str, Minified] | None = None, gate: WriteGate | None = None) -> None:
         self.target = target
+        self._gate = gate or WriteGate()
         self._real_target = os.path.realpath(target)
         self._records = dict(owned)  # every output assetpipe may replace, and what it holds
         self._minified = dict(minified or {})  # user files assetpipe minified in place (opt-in)
@@ -132,8 +159,9 @@ class Writer:
         """Delete an earlier output of assetpipe's that this build no longer makes."""
         if rel not in self._records:
             raise WriteRefused(f"{rel}: not written by assetpipe; left alone")
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._checked(rel))
+        path = self._checked(rel)
+        with self._gate.open(), contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
         del self._records[rel]
 
     def finish(self) -> None:
@@ -191,19 +219,21 @@ class Writer:
             folder = self.target / ledger.STATE_DIR
             folder.mkdir(parents=True, exist_ok=True)
             self._journal = (folder / ledger.JOURNAL).open("a", encoding="utf-8")
-        self._journal.write(line)
-        self._journal.flush()
+        with self._gate.open():
+            self._journal.write(line)
+            self._journal.flush()
 
     def _atomic(self, path: Path, fill: Callable[[IO[bytes]], object]) -> None:
-        fd, temp = _create_temp(path)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                fill(handle)
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+        with self._gate.open():
+            fd, temp = _create_temp(path)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    fill(handle)
+                os.replace(temp, path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+                raise
 
 
 def _create_temp(path: Path) -> tuple[int, str]:

@@ -5,9 +5,10 @@ python bench/watch.py [--runs N] [--photo-runs N] [--wipe-runs N]
 Run it with assetpipe's own Python (it times the same work done alone through assetpipe's library).
 It copies the corpus site to $ASSETPIPE_BENCH_TMP/scratch-watch/site, adds a 12-megapixel photo
 (4000x3000, cropped from the corpus photo lomiri-Infinite-Sea_by_Aury88.jpg, JPEG q90) and a page
-that shows it, and starts the real CLI, `assetpipe watch site --cache-dir cache`, defaults
-(quiet period 200 ms), in a child process whose stderr lines are timestamped as they arrive. The
-cache folder is kept between invocations of this script: the first one fills it.
+that shows it, and starts the real CLI, `assetpipe watch site --cache-dir cache`, defaults (quiet
+period 200 ms, 50 ms once every written file is closed), in a child process whose stderr lines are
+timestamped as they arrive. The cache folder is kept between invocations of this script: the first
+one fills it.
 
 Three measurements, each RUNS times, each waiting first until the watcher has printed nothing for 1 s:
   js-large / js-small  a comment line is appended to assets/EChartsPanel-*.js (1.1 MB, the largest
@@ -162,7 +163,11 @@ def wipe(child: Child, site: Path, photo: bytes) -> dict:
     started = time.monotonic()
     for entry in list(site.iterdir()):
         if entry.name != ".git":  # as Vite's emptyDir
-            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            # as rmSync(force): a file the watcher's run puts in place or removes meanwhile is no error
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
     wiped = time.monotonic()
     shutil.copytree(CORPUS / "site", site, symlinks=True, dirs_exist_ok=True)
     (site / PHOTO).parent.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ from .conftest import REPO, snapshot
 
 DEADLINE = 10.0  # seconds: the longest any test waits for an outcome
 QUIET = 0.1
+SETTLE = 0.03
 
 
 class Quiet:
@@ -119,12 +120,12 @@ class Site:
 class Running:
     """A Watcher whose loop runs on a thread; `lines` are its run lines."""
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, quiet: float = QUIET, settle: float = SETTLE) -> None:
         self.site = site
         self.lines: list[str] = []
         self.observer = Quiet()
         request = BuildRequest(site.root, Config(), site.cache, jobs=2)
-        self.watcher = Watcher(request, self.observer, self.lines.append, quiet=QUIET)
+        self.watcher = Watcher(request, self.observer, self.lines.append, quiet=quiet, settle=settle)
         self.first = self.watcher.start()
         self.thread = threading.Thread(target=self.watcher.loop, daemon=True)
         self.thread.start()
@@ -224,6 +225,41 @@ def test_a_burst_of_writes_gives_one_or_two_runs(watching: Running, site: Site) 
     settled(watching, site)
     time.sleep(QUIET * 4)
     assert 1 <= len(watching.lines) <= 2, watching.lines
+
+
+def test_a_closed_write_waits_only_the_settle_period_a_deletion_the_quiet_one(site: Site) -> None:
+    running = Running(site, quiet=1.5, settle=0.05)
+    try:
+        written = time.monotonic()
+        site.write("assets/app.js", js(2))
+        until("one run line", lambda: len(running.lines) == 1)
+        assert time.monotonic() - written < 1.0  # well under the 1.5 s quiet period
+        for n in range(40):  # each file written whole and closed, one after another
+            site.write("assets/app.js" if n % 2 else f"assets/chunk-{n}.js", js(n))
+        settled(running, site)
+        time.sleep(0.3)
+        assert len(running.lines) == 2, running.lines
+        deleted = time.monotonic()  # a deletion: more may follow (a wipe), so the whole quiet period
+        site.delete("robots.txt")
+        until("a third run line", lambda: len(running.lines) == 3)
+        assert time.monotonic() - deleted >= 1.4
+    finally:
+        running.stop()
+
+
+def test_a_change_made_while_a_run_writes_is_not_missed(watching: Running, site: Site) -> None:
+    """The folder is not watched during a run; what changed meanwhile is found right after it."""
+    noise = Image.effect_noise((1600, 1200), 60).convert("RGB")
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=85)
+    site.write("img/slow.jpg", out.getvalue())  # a run of a second or more: its variants
+    time.sleep(QUIET + 0.4)
+    assert watching.lines == [], "the run ended before the change: no test"
+    site.write("assets/app.js", js(4))
+    site.delete("robots.txt")
+    until("the photo's run line", lambda: len(watching.lines) >= 1)
+    settled(watching, site)
+    assert "app.js" in " ".join(watching.lines[1:]), watching.lines
 
 
 def test_an_empty_out_dir_rebuild_gives_few_runs_and_a_clean_result(watching: Running, site: Site) -> None:
@@ -337,3 +373,74 @@ def test_ctrl_c_exits_0_within_a_second_leaving_no_temp_file(site: Site, tmp_pat
     assert took < 1.0
     assert lines[-1].startswith("stopped")
     assert not temp_files(site.root)
+
+
+def big_photo() -> bytes:
+    """A 12-megapixel noisy photo: its variants take seconds to encode."""
+    noise = Image.effect_noise((4000, 3000), 60).convert("RGB")
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def test_ctrl_c_during_a_long_encode_exits_0_within_a_second(site: Site, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("ASSETPIPE_CACHE_DIR", None)
+    child = subprocess.Popen([sys.executable, "-m", "assetpipe", "watch", str(site.root), "--cache-dir",
+                              str(site.cache)], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(child.stderr), daemon=True)
+    reader.start()
+    try:
+        until("watching", lambda: any(line.startswith("watching ") for line in lines), 30)
+        site.write("img/big.jpg", big_photo())
+        time.sleep(1.5)  # the run has begun encoding its variants, which takes several seconds
+        assert not any("big.jpg" in line for line in lines), "the encode ended before Ctrl-C: no test"
+        workers = children_of(child.pid)
+        assert workers, "no image worker process is running: no test"
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        code = child.wait(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        if child.poll() is None:
+            child.kill()
+    reader.join(5)
+    assert code == 0, "".join(lines)
+    assert took < 1.0, took
+    assert lines[-1].startswith("stopped")
+    assert not temp_files(site.root)
+    until("the image workers ended with the watcher", lambda: not any(alive(pid) for pid in workers), 2)
+
+
+def children_of(parent: int) -> list[int]:
+    """The live processes whose parent is `parent` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Still running (a zombie, dead but not yet reaped by init, does not count)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("args", [("--out", "elsewhere"), ("--dry-run",), ("--json",), ("--report", "r.html"),
+                                  ("--base", "base.json"), ("--headers", "netlify"), ("--upload",)])
+def test_builds_flags_that_do_not_apply_to_watch_are_refused_with_the_reason(cli, site: Site, args) -> None:
+    before = snapshot(site.root)
+    result = cli("watch", str(site.root), *args, "--cache-dir", str(site.cache))
+    assert result.exit_code == 2
+    assert f"{args[0]} does not apply to `assetpipe watch`: " in result.output
+    assert "assetpipe build DIR" in result.output or "assetpipe upload" in result.output
+    assert snapshot(site.root) == before and not site.cache.exists()

@@ -1,0 +1,68 @@
+"""The scan's stat memo: a warm build reads no unchanged file, and never misses a change (racy rule)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import brotli
+
+from assetpipe.config import Config
+from assetpipe.pipeline import BuildRequest, build
+from assetpipe.statmemo import RACY_NS, Entry, Found, StatMemo, trusted
+
+from .conftest import snapshot
+from .test_watch import Quiet
+
+
+def built(site: Path, cache: Path, memo: StatMemo) -> set[str]:
+    """Build `site`; the files the scan read (every file it reads, and only those, is recorded)."""
+    started = time.time_ns()
+    result = build(BuildRequest(site, Config(), cache, jobs=2, scan_memo=memo), Quiet())
+    assert result.exit_code == 0
+    return {rel for rel, entry in memo.entries().items() if entry.checked_ns >= started}
+
+
+def test_a_warm_build_reads_nothing_unchanged_and_a_change_is_never_missed(site: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    mirror = tmp_path / "mirror"
+    shutil.copytree(site, mirror, symlinks=True)
+    first = StatMemo()
+    assert "index.html" in built(site, cache, first)  # an empty cache: every file is read
+    time.sleep(RACY_NS / 1e9 + 0.2)  # every file older than the racy window
+    second = built(site, cache, StatMemo())  # read again: recorded while young, so not trusted
+    assert "index.html" in second and "assets/about-A9tvyagY.js.br" in second
+    assert built(site, cache, StatMemo()) == set()  # a new build, the memo from the cache: nothing read
+    # Same size, new bytes, the old mtime put back: only the ctime tells, and it does.
+    chunk = site / "assets" / "about-A9tvyagY.js"
+    old = chunk.stat()
+    data = chunk.read_bytes()
+    changed = data[:-3] + (b"/*/" if data[-3:] != b"/*/" else b"/**")
+    for root in (site, mirror):
+        (root / chunk.relative_to(site)).write_bytes(changed)
+        os.utime(root / chunk.relative_to(site), ns=(old.st_atime_ns, old.st_mtime_ns))
+    assert chunk.stat().st_mtime_ns == old.st_mtime_ns and chunk.stat().st_size == old.st_size
+    assert "assets/about-A9tvyagY.js" in built(site, cache, StatMemo())
+    assert brotli.decompress((site / "assets/about-A9tvyagY.js.br").read_bytes()) == changed
+    clean = tmp_path / "clean"
+    shutil.copytree(mirror, clean, symlinks=True)
+    build(BuildRequest(clean, Config(), tmp_path / "clean-cache", jobs=2), Quiet())
+    assert snapshot(site) == snapshot(clean)
+
+
+def test_an_entry_recorded_within_the_racy_window_is_not_trusted() -> None:
+    found = Found(3, "0" * 64, "sha384-x", b"abc")
+    checked = time.time_ns()
+    for ctime, trust in ((checked - RACY_NS - 1, True), (checked - RACY_NS, False), (checked - 1, False),
+                         (checked + 10**9, False)):
+        stamp = (3, checked - 5 * RACY_NS, ctime, 11, 22)
+        entry = Entry(stamp, checked, found)
+        assert trusted(entry, stamp) is trust, ctime - checked
+        assert not trusted(entry, (*stamp[:4], 23))  # another device: another file
+    memo = StatMemo()
+    memo.record("a.txt", (3, 0, checked - 5 * RACY_NS, 1, 1), checked, found)
+    assert memo.lookup("a.txt", (3, 0, checked - 5 * RACY_NS, 1, 1)) == found
+    assert memo.lookup("a.txt", (4, 0, checked - 5 * RACY_NS, 1, 1)) is None  # another size
+    assert memo.lookup("a.txt", (3, 0, checked - 5 * RACY_NS, 2, 1)) is None  # another inode
