@@ -29,11 +29,6 @@ class SizeRequest:
     cwd: Path = Path(".")  # where a relative `diff.lighthouse_budget` is found
 
 
-def wants_sizes(config: Config) -> bool:
-    """Whether `build` has budgets to check."""
-    return bool(config.budgets or config.diff.lighthouse_budget)
-
-
 def size_report(request: SizeRequest) -> SizeReport:
     config = request.config
     notices: list[Notice] = []

@@ -12,18 +12,22 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__, config, diffreport, headersfile, ledger, upload, uploadplan
-from .check import SizeRequest, chunk_breakdowns, size_report, wants_sizes, write_atomic
-from .htmlreport import render
+from . import __version__, config, headersfile, ledger, uploadplan
 from .model import AssetpipeError, BuildResult, ConfigError
 from .pipeline import BuildRequest, build
 from .report import TerminalObserver, plan_lines, result_json
 from .sizes import human
-from .sizetypes import SizeReport
 from .writer import Writer, WriteRefused
+
+# The size report (check, diffreport, htmlreport) and the upload are imported where they are used: a
+# plain `build` needs neither, and a warm build of an unchanged tree is mostly the interpreter starting.
+if TYPE_CHECKING:
+    from . import upload
+    from .sizetypes import SizeReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUDGET = 0, 1, 2, 3
 DEFAULT_CACHE_DIR = ".assetpipe-cache"
@@ -243,6 +247,9 @@ def diff_command(base: Path, head: Path, fmt: str, report_path: Path | None, con
 
     BASE and HEAD are assetpipe manifests or built folders; a missing BASE is not an error.
     """
+    from . import diffreport
+    from .check import SizeRequest, size_report
+
     observer = TerminalObserver(quiet=quiet)
     try:
         loaded = config.load(config_path, Path.cwd())
@@ -277,6 +284,9 @@ def _size_exit(report: SizeReport) -> int:
 
 
 def _write_html_report(report: SizeReport, path: Path) -> None:
+    from .check import chunk_breakdowns, write_atomic
+    from .htmlreport import render
+
     chunks, notices = chunk_breakdowns(report.diff.head)
     write_atomic(path, render(report, chunks, notices))
 
@@ -284,8 +294,11 @@ def _write_html_report(report: SizeReport, path: Path) -> None:
 def _check_build_sizes(result: BuildResult, cfg: config.Config, base: Path | None, report_path: Path | None,
                        jobs: int, observer: TerminalObserver) -> int:
     """After `build`: check the budgets (exit 3 on an error-level breach) and write --report, when asked."""
-    if result.dry_run or not (wants_sizes(cfg) or report_path is not None):
+    if result.dry_run or not (cfg.has_budgets or report_path is not None):
         return result.exit_code
+    from . import diffreport
+    from .check import SizeRequest, size_report
+
     try:
         report = size_report(SizeRequest(base, result.target, cfg, jobs, Path.cwd()))
         if report_path is not None:
@@ -354,6 +367,8 @@ class _UploadReport:
 
 def _upload(directory: Path, cfg: config.UploadConfig, target: str | None, dry_run: bool, as_json: bool,
             observer: TerminalObserver) -> int:
+    from . import upload
+
     target = target or cfg.target
     try:
         plan = upload.read_plan(directory, cfg)
@@ -416,6 +431,8 @@ def _upload_summary(result: upload.UploadResult) -> str:
 
 def _write_headers_file(target: Path, cfg: config.UploadConfig, observer: TerminalObserver) -> int:
     """`build --headers netlify`: DIR/_headers from the upload plan, written (and recorded) as assetpipe's."""
+    from . import upload
+
     try:
         plan = upload.read_plan(target, cfg)
         writer = Writer(target, ledger.load(target), ledger.load_minified(target),

@@ -345,6 +345,11 @@ class Config:
     watch: WatchConfig = field(default_factory=WatchConfig)
     budgets: tuple[Budget, ...] = ()
 
+    @property
+    def has_budgets(self) -> bool:
+        """Whether `build` has budgets to check ([budgets] or a Lighthouse budget file)."""
+        return bool(self.budgets or self.diff.lighthouse_budget)
+
 
 _SECTIONS: dict[str, type] = {
     "images": ImagesConfig,

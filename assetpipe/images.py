@@ -20,7 +20,7 @@ import importlib.metadata
 import io
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import oxipng
 from PIL import Image, ImageCms, ImageOps, ImageSequence, UnidentifiedImageError, features
@@ -66,18 +66,23 @@ class ImageSettings:
     background: tuple[int, int, int]
     quality: dict[str, int]  # avif, webp, jpeg
     max_pixels: int
+    # the library versions in the cache keys, read once (reading a package's metadata takes about 1 ms,
+    # which a warm build of many images would otherwise pay per rendition)
+    versions: dict[str, str] = field(default_factory=lambda: {
+        "avif": str(features.version("avif")), "webp": str(features.version("webp")),
+        "pyoxipng": importlib.metadata.version("pyoxipng")})
 
     def encoder_settings(self, fmt: str) -> str:
         """Everything that changes one format's bytes, for the cache key and the output name."""
         version = f"pillow {Image.__version__}"
         if fmt == "avif":
-            return f"{version} libavif {features.version('avif')} q{self.quality['avif']} s{AVIF_SPEED} 420"
+            return f"{version} libavif {self.versions['avif']} q{self.quality['avif']} s{AVIF_SPEED} 420"
         if fmt == "webp":
-            return f"{version} libwebp {features.version('webp')} q{self.quality['webp']} m{WEBP_METHOD} a100"
+            return f"{version} libwebp {self.versions['webp']} q{self.quality['webp']} m{WEBP_METHOD} a100"
         if fmt == "jpeg":
             return f"{version} q{self.quality['jpeg']} progressive optimize 420 bg{self.background}"
         if fmt == "png":
-            return (f"{version} pyoxipng {importlib.metadata.version('pyoxipng')} o{PNG_OXIPNG_LEVEL} lossless; "
+            return (f"{version} pyoxipng {self.versions['pyoxipng']} o{PNG_OXIPNG_LEVEL} lossless; "
                     "animated: pillow optimize")
         return f"{version} {fmt} lossless optimize"
 

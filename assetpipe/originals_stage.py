@@ -118,11 +118,13 @@ def settle(result: ImageResult, root: Path, target: Path, store: Cache, settings
     rel, info = job.source.rel, job.info
     lossy = next((p for p in result.produced if not p.rendition.sidecar and p.rendition.format == info.format
                   and p.rendition.width == info.width), None) if _has_lossy(job) else None
-    key = _key(job, settings)
-    if known is not None and (not enabled or known.key == key):
+    if known is not None and not enabled:
         return Settled(rel, known, None, Action.FRESH)
     if not enabled or not originals.handles(info):
         return Settled(rel, None, None, None)
+    key = _key(job, settings)  # only now: it reads the optimisers' versions
+    if known is not None and known.key == key:
+        return Settled(rel, known, None, Action.FRESH)
     entry, work = store.get(key), Action.CACHED
     original: bytes | None = None  # read only when needed: a warm build reads no original
     if entry is None or entry[:1] not in (_OPTIMISED, _KEEP):
