@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import oxipng
 from PIL import Image, ImageCms, ImageOps, ImageSequence, UnidentifiedImageError, features
 
+from . import bmff
+
 # What each format can hold; the fallback is always one of these formats.
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "avif": "image/avif"}
 EXTENSION = {"jpeg": "jpg", "png": "png", "gif": "gif", "webp": "webp", "avif": "avif"}
@@ -72,11 +74,12 @@ class ImageSettings:
         "avif": str(features.version("avif")), "webp": str(features.version("webp")),
         "pyoxipng": importlib.metadata.version("pyoxipng")})
 
-    def encoder_settings(self, fmt: str) -> str:
+    def encoder_settings(self, fmt: str, animated: bool = False) -> str:
         """Everything that changes one format's bytes, for the cache key and the output name."""
         version = f"pillow {Image.__version__}"
         if fmt == "avif":
-            return f"{version} libavif {self.versions['avif']} q{self.quality['avif']} s{AVIF_SPEED} 420"
+            sequence = " sequence times0" if animated else ""  # see bmff.py
+            return f"{version} libavif {self.versions['avif']} q{self.quality['avif']} s{AVIF_SPEED} 420{sequence}"
         if fmt == "webp":
             return f"{version} libwebp {self.versions['webp']} q{self.quality['webp']} m{WEBP_METHOD} a100"
         if fmt == "jpeg":
@@ -343,6 +346,8 @@ def _encode(frames: list[Image.Image], durations: list[int], loop: int | None, f
         if first.mode not in ("L", "LA"):  # greyscale stays 4:0:0, Pillow's default for it
             options["subsampling"] = "4:2:0"
         first.save(buffer, "AVIF", quality=settings.quality["avif"], speed=AVIF_SPEED, max_threads=1, **options)
+        if len(frames) > 1:  # an image sequence carries the time of encoding: not in a deterministic build
+            return bmff.without_timestamps(buffer.getvalue())
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return buffer.getvalue()

@@ -145,7 +145,7 @@ def _renditions(source: SourceFile, info: ImageInfo, fallback: str | None, moder
     for width in images.widths_for(info, settings.widths):
         height = max(1, round(info.height * width / info.width))
         for fmt in formats:
-            recipe = settings.encoder_settings(fmt)
+            recipe = settings.encoder_settings(fmt, info.animated)
             key = cache_keys.key(source.sha256, f"image:{fmt}:{width}", recipe)
             name = images.variant_name(source.rel, info.format, fmt, width, f"{source.sha256} {recipe}")
             planned.append(_lookup(name, fmt, width, height, key, owned, in_cache, sidecar=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import zlib
 
 import pytest
@@ -190,6 +191,18 @@ def test_animation_keeps_every_frame_duration_and_loop() -> None:
         assert durations == [100, 200, 300], r.format
         if r.format != "avif":
             assert out.info.get("loop") == 0, r.format
+
+
+def test_an_animated_avif_is_the_same_bytes_whenever_it_is_encoded() -> None:
+    # libavif stamps an image sequence with the time of encoding (seconds): two encodes across a second
+    # boundary differed before bmff.without_timestamps.
+    first = [r.data for r in all_outputs(animated_gif(loop=0))[1] if r.format == "avif"]
+    time.sleep(1.1)
+    second = [r.data for r in all_outputs(animated_gif(loop=0))[1] if r.format == "avif"]
+    assert first and first == second
+    movie = first[0][first[0].index(b"mvhd") + 4:]
+    width = 8 if movie[0] == 1 else 4
+    assert movie[4:4 + 2 * width] == bytes(2 * width)  # creation and modification time: 0
 
 
 def test_animation_with_a_finite_loop_skips_avif_and_never_becomes_a_still() -> None:
