@@ -346,15 +346,22 @@ def test_assetpipes_state_deleted_is_written_again(watching: Running, site: Site
     until("the manifest is back", lambda: "assets/app.js" in site.manifest()["files"])
 
 
-def test_ctrl_c_exits_0_within_a_second_leaving_no_temp_file(site: Site, tmp_path: Path) -> None:
+def watch_process(site: Site, cwd: Path) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
+    """`assetpipe watch` on the site in a process of its own (so that it gets a real SIGINT), and its
+    stderr lines as they come."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("ASSETPIPE_CACHE_DIR", None)
     child = subprocess.Popen([sys.executable, "-m", "assetpipe", "watch", str(site.root), "--cache-dir",
-                              str(site.cache)], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                              str(site.cache)], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(child.stderr), daemon=True)
     reader.start()
+    return child, lines, reader
+
+
+def test_ctrl_c_exits_0_within_a_second_leaving_no_temp_file(site: Site, tmp_path: Path) -> None:
+    child, lines, reader = watch_process(site, tmp_path)
     try:
         until("watching", lambda: any(line.startswith("watching ") for line in lines), 30)
         site.write("assets/app.js", js(7))
@@ -384,14 +391,7 @@ def big_photo() -> bytes:
 
 
 def test_ctrl_c_during_a_long_encode_exits_0_within_a_second(site: Site, tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("ASSETPIPE_CACHE_DIR", None)
-    child = subprocess.Popen([sys.executable, "-m", "assetpipe", "watch", str(site.root), "--cache-dir",
-                              str(site.cache)], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(child.stderr), daemon=True)
-    reader.start()
+    child, lines, reader = watch_process(site, tmp_path)
     try:
         until("watching", lambda: any(line.startswith("watching ") for line in lines), 30)
         site.write("img/big.jpg", big_photo())
