@@ -50,6 +50,21 @@ def main() -> None:
     """Optimise a finished frontend build: precompression, a manifest, responsive images."""
 
 
+def _load_config(config_path: Path | None, observer: TerminalObserver) -> config.LoadedConfig:
+    """The config (--config, else ./assetpipe.toml, else ./pyproject.toml); every problem in it is an
+    error line, and exit 2."""
+    try:
+        return config.load(config_path, Path.cwd())
+    except ConfigError as exc:
+        for problem in exc.problems:
+            observer.error(problem)
+        sys.exit(EXIT_USAGE)
+
+
+def _cache_dir(option: Path | None) -> Path:
+    return option or Path(os.environ.get("ASSETPIPE_CACHE_DIR") or DEFAULT_CACHE_DIR)
+
+
 @main.command("build")
 @click.argument("directory", required=False, type=click.Path(path_type=Path), default=Path("dist"))
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
@@ -80,16 +95,11 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
                   quiet: bool, verbose: bool) -> None:
     """Optimise DIRECTORY (default ./dist) in place, or into --out."""
     observer = TerminalObserver(quiet=quiet, verbose=verbose)
-    try:
-        loaded = config.load(config_path, Path.cwd())
-    except ConfigError as exc:
-        for problem in exc.problems:
-            observer.error(problem)
-        sys.exit(EXIT_USAGE)
+    loaded = _load_config(config_path, observer)
     request = BuildRequest(
         source=directory,
         config=config.with_all_minified(loaded.config) if minify_all else loaded.config,
-        cache_dir=cache_dir or Path(os.environ.get("ASSETPIPE_CACHE_DIR") or DEFAULT_CACHE_DIR),
+        cache_dir=_cache_dir(cache_dir),
         out=out,
         jobs=jobs or _default_jobs(),
         dry_run=dry_run,
@@ -172,16 +182,11 @@ def watch_command(directory: Path, config_path: Path | None, jobs: int | None, c
     from .watch import Watcher  # here, so that the other commands do not pay for importing watchdog
 
     observer = TerminalObserver(quiet=quiet)
-    try:
-        loaded = config.load(config_path, Path.cwd())
-    except ConfigError as exc:
-        for problem in exc.problems:
-            observer.error(problem)
-        sys.exit(EXIT_USAGE)
+    loaded = _load_config(config_path, observer)
     request = BuildRequest(
         source=directory,
         config=config.with_all_minified(loaded.config) if minify_all else loaded.config,
-        cache_dir=cache_dir or Path(os.environ.get("ASSETPIPE_CACHE_DIR") or DEFAULT_CACHE_DIR),
+        cache_dir=_cache_dir(cache_dir),
         jobs=jobs or _default_jobs(),
         compress=not no_compress,
         images=not no_images,
@@ -336,12 +341,7 @@ def upload_command(directory: Path, config_path: Path | None, target: str | None
                    quiet: bool, verbose: bool) -> None:
     """Upload a built DIRECTORY (default ./dist): hashed assets, then other files, then HTML."""
     observer = TerminalObserver(quiet=quiet, verbose=verbose)
-    try:
-        loaded = config.load(config_path, Path.cwd())
-    except ConfigError as exc:
-        for problem in exc.problems:
-            observer.error(problem)
-        sys.exit(EXIT_USAGE)
+    loaded = _load_config(config_path, observer)
     sys.exit(_upload(directory, loaded.config.upload, target, dry_run, as_json, observer))
 
 
