@@ -7,8 +7,8 @@ PYTHONPATH; the in-process rows import it). Needs Debian's /usr/bin/chromium and
 and selenium (the test extra) for the report part, and the corpus site (`../shared/bench/make-corpus.sh`).
 
 diff    Two schema-valid manifests of FILES entries each (default 10,000), generated with a fixed seed in
-        the shape of the corpus site's real manifest: Vite-hashed chunks with their .map files and logical
-        names (entries, routes, shared chunks, several named `index-*.js`), CSS, fonts, images with
+        the shape of the corpus site's real manifest: Vite-hashed chunks with their .map files, logical
+        names for entries and routes (none for shared chunks, several named `index-*.js`), CSS, fonts, images with
         AVIF/WebP encodings and responsive variants, public SVG icons, JSON data, pages; br and gzip sizes
         for the text files. HEAD differs from BASE as a busy pull request does: ~4 % of hashed files
         rebuilt with new hashes and sizes, ~5 % of public text files edited, ~1.5 % removed and as many added.
