@@ -18,13 +18,13 @@ import click
 
 from . import __version__, config, headersfile, ledger, uploadplan
 from .model import AssetpipeError, BuildResult, ConfigError
-from .pipeline import BuildRequest, build
 from .report import TerminalObserver, plan_lines, result_json
 from .sizes import human
 from .writer import Writer, WriteRefused
 
 # The size report (check, diffreport, htmlreport) and the upload are imported where they are used: a
 # plain `build` needs neither, and a warm build of an unchanged tree is mostly the interpreter starting.
+# The pipeline (images, markup: Pillow, html5lib) likewise, so that `assetpipe diff` does not pay for it.
 if TYPE_CHECKING:
     from . import upload
     from .sizetypes import SizeReport
@@ -94,6 +94,8 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
                   report_path: Path | None, base: Path | None, headers_format: str | None, then_upload: bool,
                   quiet: bool, verbose: bool) -> None:
     """Optimise DIRECTORY (default ./dist) in place, or into --out."""
+    from .pipeline import BuildRequest, build
+
     observer = TerminalObserver(quiet=quiet, verbose=verbose)
     loaded = _load_config(config_path, observer)
     request = BuildRequest(
@@ -179,6 +181,7 @@ def _not_for_watch(command: Callable[..., None]) -> Callable[..., None]:
 def watch_command(directory: Path, config_path: Path | None, jobs: int | None, cache_dir: Path | None,
                   no_compress: bool, no_images: bool, minify_all: bool, quiet: bool) -> None:
     """Build DIRECTORY (default ./dist) in place, then again after every change, until Ctrl-C."""
+    from .pipeline import BuildRequest
     from .watch import Watcher  # here, so that the other commands do not pay for importing watchdog
 
     observer = TerminalObserver(quiet=quiet)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from .model import Notice
 from .sizetypes import CATEGORIES, FileChange, Measured, MeasuredFile, SizeDiff, Sizes, Total
@@ -33,13 +33,14 @@ def compare(base: Measured | None, head: Measured, *, metric: str = "brotli", ha
             min_change: int = 1) -> SizeDiff:
     pattern = re.compile(hash_pattern or DEFAULT_HASH_PATTERN)
     base_files = base.files if base is not None else ()
-    base_keys, head_keys, notices = identities(base_files, head.files, pattern)
+    stripped = {f.path: strip_hash(f.path, pattern) for files in (base_files, head.files) for f in files}
+    base_keys, head_keys, notices = identities(base_files, head.files, stripped)
     by_base = {base_keys[f.path]: f for f in base_files}
     by_head = {head_keys[f.path]: f for f in head.files}
     changes: list[FileChange] = []
     for key in sorted(by_base.keys() | by_head.keys()):
         old, new = by_base.get(key), by_head.get(key)
-        name = strip_hash((new or old).path, pattern)  # type: ignore[union-attr]
+        name = stripped[(new or old).path]  # type: ignore[union-attr]
         changes.append(FileChange(key, name, _status(old, new, metric, min_change), old, new))
     changes.sort(key=lambda c: (-abs(c.delta(metric)), c.name, c.key))
     totals = _totals(base, head)
@@ -47,20 +48,21 @@ def compare(base: Measured | None, head: Measured, *, metric: str = "brotli", ha
 
 
 def identities(base: Iterable[MeasuredFile], head: Iterable[MeasuredFile],
-               pattern: re.Pattern[str]) -> tuple[dict[str, str], dict[str, str], list[Notice]]:
-    """path -> key for each side, and a warning per key that several files of one build share."""
+               names: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str], list[Notice]]:
+    """path -> key for each side, and a warning per key that several files of one build share.
+    `names`: every path of both sides with its hash stripped (`strip_hash`), worked out once."""
     sides = (tuple(base), tuple(head))
     logical: dict[str, str] = {}  # stripped path -> Vite's name, learnt from either side
     for files in sides:
         for f in files:
             if f.logical:
-                logical.setdefault(strip_hash(f.path, pattern), f.logical)
+                logical.setdefault(names[f.path], f.logical)
     keys: list[dict[str, str]] = []
     for files in sides:
         side: dict[str, str] = {}
         for f in files:
-            name = f.logical or logical.get(strip_hash(f.path, pattern))
-            side[f.path] = LOGICAL_PREFIX + name if name else strip_hash(f.path, pattern)
+            name = f.logical or logical.get(names[f.path])
+            side[f.path] = LOGICAL_PREFIX + name if name else names[f.path]
         keys.append(side)
     notices: list[Notice] = []
     crowded: set[str] = set()
@@ -111,7 +113,7 @@ def _picked(f: MeasuredFile, pick: object, side: Measured) -> bool:
 
 
 def _sum(files: Iterable[MeasuredFile]) -> Sizes:
-    total = Sizes()
+    raw = gzip = brotli = 0  # plain ints: a Sizes per addition costs more than the sum itself
     for f in files:
-        total = total + f.sizes
-    return total
+        raw, gzip, brotli = raw + f.sizes.raw, gzip + f.sizes.gzip, brotli + f.sizes.brotli
+    return Sizes(raw, gzip, brotli)
