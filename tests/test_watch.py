@@ -360,6 +360,19 @@ def watch_process(site: Site, cwd: Path) -> tuple[subprocess.Popen[str], list[st
     return child, lines, reader
 
 
+def stopped_cleanly(child: subprocess.Popen[str], reader: threading.Thread, lines: list[str], site: Site) -> None:
+    """Ctrl-C the watcher: it ends within a second, exit 0, saying so, and leaves no temp file."""
+    sent = time.monotonic()
+    child.send_signal(signal.SIGINT)
+    code = child.wait(timeout=10)
+    took = time.monotonic() - sent
+    reader.join(5)
+    assert code == 0, "".join(lines)
+    assert took < 1.0, took
+    assert lines[-1].startswith("stopped")
+    assert not temp_files(site.root)
+
+
 def test_ctrl_c_exits_0_within_a_second_leaving_no_temp_file(site: Site, tmp_path: Path) -> None:
     child, lines, reader = watch_process(site, tmp_path)
     try:
@@ -368,18 +381,10 @@ def test_ctrl_c_exits_0_within_a_second_leaving_no_temp_file(site: Site, tmp_pat
         until("a run", lambda: any(" changed (assets/app.js) " in line for line in lines))
         site.write("img/two.jpg", photo((9, 9, 9)))  # interrupted during its quiet period or its run
         time.sleep(QUIET * 1.5)
-        sent = time.monotonic()
-        child.send_signal(signal.SIGINT)
-        code = child.wait(timeout=5)
-        took = time.monotonic() - sent
+        stopped_cleanly(child, reader, lines, site)
     finally:
         if child.poll() is None:
             child.kill()
-    reader.join(5)
-    assert code == 0, "".join(lines)
-    assert took < 1.0
-    assert lines[-1].startswith("stopped")
-    assert not temp_files(site.root)
 
 
 def big_photo() -> bytes:
@@ -399,18 +404,10 @@ def test_ctrl_c_during_a_long_encode_exits_0_within_a_second(site: Site, tmp_pat
         assert not any("big.jpg" in line for line in lines), "the encode ended before Ctrl-C: no test"
         workers = children_of(child.pid)
         assert workers, "no image worker process is running: no test"
-        sent = time.monotonic()
-        child.send_signal(signal.SIGINT)
-        code = child.wait(timeout=10)
-        took = time.monotonic() - sent
+        stopped_cleanly(child, reader, lines, site)
     finally:
         if child.poll() is None:
             child.kill()
-    reader.join(5)
-    assert code == 0, "".join(lines)
-    assert took < 1.0, took
-    assert lines[-1].startswith("stopped")
-    assert not temp_files(site.root)
     until("the image workers ended with the watcher", lambda: not any(alive(pid) for pid in workers), 2)
 
 
