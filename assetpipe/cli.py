@@ -65,6 +65,21 @@ def _cache_dir(option: Path | None) -> Path:
     return option or Path(os.environ.get("ASSETPIPE_CACHE_DIR") or DEFAULT_CACHE_DIR)
 
 
+def _pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options `build` and `watch` share: workers, cache folder, and the stages to skip."""
+    options = [
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help="Parallel workers (default: all cores)."),
+        click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+                     help=f"Cache folder (default: $ASSETPIPE_CACHE_DIR, else ./{DEFAULT_CACHE_DIR})."),
+        click.option("--no-compress", is_flag=True, help="Skip precompression (and remove sidecars assetpipe wrote)."),
+        click.option("--no-images", is_flag=True, help="Skip the responsive-image stage."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command("build")
 @click.argument("directory", required=False, type=click.Path(path_type=Path), default=Path("dist"))
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
@@ -72,11 +87,7 @@ def _cache_dir(option: Path | None) -> Path:
 @click.option("--out", type=click.Path(path_type=Path), help="Write a finished copy here; DIRECTORY is left untouched.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result on stdout.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel workers (default: all cores).")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
-              help=f"Cache folder (default: $ASSETPIPE_CACHE_DIR, else ./{DEFAULT_CACHE_DIR}).")
-@click.option("--no-compress", is_flag=True, help="Skip precompression (and remove sidecars assetpipe wrote).")
-@click.option("--no-images", is_flag=True, help="Skip the responsive-image stage.")
+@_pipeline_options
 @click.option("--minify", "minify_all", is_flag=True,
               help="Minify HTML, CSS, JS, SVG and JSON this run, as if every [minify] type were true.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -169,11 +180,7 @@ def _not_for_watch(command: Callable[..., None]) -> Callable[..., None]:
 @click.argument("directory", required=False, type=click.Path(path_type=Path), default=Path("dist"))
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               help="Config file (default: ./assetpipe.toml, else [tool.assetpipe] in ./pyproject.toml).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel workers (default: all cores).")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
-              help=f"Cache folder (default: $ASSETPIPE_CACHE_DIR, else ./{DEFAULT_CACHE_DIR}).")
-@click.option("--no-compress", is_flag=True, help="Skip precompression (and remove sidecars assetpipe wrote).")
-@click.option("--no-images", is_flag=True, help="Skip the responsive-image stage.")
+@_pipeline_options
 @click.option("--minify", "minify_all", is_flag=True,
               help="Minify HTML, CSS, JS, SVG and JSON, as if every [minify] type were true.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the line of each run.")

@@ -103,9 +103,9 @@ def plan_images(
     read: Callable[[str], bytes],
     owned: tuple[OwnedFile, ...],
     config: ImagesConfig,
+    settings: ImageSettings,
     in_cache: Callable[[str], bool],
 ) -> ImagePlan:
-    settings = settings_from(config)
     owned_by_rel = {o.rel: o for o in owned}
     user_files = {s.rel for s in sources}
     jobs: list[ImageJob] = []

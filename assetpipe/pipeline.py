@@ -109,13 +109,13 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     # Image originals an earlier build optimised in place (opt-in): the image stage sees their originals.
     image_sources, optimized = originals_stage.recognise(
         inventory.sources, ledger.load_minified(request.source, ledger.OPTIMIZED))
+    settings = imagestage.settings_from(request.config.images)
     if request.images:
         image_plan = imagestage.plan_images(image_sources,
                                             originals_stage.original_reader(request.source, optimized, cache),
-                                            target_inventory.owned, request.config.images, cache.has)
+                                            target_inventory.owned, request.config.images, settings, cache.has)
         for failure in image_plan.failures:
             observer.failure(failure)
-    settings = imagestage.settings_from(request.config.images)
     original_actions = tuple((job.source.rel, action) for job in image_plan.jobs if (action := originals_stage.planned(
         job, settings, optimize, optimized.get(job.source.rel), cache.has)) not in (None, Action.FRESH))
     minify_jobs = minify_stage.make_jobs(inventory.sources, request.config.minify.types(), known_minified,
@@ -158,8 +158,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                 failures.append(_report(observer, Failure(source.rel, f"cannot copy: {_reason(exc)}")))
         # From here on every stage reads the target: in place it is DIR, with --out the copies.
         optimised = dict(optimized)  # image originals that are optimised copies; updated by the image stage
-        image_entries, specs, replaced = _run_images(image_plan, request, cache, writer, encodings, failures,
-                                                     notices, observer, counts, optimised)
+        image_entries, specs, replaced = _run_images(image_plan, request, settings, cache, writer, encodings,
+                                                     failures, notices, observer, counts, optimised)
         sources = tuple(_described(s, replaced[s.rel]) if s.rel in replaced else s for s in inventory.sources)
         if request.images and request.config.html.rewrite:
             sources = _rewrite_pages(sources, specs, request, writer, notices, failures, observer, counts)
@@ -187,7 +187,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                     failures.append(_report(observer, outcome))
                 observer.advance(outcome.file, "failed")
                 continue
-            _count(outcome, counts)
+            _count(outcome.work, counts)
             kept = _apply(outcome, writer, encodings, notices, observer, counts)
             if outcome.work is not Action.FRESH:
                 observer.advance(outcome.job.output, outcome.work.value if kept else "dropped")
@@ -232,9 +232,9 @@ def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writ
         except (OSError, WriteRefused) as exc:
             failures.append(_report(observer, Failure(rel, f"cannot minify in place: {_reason(exc)}")))
 
-def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, cache: Cache, writer: Writer,
-                encodings: dict[str, dict[str, Encoding]], failures: list[Failure], notices: list[Notice],
-                observer: Observer, counts: dict[str, int], optimised: dict[str, Minified],
+def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, settings: imagestage.ImageSettings, cache: Cache,
+                writer: Writer, encodings: dict[str, dict[str, Encoding]], failures: list[Failure],
+                notices: list[Notice], observer: Observer, counts: dict[str, int], optimised: dict[str, Minified],
                 ) -> tuple[dict[str, dict], dict[str, markup.PictureSpec], dict[str, bytes]]:
     """Produce every image's renditions and write the ones worth keeping; return the manifest's `image`
     objects and what the markup rewrite needs, per source image, and the new bytes of every original
@@ -243,7 +243,6 @@ def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, cache: Cache,
     entries: dict[str, dict] = {}
     specs: dict[str, markup.PictureSpec] = {}
     replaced: dict[str, bytes] = {}
-    settings = imagestage.settings_from(request.config.images)
     known = dict(optimised)
     observer.start(sum(job.needs_decode for job in plan.jobs), "images")
     outcomes = originals_stage.run(plan, request.source, cache, settings, request.jobs,
@@ -266,26 +265,8 @@ def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, cache: Cache,
             size = len(data) if data is not None else record.size if record is not None else outcome.job.source.size
             outcome = replace(outcome, job=replace(outcome.job, source=replace(outcome.job.source, size=size)))
             decision = imagestage.decide(outcome)
-            refused: set[str] = set()
             try:
-                for produced in decision.keep:
-                    counts[{Action.ENCODE: "encoded", Action.CACHED: "cache_hits",
-                            Action.FRESH: "up_to_date"}[produced.work]] += 1
-                    if produced.data is not None:
-                        try:
-                            counts["written"] += writer.write(produced.rendition.file, produced.data,
-                                                              produced.rendition.key)
-                        except WriteRefused as exc:
-                            refused.add(produced.rendition.file)
-                            notice = Notice(produced.rendition.file, str(exc).split(": ", 1)[-1])
-                            notices.append(notice)
-                            observer.notice(notice)
-                            continue
-                    counts["variants"] += 1
-                for produced in decision.drop:
-                    if produced.work is Action.FRESH:  # on disk from an earlier build, no longer worth it
-                        writer.remove(produced.rendition.file)
-                        counts["removed"] += 1
+                refused = _write_renditions(decision, writer, notices, observer, counts)
             except OSError as exc:
                 failures.append(_report(observer, Failure(outcome.job.source.rel, f"cannot write: {_reason(exc)}")))
                 continue
@@ -303,6 +284,30 @@ def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, cache: Cache,
     return entries, specs, replaced
 
 
+def _write_renditions(decision: imagestage.Decision, writer: Writer, notices: list[Notice], observer: Observer,
+                      counts: dict[str, int]) -> set[str]:
+    """Write one image's renditions worth keeping and remove its earlier ones no longer worth it; return
+    the files refused (a user's file holds the name: noticed, left alone)."""
+    refused: set[str] = set()
+    for produced in decision.keep:
+        _count(produced.work, counts)
+        if produced.data is not None:
+            try:
+                counts["written"] += writer.write(produced.rendition.file, produced.data, produced.rendition.key)
+            except WriteRefused as exc:
+                refused.add(produced.rendition.file)
+                notice = Notice(produced.rendition.file, str(exc).split(": ", 1)[-1])
+                notices.append(notice)
+                observer.notice(notice)
+                continue
+        counts["variants"] += 1
+    for produced in decision.drop:
+        if produced.work is Action.FRESH:  # on disk from an earlier build, no longer worth it
+            writer.remove(produced.rendition.file)
+            counts["removed"] += 1
+    return refused
+
+
 def _settle_original(outcome: imagestage.ImageResult, request: BuildRequest, cache: Cache,
                      settings: imagestage.ImageSettings, writer: Writer, known: Minified | None,
                      notices: list[Notice], observer: Observer, counts: dict[str, int],
@@ -312,7 +317,7 @@ def _settle_original(outcome: imagestage.ImageResult, request: BuildRequest, cac
     settled = originals_stage.settle(outcome, request.source, request.out or request.source, cache, settings,
                                      request.config.images.optimize_originals, known)
     if settled.work is not None:
-        counts[{Action.ENCODE: "encoded", Action.CACHED: "cache_hits", Action.FRESH: "up_to_date"}[settled.work]] += 1
+        _count(settled.work, counts)
     notice = settled.notice
     if settled.data is not None:
         try:
@@ -417,9 +422,9 @@ def _apply(outcome: Encoded, writer: Writer, encodings: dict[str, dict[str, Enco
     return True
 
 
-def _count(outcome: Encoded, counts: dict[str, int]) -> None:
-    key = {Action.ENCODE: "encoded", Action.CACHED: "cache_hits", Action.FRESH: "up_to_date"}[outcome.work]
-    counts[key] += 1
+def _count(work: Action, counts: dict[str, int]) -> None:
+    """One output's work in the build's counts: encoded now, taken from the cache, or already on disk."""
+    counts[{Action.ENCODE: "encoded", Action.CACHED: "cache_hits", Action.FRESH: "up_to_date"}[work]] += 1
 
 
 def _present(inventory: Inventory, failures: list[Failure], root: Path) -> tuple:
