@@ -8,7 +8,9 @@ nothing behind.
 
 Memory is bounded by admission: each task has a cost (the image's megapixels) and a task starts only
 while the costs of the running tasks stay within `budget` (one task always runs, whatever its cost).
-Smaller tasks fill in beside a large one. The workers are spawned (a fresh interpreter, about 0.3 s
+Smaller tasks fill in beside a large one. One pool may serve many runs of `results()` (`assetpipe
+watch` keeps its workers from one run to the next, and `prestart()`s them while it waits for a change,
+so a changed photo does not wait for a fresh interpreter). The workers are spawned (a fresh interpreter, about 0.3 s
 to start, in parallel): forking the caller, which may run watchdog's threads, could copy a lock held
 by another thread, and a forkserver's workers would not be the caller's children, so their CPU time
 would be missing from the caller's (what `time` and the benchmarks report).
@@ -127,7 +129,18 @@ class EncodePool:
         """Queue a task; tasks start in the order submitted, as far as the memory budget allows."""
         self._queue.append(_Task(key, argument, cost))
 
+    def prestart(self) -> None:
+        """Start every worker now, replacing any that ended meanwhile; they get ready in the background."""
+        self._prune()
+        while len(self._workers) < self._size:
+            self._workers.append(_Worker(self._context, self._function))
+
+    def pids(self) -> tuple[int, ...]:
+        """The worker processes' ids (none before the first task or `prestart()`)."""
+        return tuple(w.process.pid for w in self._workers if w.process.pid is not None)
+
     def results(self) -> Iterator[tuple[Any, Any]]:
+        self._prune()
         while self._queue or any(w.task for w in self._workers):
             self._dispatch()
             busy = [w for w in self._workers if w.task is not None or not w.ready]
@@ -178,6 +191,8 @@ class EncodePool:
         except (EOFError, OSError):
             task = worker.task
             self._retire(worker)
+            if task is None and worker.ready:  # an idle worker ended: another is started when needed
+                return None
             if task is None:
                 raise RuntimeError("an image worker could not start") from None
             code = worker.process.exitcode
@@ -189,6 +204,11 @@ class EncodePool:
         task, worker.task = worker.task, None
         assert task is not None
         return task.key, message
+
+    def _prune(self) -> None:
+        """Let go of idle workers that ended (killed from outside, or their starting thread ended)."""
+        for worker in [w for w in self._workers if w.task is None and not w.process.is_alive()]:
+            self._retire(worker)
 
     def _retire(self, worker: _Worker) -> None:
         worker.kill()

@@ -186,44 +186,51 @@ def run_images(
     source_root: Path,
     cache: Cache,
     settings: ImageSettings,
-    workers: int,
-    timeout: float,
+    pool: EncodePool,
 ) -> Iterator[ImageResult | Failure]:
-    """Yield each image's renditions as they are ready (from the cache first, then the encodes, largest
-    images first). Close the iterator to stop: running encodes are killed at once."""
+    """Yield each image's renditions as they are ready (from the cache first, then the encodes on `pool`,
+    largest images first). Close the iterator to stop: running encodes are killed at once (the pool's
+    workers with them; it starts others for its next tasks)."""
     to_decode = sorted((j for j in plan.jobs if j.needs_decode),
                        key=lambda j: (-_megapixels(j), j.source.rel))
     jobs = {job.source.rel: job for job in plan.jobs}
-    with EncodePool(_encode_task, workers, timeout, IN_FLIGHT_MEGAPIXELS) as pool:
-        try:
-            for job in to_decode:
-                pool.submit(job.source.rel, (job, source_root, settings, False), _megapixels(job))
-            for job in plan.jobs:
-                if job.needs_decode:
-                    continue
-                produced = _from_store(job, cache, {})
-                if produced is None:  # a cache entry vanished or is damaged: decode after all
-                    pool.submit(job.source.rel, (job, source_root, settings, True), _megapixels(job))
-                    continue
-                yield ImageResult(job, produced)
-            for rel, outcome in pool.results():
-                job = jobs[rel]
-                if isinstance(outcome, TaskFailed):
-                    yield Failure(rel, outcome.reason)
-                    continue
-                if isinstance(outcome, Failure):
-                    yield outcome
-                    continue
-                for (fmt, width), data in outcome.items():
-                    key = next(r.key for r in job.renditions if r.format == fmt and r.width == width)
-                    cache.put(key, data)
-                produced = _from_store(job, cache, outcome)
-                if produced is None:
-                    yield Failure(rel, "the cache lost an entry during the build; run it again")
-                    continue
-                yield ImageResult(job, produced)
-        finally:
-            cache.flush()
+    try:
+        for job in to_decode:
+            pool.submit(job.source.rel, (job, source_root, settings, False), _megapixels(job))
+        for job in plan.jobs:
+            if job.needs_decode:
+                continue
+            produced = _from_store(job, cache, {})
+            if produced is None:  # a cache entry vanished or is damaged: decode after all
+                pool.submit(job.source.rel, (job, source_root, settings, True), _megapixels(job))
+                continue
+            yield ImageResult(job, produced)
+        for rel, outcome in pool.results():
+            job = jobs[rel]
+            if isinstance(outcome, TaskFailed):
+                yield Failure(rel, outcome.reason)
+                continue
+            if isinstance(outcome, Failure):
+                yield outcome
+                continue
+            for (fmt, width), data in outcome.items():
+                key = next(r.key for r in job.renditions if r.format == fmt and r.width == width)
+                cache.put(key, data)
+            produced = _from_store(job, cache, outcome)
+            if produced is None:
+                yield Failure(rel, "the cache lost an entry during the build; run it again")
+                continue
+            yield ImageResult(job, produced)
+    except BaseException:  # closed early, or Ctrl-C
+        pool.close()
+        raise
+    finally:
+        cache.flush()
+
+
+def encode_pool(workers: int, timeout: float) -> EncodePool:
+    """The worker processes that decode and encode images, `workers` at a time, within the memory budget."""
+    return EncodePool(_encode_task, workers, timeout, IN_FLIGHT_MEGAPIXELS)
 
 
 def _megapixels(job: ImageJob) -> float:

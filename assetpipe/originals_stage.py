@@ -24,6 +24,7 @@ from pathlib import Path
 from . import cache as cache_keys
 from . import originals
 from .cache import Cache
+from .encodepool import EncodePool
 from .images import ImageSettings
 from .imagestage import ImageJob, ImagePlan, ImageResult, run_images
 from .model import Action, Failure, Kind, Minified, Notice, SourceFile
@@ -81,18 +82,18 @@ def original_key(original_sha256: str) -> str:
     return cache_keys.key(original_sha256, _ORIGINAL_BYTES, "")
 
 
-def run(plan: ImagePlan, root: Path, store: Cache, settings: ImageSettings, workers: int, timeout: float,
+def run(plan: ImagePlan, root: Path, store: Cache, settings: ImageSettings, pool: EncodePool,
         recognised: dict[str, Minified]) -> Iterator[ImageResult | Failure]:
     """`imagestage.run_images`, except that an image optimised in place by an earlier build is decoded
     from its original's bytes (kept in the cache and, for the workers to read, put in a scratch folder
     inside the cache folder), never from the optimised copy. Closing the iterator stops the encodes."""
     again = [job for job in plan.jobs if job.source.rel in recognised and job.needs_decode]
     if not again:
-        yield from run_images(plan, root, store, settings, workers, timeout)
+        yield from run_images(plan, root, store, settings, pool)
         return
     again_rels = {job.source.rel for job in again}
     rest = ImagePlan(tuple(job for job in plan.jobs if job.source.rel not in again_rels), plan.failures, plan.notices)
-    yield from run_images(rest, root, store, settings, workers, timeout)
+    yield from run_images(rest, root, store, settings, pool)
     store.path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="originals-", dir=store.path.parent) as scratch:
         ready = []
@@ -107,8 +108,7 @@ def run(plan: ImagePlan, root: Path, store: Cache, settings: ImageSettings, work
             path.write_bytes(kept)
             ready.append(job)
         if ready:
-            yield from run_images(ImagePlan(tuple(ready), (), ()), Path(scratch), store, settings, workers,
-                                  timeout)
+            yield from run_images(ImagePlan(tuple(ready), (), ()), Path(scratch), store, settings, pool)
 
 
 def settle(result: ImageResult, root: Path, target: Path, store: Cache, settings: ImageSettings,

@@ -11,12 +11,14 @@ import contextlib
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import compress, imagestage, ledger, manifest, markup, minify, minify_stage, originals, originals_stage
 from .cache import Cache
 from .config import Config
+from .encodepool import EncodePool
 from .ledger import Record
 from .model import (
     Action,
@@ -51,6 +53,7 @@ class BuildRequest:
     compress: bool = True
     images: bool = True
     scan_memo: StatMemo | None = None  # `assetpipe watch`: one memo across its runs (else one per build)
+    encoders: EncodePool | None = None  # `assetpipe watch`: one pool of image workers across its runs
     gate: WriteGate | None = None  # `assetpipe watch`: stops the writes from another thread on Ctrl-C
 
 
@@ -239,14 +242,28 @@ def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, settings: ima
     """Produce every image's renditions and write the ones worth keeping; return the manifest's `image`
     objects and what the markup rewrite needs, per source image, and the new bytes of every original
     replaced now (opt-in images.optimize_originals). `optimised` starts as the originals optimised in
-    place before and ends as those optimised after this build."""
+    place before and ends as those optimised after this build. The encodes run on the request's pool
+    (`assetpipe watch` keeps one across its runs), else on one made for this build."""
+    known = dict(optimised)
+    observer.start(sum(job.needs_decode for job in plan.jobs), "images")
+    with contextlib.ExitStack() as own:
+        pool = request.encoders or own.enter_context(imagestage.encode_pool(request.jobs,
+                                                                            request.config.images.timeout))
+        outcomes = originals_stage.run(plan, request.source, cache, settings, pool, known)
+        result = _take_images(outcomes, request, settings, cache, writer, encodings, failures, notices, observer,
+                              counts, optimised, known)
+    observer.done()
+    return result
+
+
+def _take_images(outcomes: Iterator[imagestage.ImageResult | Failure], request: BuildRequest,
+                 settings: imagestage.ImageSettings, cache: Cache, writer: Writer,
+                 encodings: dict[str, dict[str, Encoding]], failures: list[Failure], notices: list[Notice],
+                 observer: Observer, counts: dict[str, int], optimised: dict[str, Minified],
+                 known: dict[str, Minified]) -> tuple[dict[str, dict], dict[str, markup.PictureSpec], dict[str, bytes]]:
     entries: dict[str, dict] = {}
     specs: dict[str, markup.PictureSpec] = {}
     replaced: dict[str, bytes] = {}
-    known = dict(optimised)
-    observer.start(sum(job.needs_decode for job in plan.jobs), "images")
-    outcomes = originals_stage.run(plan, request.source, cache, settings, request.jobs,
-                                   request.config.images.timeout, known)
     with contextlib.closing(outcomes):  # an exception (Ctrl-C) stops the running encodes at once
         for outcome in outcomes:
             if isinstance(outcome, Failure):
@@ -280,7 +297,6 @@ def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, settings: ima
                                                                                      int(sidecar["size"]))
             if outcome.job.needs_decode:
                 observer.advance(outcome.job.source.rel, "encode")
-    observer.done()
     return entries, specs, replaced
 
 

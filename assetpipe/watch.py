@@ -18,15 +18,18 @@ or something was deleted (a wipe, whose deleting can pause longer than `settle`,
 site). A change made without closing a file (a truncate(2) by path, a write through mmap) is seen at
 the next event or run.
 
-The folder is not watched while a run builds it: a run writes thousands of files in a wipe (three
-or four inotify events each, every one a few Python objects on two threads, which cost as much CPU
-as the writes), and none of them is a change. Right after the run the watch is made again and the
-folder is walked once: a file whose stat stamp the scan memo trusts (statmemo.py) holds what the run
-read; any other file is hashed; a file that is not what the run left, one the run did not know, or
-one that went, is recorded as if an event had named it. So nothing written during a run is missed.
+The folder is not watched while a run for many changed paths builds it: such a run writes thousands
+of files in a wipe (three or four inotify events each, every one a few Python objects on two threads,
+which cost as much CPU as the writes), and none of them is a change. (A run for a few paths keeps the
+watch: the events of its few writes cost less than the walk below, and are found to be no change.)
+Right after the run the watch is made again and the folder is walked once: a file whose stat stamp the
+scan memo trusts (statmemo.py) holds what the run read; any other file is hashed; a file that is not
+what the run left, one the run did not know, or one that went, is recorded as if an event had named it.
+So nothing written during a run is missed.
 
-Each run's build goes on a thread of its own, so Ctrl-C, on the main thread, never waits for an
-encode: `interrupt()` closes the run's WriteGate (after the file being written, if any; no other is
+The builds go on a thread of their own (one for the watcher's life, which keeps the image workers
+from one run to the next, started before they are needed), so Ctrl-C, on the main thread, never waits
+for an encode: `interrupt()` closes the run's WriteGate (after the file being written, if any; no other is
 begun), and the caller may then end the process at once.
 
 The folder may be deleted and made again (`rm -rf dist && vite build`): its parent is watched for
@@ -39,12 +42,14 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
 import stat
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -62,13 +67,16 @@ from watchdog.observers import Observer as FolderObserver
 from watchdog.observers.api import ObservedWatch
 from watchdog.utils import platform
 
-from . import ledger, manifest, scan
+from . import imagestage, ledger, manifest, scan
 from .model import BuildResult, Failure, Notice, Observer
 from .pipeline import BuildRequest, build
 from .statmemo import StatMemo, stamp_of
 from .writer import WriteGate
 
 QUIET_CAP = 2.0  # seconds: the longest a steady stream of writes waits for a run
+# A run for at most this many changed paths keeps the watch: its own writes are few (a file's sidecars,
+# an image's variants and the pages that show it), and their events cost less than walking the folder.
+SMALL_RUN = 64
 CHECK_EVERY = 1.0  # seconds: how often an idle watcher checks that the folder is still the same folder
 # Only these reach the handler (and the inotify mask is made from them): reads are no change (every
 # build reads every file), a file's content is complete when it is closed (inotify says when; the
@@ -81,6 +89,7 @@ _IN_PARENT = [DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
 _STATE = {ledger.STATE_DIR, f"{ledger.STATE_DIR}/{manifest.NAME}", f"{ledger.STATE_DIR}/{ledger.OUTPUTS}"}
 
 Say = Callable[[str], None]
+T = TypeVar("T")
 
 
 class _Recorder(FileSystemEventHandler):
@@ -183,7 +192,9 @@ class Watcher:
     def __init__(self, request: BuildRequest, observer: Observer, say: Say, *, quiet: float, settle: float,
                  cap: float = QUIET_CAP) -> None:
         self.gate = WriteGate()
-        self.request = replace(request, scan_memo=StatMemo(), gate=self.gate)
+        encoders = imagestage.encode_pool(request.jobs, request.config.images.timeout) if request.images else None
+        self.request = replace(request, scan_memo=StatMemo(), gate=self.gate, encoders=encoders)
+        self._builder = _Builder()
         self.root = os.path.abspath(request.source)
         self.say = say
         self.quiet, self.settle, self.cap = quiet, min(settle, quiet), max(cap, quiet)
@@ -198,6 +209,7 @@ class Watcher:
         self._unsettled: set[str] = set()  # failed files the last run could not list: any event is a change
         self._outputs: set[str] = set()  # the last run's outputs (the ledger)
         self._stopping = threading.Event()
+        self._interrupted = False
 
     # --- the loop ---------------------------------------------------------------------------------
 
@@ -248,6 +260,7 @@ class Watcher:
         """Ctrl-C: stop, and stop the running build's writes after the file being written, if any.
         When this returns, no file is half-written and none will be begun: the process may end now,
         whatever the build's encoders are still doing."""
+        self._interrupted = True
         self.stop()
         self.gate.close()
 
@@ -255,6 +268,8 @@ class Watcher:
         self._folders.stop()
         with contextlib.suppress(RuntimeError):  # never started
             self._folders.join(timeout=0.5)
+        if self.request.encoders is not None and not self._interrupted:  # after Ctrl-C they die with the process
+            self._builder.call(self.request.encoders.close)
 
     def _settled(self) -> set[str]:
         """Wait for an event, then for `quiet` seconds with none (at most `cap` in all); the paths."""
@@ -273,7 +288,8 @@ class Watcher:
     def _run(self, changed: list[str], what: str) -> None:
         started = time.perf_counter()
         self._observer.begin(changed, progress=False)
-        self._pause()
+        if len(changed) > SMALL_RUN:
+            self._pause()
         try:
             result = self._build()
         except Exception as exc:  # watching goes on: the next change gets a fresh run (mkdocs' rule)
@@ -295,6 +311,8 @@ class Watcher:
     def _resume(self) -> None:
         """Watch again, then record what changed while unwatched. A folder replaced meanwhile is left
         to the loop's identity check (a new watch, a whole run)."""
+        if self._watch is not None:
+            return  # watched all along (a small run): the events of its own writes are no change
         if self._identity is None or _identity(self.root) != self._identity:
             return
         try:
@@ -333,22 +351,16 @@ class Watcher:
         return changed
 
     def _build(self) -> BuildResult:
-        """The pipeline on a thread of its own, joined here: a KeyboardInterrupt on this (the main)
-        thread ends the wait at once, and the caller's `interrupt()` stops the build's writes."""
-        outcome: list[BuildResult | BaseException] = []
+        """The pipeline on the builder's thread, waited for here: a KeyboardInterrupt on this (the main)
+        thread ends the wait at once, and the caller's `interrupt()` stops the build's writes. When the
+        site has images, the image workers are then started for the next run, while nothing changes."""
+        def work() -> BuildResult:
+            result = build(self.request, self._observer)
+            if self.request.encoders is not None and result.stats.images:
+                self.request.encoders.prestart()
+            return result
 
-        def work() -> None:
-            try:
-                outcome.append(build(self.request, self._observer))
-            except BaseException as exc:  # handed to the waiting thread
-                outcome.append(exc)
-
-        thread = threading.Thread(target=work, name="assetpipe-run", daemon=True)
-        thread.start()
-        thread.join()
-        if isinstance(outcome[0], BaseException):
-            raise outcome[0]
-        return outcome[0]
+        return self._builder.call(work)
 
     # --- what counts as a change ------------------------------------------------------------------
 
@@ -420,6 +432,35 @@ class Watcher:
             self._identity = None
             return False
         return True
+
+
+class _Builder:
+    """One thread, for the watcher's life, that runs its builds one at a time. The image workers a build
+    starts are tied to the thread that started them (they die when it ends: encodepool.py), so one
+    thread for every run keeps them from run to run."""
+
+    def __init__(self) -> None:
+        self._tasks: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="assetpipe-run", daemon=True).start()
+
+    def call(self, task: Callable[[], T]) -> T:
+        """Run `task` on the builder's thread and return what it returns (or raise what it raised)."""
+        outcome: list[Any] = []
+        finished = threading.Event()
+        self._tasks.put((task, outcome, finished))
+        finished.wait()
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def _serve(self) -> None:
+        while True:
+            task, outcome, finished = self._tasks.get()
+            try:
+                outcome.append(task())
+            except BaseException as exc:  # handed to the waiting thread
+                outcome.append(exc)
+            finished.set()
 
 
 def _done(result: BuildResult) -> str:

@@ -207,6 +207,24 @@ def test_a_changed_image_gets_new_variants_and_its_page_rewritten(watching: Runn
     settled(watching, site)
 
 
+def test_the_image_workers_are_kept_from_one_run_to_the_next(site: Site) -> None:
+    running = Running(site)
+    try:
+        pool = running.watcher.request.encoders
+        assert pool is not None
+        workers = pool.pids()
+        assert len(workers) == 2 and all(alive(pid) for pid in workers)  # started after the first build
+        old = variants(site, "img/one.jpg")
+        site.write("img/one.jpg", photo((200, 10, 20)))
+        until("one run line", lambda: len(running.lines) == 1)
+        assert "encoded" in running.lines[0] and variants(site, "img/one.jpg").isdisjoint(old)
+        assert pool.pids() == workers and all(alive(pid) for pid in workers)  # no new interpreter waited for
+        settled(running, site)
+    finally:
+        running.stop()
+    until("the image workers ended with the watcher", lambda: not any(alive(pid) for pid in workers), 2)
+
+
 def test_a_deleted_source_loses_its_outputs(watching: Running, site: Site) -> None:
     outputs = [site.root / "assets/app.js.br", site.root / "assets/app.js.gz"]
     assert all(p.exists() for p in outputs)
