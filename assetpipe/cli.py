@@ -445,8 +445,8 @@ def _write_headers_file(target: Path, cfg: config.UploadConfig, observer: Termin
 
     try:
         plan = upload.read_plan(target, cfg)
-        writer = Writer(target, ledger.load(target), ledger.load_minified(target),
-                        ledger.load_minified(target, ledger.OPTIMIZED))
+        state = ledger.read(target)
+        writer = Writer(target, state.outputs, state.minified, state.optimized)
         try:
             writer.write(headersfile.NAME, headersfile.render(plan), "headers:netlify")
             writer.finish()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _string
 from pathlib import Path
 
 from .manifest import json_lines
@@ -65,9 +66,27 @@ def _read(target: Path) -> tuple[dict, list[dict]]:
     return document, entries
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """The whole ledger of a folder, read once: `load`'s outputs and `load_minified`'s two sections."""
+
+    outputs: dict[str, Record]
+    minified: dict[str, Minified]
+    optimized: dict[str, Minified]
+
+
+def read(target: Path) -> Ledger:
+    document, journal = _read(target)
+    return Ledger(_outputs(document, journal), _replaced(document, journal, MINIFIED),
+                  _replaced(document, journal, OPTIMIZED))
+
+
 def load(target: Path) -> dict[str, Record]:
     """What the ledger says assetpipe wrote in `target` (unverified; scan checks the bytes)."""
-    document, journal = _read(target)
+    return _outputs(*_read(target))
+
+
+def _outputs(document: dict, journal: list[dict]) -> dict[str, Record]:
     records: dict[str, Record] = {}
     for rel, entry in [*document.get("outputs", {}).items(), *((e.get("rel"), e) for e in journal)]:
         try:
@@ -80,12 +99,14 @@ def load(target: Path) -> dict[str, Record]:
 def encode(records: dict[str, Record], minified: dict[str, Minified] | None = None,
            optimized: dict[str, Minified] | None = None) -> bytes:
     """The ledger file's bytes: sorted, no timestamps, so two equal builds write equal ledgers."""
-    outputs = {rel: {"key": r.key, "sha256": r.sha256, "size": r.size} for rel, r in records.items()}
-    document: dict = {"outputs": outputs, "schema": LEDGER_SCHEMA}
+    # json_lines' lines, written directly: a fresh C encoder per line costs 4 µs, 20 ms a build on the corpus
+    outputs = [f'    {_string(rel)}: {{"key": {_string(r.key)}, "sha256": {_string(r.sha256)}, "size": {int(r.size)}}}'
+               for rel, r in sorted(records.items())]
+    document: dict = {"outputs": {}, "schema": LEDGER_SCHEMA}
     for section, replaced in ((MINIFIED, minified), (OPTIMIZED, optimized)):
         if replaced:
             document[section] = {rel: _minified_entry(m) for rel, m in replaced.items()}
-    return json_lines(document)
+    return json_lines(document, {"outputs": outputs})
 
 
 def load_minified(target: Path, section: str = MINIFIED) -> dict[str, Minified]:
@@ -95,7 +116,10 @@ def load_minified(target: Path, section: str = MINIFIED) -> dict[str, Minified]:
 
     Unverified, like `load`: a file counts as replaced by assetpipe only while its bytes still hash to
     the recorded `sha256`; a file changed since (a new `vite build`) is a fresh original."""
-    document, journal = _read(target)
+    return _replaced(*_read(target), section)
+
+
+def _replaced(document: dict, journal: list[dict], section: str) -> dict[str, Minified]:
     found: dict[str, Minified] = {}
     for rel, entry in [*document.get(section, {}).items(), *((e.get("rel"), e.get(section)) for e in journal)]:
         try:

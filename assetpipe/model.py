@@ -6,6 +6,7 @@ hand data on, never change what an earlier stage decided.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -195,6 +196,10 @@ class BuildResult:
     notices: tuple[Notice, ...]
     stats: BuildStats
     dry_run: bool = False
+    # What the folder holds after the build, rel -> (size, sha256): every source the manifest lists and
+    # every output the ledger records (None for --dry-run). `assetpipe watch` compares changes with it.
+    left: Mapping[str, tuple[int, str]] | None = None
+    outputs: frozenset[str] = frozenset()  # which of `left` are assetpipe's outputs
 
     @property
     def exit_code(self) -> int:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 
 from . import compress, imagestage, ledger, manifest, markup, minify, minify_stage, originals, originals_stage
 from .cache import Cache
@@ -89,7 +90,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     try:
         if not memo.loaded:
             cache.load_stats(memo_root, memo)
-        inventory = scan(request.source, ledger.load(request.source), exclude=exclude, memo=memo)
+        state = ledger.read(request.source)
+        inventory = scan(request.source, state.outputs, exclude=exclude, memo=memo)
         if not request.dry_run:  # --dry-run writes nothing, the cache included
             cache.save_stats(memo_root, memo)
         target_inventory = inventory
@@ -107,11 +109,11 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     # The stages run in this order: images (and the <picture> rewrite of the pages), minify (opt-in),
     # precompression; each later one works on what the earlier ones left. The plans made here, before
     # anything is written, are what --dry-run prints.
-    known_minified = ledger.load_minified(target)
+    known_minified = state.minified if request.out is None else ledger.load_minified(target)
     image_plan = imagestage.ImagePlan((), (), ())
     # Image originals an earlier build optimised in place (opt-in): the image stage sees their originals.
     image_sources, optimized = originals_stage.recognise(
-        inventory.sources, ledger.load_minified(request.source, ledger.OPTIMIZED))
+        inventory.sources, state.optimized)
     settings = imagestage.settings_from(request.config.images)
     if request.images:
         image_plan = imagestage.plan_images(image_sources,
@@ -206,6 +208,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         document = manifest.build(present, encodings, tuple(failures), vite, minified, image_entries, optimised)
         writer.write_state(manifest.NAME, manifest.dumps(document))
         writer.finish()
+        left = {s.rel: (s.size, s.sha256) for s in present}
+        left.update((rel, (r.size, r.sha256)) for rel, r in writer.records.items())
     finally:
         writer.close()
         cache.close()
@@ -214,7 +218,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                     minify_saved=sum(m.original_size - m.size for m in minified.values()),
                     images=len(image_entries), variants=counts["variants"], optimized=len(optimised),
                     optimized_saved=sum(r.original_size - r.size for r in optimised.values()))
-    return BuildResult(target, plan, tuple(failures), tuple(notices), stats)
+    return BuildResult(target, plan, tuple(failures), tuple(notices), stats, left=MappingProxyType(left),
+                       outputs=frozenset(writer.records))
 
 
 def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writer: Writer,
@@ -438,9 +443,12 @@ def _apply(outcome: Encoded, writer: Writer, encodings: dict[str, dict[str, Enco
     return True
 
 
+_COUNTED = MappingProxyType({Action.ENCODE: "encoded", Action.CACHED: "cache_hits", Action.FRESH: "up_to_date"})
+
+
 def _count(work: Action, counts: dict[str, int]) -> None:
     """One output's work in the build's counts: encoded now, taken from the cache, or already on disk."""
-    counts[{Action.ENCODE: "encoded", Action.CACHED: "cache_hits", Action.FRESH: "up_to_date"}[work]] += 1
+    counts[_COUNTED[work]] += 1
 
 
 def _present(inventory: Inventory, failures: list[Failure], root: Path) -> tuple:

@@ -40,13 +40,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import queue
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -205,9 +204,9 @@ class Watcher:
         self._folders = FolderObserver()
         self._watch: ObservedWatch | None = None
         self._identity: tuple[int, int] | None = None
-        self._baseline: dict[str, tuple[int, str]] | None = None  # what the last run left: rel -> size, sha256
+        self._baseline: Mapping[str, tuple[int, str]] | None = None  # what the last run left: rel -> size, sha256
         self._unsettled: set[str] = set()  # failed files the last run could not list: any event is a change
-        self._outputs: set[str] = set()  # the last run's outputs (the ledger)
+        self._outputs: frozenset[str] = frozenset()  # the last run's outputs (the ledger)
         self._stopping = threading.Event()
         self._interrupted = False
 
@@ -406,16 +405,8 @@ class Watcher:
 
     def _settle(self, result: BuildResult) -> None:
         """Remember what this run left: the sources as the manifest lists them, and the outputs."""
-        try:
-            document = json.loads((Path(self.root) / ledger.STATE_DIR / manifest.NAME).read_bytes())
-            baseline = {rel: (int(e["size"]), str(e["sha256"])) for rel, e in document["files"].items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            self._baseline = None  # every recorded path counts as changed until a run completes
-            return
-        outputs = ledger.load(Path(self.root))
-        baseline.update((rel, (r.size, r.sha256)) for rel, r in outputs.items())
-        self._baseline, self._outputs = baseline, set(outputs)
-        self._unsettled = {f.file for f in result.failures if f.file not in baseline}
+        self._baseline, self._outputs = result.left, result.outputs
+        self._unsettled = {f.file for f in result.failures if result.left is None or f.file not in result.left}
 
     def _rewatch(self) -> bool:
         """(Re)make the folder's watch, e.g. after the folder was deleted and made again."""

@@ -130,6 +130,11 @@ class Writer:
             replaced.pop(rel, None)
 
     @property
+    def records(self) -> dict[str, Record]:
+        """Every output assetpipe wrote here and what it holds (what the ledger records at `finish()`)."""
+        return dict(self._records)
+
+    @property
     def minified(self) -> dict[str, Minified]:
         return dict(self._minified)
 

@@ -9,6 +9,8 @@ import json
 import jsonschema
 import pytest
 
+from assetpipe import ledger, manifest
+from assetpipe.model import Minified
 from assetpipe.naming import content_hash
 
 from .conftest import REPO
@@ -98,3 +100,18 @@ def test_failures_are_sorted_and_files_without_sidecars_have_no_encodings(built)
     assert manifest["failures"] == []
     assert "encodings" not in manifest["files"]["fonts/inter-latin-400-normal.woff2"]
     assert set(manifest["files"]["assets/hero-gYV4LCM5.jpg"]["encodings"]) == {"avif", "webp"}
+
+
+def test_the_ledger_written_line_by_line_is_what_the_json_encoder_gives() -> None:
+    records = {"a/caf\u00e9 \"q\"\\x.js.br": ledger.Record("k1", "a" * 64, 12),
+               "z.gz": ledger.Record("k2", "b" * 64, 0),
+               "tab\there\U0001f600.svg.br": ledger.Record("k3", "c" * 64, 7)}
+    minified = {"m.js": Minified("m.js", 10, "d" * 64, 5, "e" * 64, "k4")}
+    generic = manifest.json_lines({
+        "minified": {"m.js": {"key": "k4", "original_sha256": "d" * 64, "original_size": 10, "sha256": "e" * 64,
+                              "size": 5}},
+        "outputs": {rel: {"key": r.key, "sha256": r.sha256, "size": r.size} for rel, r in records.items()},
+        "schema": ledger.LEDGER_SCHEMA})
+    written = ledger.encode(records, minified)
+    assert written == generic
+    assert json.loads(written)["outputs"]["tab\there\U0001f600.svg.br"]["key"] == "k3"
