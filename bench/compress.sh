@@ -15,6 +15,9 @@
 # (auto = 1 run, 3 when under 60 s; or a number), WAIT_IDLE (seconds to wait for an idle machine before
 # the run and before each measured run, default 300). About 6-7 minutes on 2 cores when nothing else runs.
 set -euo pipefail
+# Measure what users get: Python keeps compiled modules in __pycache__ (a shell that sets
+# PYTHONDONTWRITEBYTECODE, as this project's VM does, makes every assetpipe start compile them again).
+unset PYTHONDONTWRITEBYTECODE
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"

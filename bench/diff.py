@@ -284,6 +284,7 @@ def _validate(document: dict[str, Any], label: str) -> str:
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETPIPE_")}
     env["PYTHONPATH"] = str(REPO)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as users run it: compiled modules cached
     return env
 
 

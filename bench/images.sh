@@ -20,6 +20,9 @@
 # before the run, default 180; LOAD_MAX default 0.8), QUALITY_SAMPLE (auto or all), QUALITY_JOBS.
 # About 12-15 minutes on 2 cores.
 set -euo pipefail
+# Measure what users get: Python keeps compiled modules in __pycache__ (a shell that sets
+# PYTHONDONTWRITEBYTECODE, as this project's VM does, makes every assetpipe start compile them again).
+unset PYTHONDONTWRITEBYTECODE
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"

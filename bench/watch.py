@@ -75,6 +75,7 @@ class Child:
     def __init__(self, site: Path, cache: Path) -> None:
         env = {k: v for k, v in os.environ.items() if k != "ASSETPIPE_CACHE_DIR"}
         env["PYTHONPATH"] = str(HERE.parent)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as users run it: compiled modules cached
         self.process = subprocess.Popen([sys.executable, "-m", "assetpipe", "watch", str(site), "--cache-dir",
                                          str(cache)], cwd=SCRATCH, env=env, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
