@@ -21,8 +21,8 @@ from .cache import Cache
 from .config import ImagesConfig
 from .encodepool import EncodePool, TaskFailed
 from .images import EXTENSION, MIME, ImageError, ImageInfo, ImageSettings
-from .markup import Candidate, PictureSpec
 from .model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
+from .picture import Candidate, PictureSpec
 
 # Megapixels decoded at once across the worker processes (an image with alpha counts twice, see
 # _megapixels); a larger image runs alone, smaller ones beside it. Measured on the corpus: the 24 MP

@@ -75,6 +75,8 @@ import webencodings
 from html5lib import _inputstream, _tokenizer, html5parser
 from html5lib.constants import asciiUpper2Lower, tokenTypes
 
+from .picture import Candidate, PictureSpec
+
 HTML_NS = "http://www.w3.org/1999/xhtml"
 MARK = "data-assetpipe"  # on the <picture> assetpipe wrote; its value is the author's src as written
 SKIP = "data-assetpipe-skip"  # on an <img> the author wants left alone
@@ -88,24 +90,6 @@ _ORIGIN = "http://assetpipe.invalid"  # a stand-in origin for resolving the buil
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _DIGITS = re.compile(r"[0-9]+")
 _URL_SAFE = "/"  # besides letters, digits and `_.-~`: everything else in a generated URL is percent-encoded
-
-
-@dataclass(frozen=True)
-class Candidate:
-    file: str  # POSIX path of an image output relative to the build folder, e.g. "assets/hero.3f9a1c2e.640w.avif"
-    width: int
-
-
-@dataclass(frozen=True)
-class PictureSpec:
-    """Everything the rewrite needs to know about one processed source image."""
-
-    source: str  # POSIX path of the original image relative to the build folder
-    width: int  # intrinsic width/height, EXIF-oriented
-    height: int
-    sources: tuple[tuple[str, tuple[Candidate, ...]], ...]  # modern formats in order, candidates by width ascending
-    fallback_type: str  # e.g. "image/jpeg"
-    fallback: tuple[Candidate, ...]  # fallback candidates, width ascending (the largest is the `src`)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from . import compress, imagestage, ledger, manifest, markup, minify, minify_stage, originals, originals_stage
+from . import compress, imagestage, ledger, manifest, minify, minify_stage, originals, originals_stage
 from .cache import Cache
 from .config import Config
 from .encodepool import EncodePool
@@ -36,6 +36,7 @@ from .model import (
     SourceFile,
     UsageError,
 )
+from .picture import PictureSpec
 from .plan import make_plan
 from .run import execute
 from .scan import scan
@@ -243,7 +244,7 @@ def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writ
 def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, settings: imagestage.ImageSettings, cache: Cache,
                 writer: Writer, encodings: dict[str, dict[str, Encoding]], failures: list[Failure],
                 notices: list[Notice], observer: Observer, counts: dict[str, int], optimised: dict[str, Minified],
-                ) -> tuple[dict[str, dict], dict[str, markup.PictureSpec], dict[str, bytes]]:
+                ) -> tuple[dict[str, dict], dict[str, PictureSpec], dict[str, bytes]]:
     """Produce every image's renditions and write the ones worth keeping; return the manifest's `image`
     objects and what the markup rewrite needs, per source image, and the new bytes of every original
     replaced now (opt-in images.optimize_originals). `optimised` starts as the originals optimised in
@@ -265,9 +266,9 @@ def _take_images(outcomes: Iterator[imagestage.ImageResult | Failure], request: 
                  settings: imagestage.ImageSettings, cache: Cache, writer: Writer,
                  encodings: dict[str, dict[str, Encoding]], failures: list[Failure], notices: list[Notice],
                  observer: Observer, counts: dict[str, int], optimised: dict[str, Minified],
-                 known: dict[str, Minified]) -> tuple[dict[str, dict], dict[str, markup.PictureSpec], dict[str, bytes]]:
+                 known: dict[str, Minified]) -> tuple[dict[str, dict], dict[str, PictureSpec], dict[str, bytes]]:
     entries: dict[str, dict] = {}
-    specs: dict[str, markup.PictureSpec] = {}
+    specs: dict[str, PictureSpec] = {}
     replaced: dict[str, bytes] = {}
     with contextlib.closing(outcomes):  # an exception (Ctrl-C) stops the running encodes at once
         for outcome in outcomes:
@@ -362,7 +363,7 @@ def _settle_original(outcome: imagestage.ImageResult, request: BuildRequest, cac
     return settled.record, None
 
 
-def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, markup.PictureSpec], request: BuildRequest,
+def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec], request: BuildRequest,
                    writer: Writer, notices: list[Notice], failures: list[Failure], observer: Observer,
                    counts: dict[str, int]) -> tuple[SourceFile, ...]:
     """Give every page's `<img>` of a processed image its `<picture>` (SPEC §2.2); the sources as they are
@@ -379,6 +380,8 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, markup.Pict
             updated.append(source)
             failures.append(_report(observer, Failure(source.rel, f"cannot read: {_reason(exc)}")))
             continue
+        from . import markup  # here: html5lib is imported only by a build that has pages
+
         result = markup.rewrite(html, source.rel, specs, default_sizes=request.config.images.sizes)
         if result.unreadable:
             notice = Notice(source.rel, f"<img> tags not rewritten: {result.unreadable}")
