@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
-from . import mediatypes
+from . import esmodule, mediatypes
 
 TYPES = ("html", "css", "js", "svg", "json")
 _MEDIA_TYPES = {"text/html": "html", "text/css": "css", "text/javascript": "js", "image/svg+xml": "svg",
@@ -67,13 +67,19 @@ class Minifier:
 
 
 def minifier() -> Minifier:
-    try:
-        lib_version = version("tdewolff-minify")
-    except PackageNotFoundError:
-        lib_version = "missing"
+    lib_version, grammar, parser = (_version(name) for name in ("tdewolff-minify", "tree-sitter-javascript",
+                                                                 "tree-sitter"))
     options = ",".join(f"{k}={v}" for k, v in sorted(_LIBRARY_CONFIG.items()))
     return Minifier("tdewolff-minify", f"{lib_version} {options} min_saving={MIN_SAVING} "
-                                       f"line={MINIFIED_LINE_LENGTH}")
+                                       f"line={MINIFIED_LINE_LENGTH} esm-rename={esmodule.REVISION} "
+                                       f"tree-sitter={parser} tree-sitter-javascript={grammar}")
+
+
+def _version(distribution: str) -> str:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "missing"
 
 
 def type_of(rel: str, media_type: str) -> str | None:
@@ -123,9 +129,24 @@ def minify_bytes(kind: str, data: bytes) -> bytes:
     except UnicodeDecodeError:
         raise MinifyFailed("the minifier returned bytes that are not UTF-8") from None
     result = out.encode("utf-8")
+    if kind == "js":
+        result = _with_module_names_renamed(library, result)
     if kind == "html" and not result.strip() and text.strip():
         raise MinifyFailed("the minifier returned an empty document")
     return (_BOM if bom else b"") + result
+
+
+def _with_module_names_renamed(library: object, minified: bytes) -> bytes:
+    """An ES module's top-level names renamed too (esmodule.py); the plain result when it is not a module,
+    or when the renaming declines or fails."""
+    def minify_js(text: str) -> str:
+        return library.string(_LIBRARY_TYPES["js"], text)  # type: ignore[attr-defined,no-any-return]
+
+    try:
+        renamed = esmodule.minify_module(minified, minify_js).encode("utf-8")
+    except (esmodule.NotAModule, library.MinifyError, UnicodeDecodeError):  # type: ignore[attr-defined]
+        return minified
+    return renamed if len(renamed) < len(minified) else minified
 
 
 def worth_keeping(original_size: int, minified_size: int) -> bool:

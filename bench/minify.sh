@@ -27,7 +27,7 @@ fi
 # Every run, so an older venv gets candidates added since (a no-op when they are there).
 "$VENV/bin/pip" install -q "tdewolff-minify==2.24.12" "minify-html==0.18.1" "lightningcss==0.3.2" \
   "rjsmin==1.3.0" "rcssmin==1.3.0" "scour==0.38.2" "pyminifyjs==0.3.0" "minifyjs==0.1.3" \
-  click rich brotli zstandard zopfli
+  click rich brotli zstandard zopfli "tree-sitter>=0.25" "tree-sitter-javascript>=0.25"
 if [ ! -x "$NPM_DIR/node_modules/.bin/esbuild" ]; then
   log "installing esbuild and lightningcss (the yardsticks) in $NPM_DIR"
   mkdir -p "$NPM_DIR"
