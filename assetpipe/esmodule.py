@@ -80,7 +80,7 @@ def minify_module(source: bytes, minify_js: Callable[[str], str]) -> str:
     imported = [name for request in parts.requests if isinstance(request, _Import)
                 for name in _import_locals(request)]
     kept = imported + [local for local, _ in parts.exports]
-    keep = _sentinel(source)
+    keep = _absent_name(source, "__assetpipe_keep")
     wrapper = (f"{keep}(async function({','.join(imported)}){{\"use strict\";\n".encode()
                + parts.body + f"\n;{keep}({','.join(kept)})}})".encode())
     minified = minify_js(wrapper.decode("utf-8")).encode("utf-8")
@@ -146,7 +146,7 @@ def _take_apart(source: bytes) -> _Parts:
     requests: list[_Import | bytes] = []
     body: list[bytes] = []
     exports: list[tuple[str, str]] = []
-    defaults = 0
+    default_name = _absent_name(source, "__assetpipe_default")
     for node in root.children:
         if node.type == "import_statement":
             requests.append(_read_import(node))
@@ -164,19 +164,24 @@ def _take_apart(source: bytes) -> _Parts:
             exports.extend((name, "default" if is_default else name) for name in names)
             declared_before.update(names)
         elif (value := node.child_by_field_name("value")) is not None:
-            if value.type in _ANONYMOUS_VALUES:
+            inner = value
+            while inner.type == "parenthesized_expression" and inner.named_children:
+                inner = inner.named_children[0]
+            if inner.type in _ANONYMOUS_VALUES:
                 raise NotAModule("exports an anonymous function or class as default (its name would change)")
             name = _text(value) if value.type == "identifier" else ""
             if name and (name in hoisted or name in declared_before) and not _assigned(source, root, name):
                 exports.append((name, "default"))
             else:
-                local = f"__assetpipe_default{defaults}"
-                defaults += 1
-                body.append(f"const {local}=(".encode() + (value.text or b"") + b");")
-                exports.append((local, "default"))
+                if any(exported == "default" for _, exported in exports):
+                    raise NotAModule("exports a default twice")
+                body.append(f"const {default_name}=(".encode() + (value.text or b"") + b");")
+                exports.append((default_name, "default"))
         else:
             exports.extend(_read_export_clause(node))
-    return _Parts(tuple(requests), b"\n".join(body), tuple(exports))
+    # Each statement ends with an empty one: one that relied on a newline and the import or export
+    # statement after it to end (ASI) must not run into the next (`a = f` and `(b)()` would become `f(b)()`).
+    return _Parts(tuple(requests), b"\n;\n".join(body), tuple(exports))
 
 
 def _check_top_level(source: bytes, root) -> None:  # type: ignore[no-untyped-def]
@@ -344,11 +349,12 @@ def _read_export_clause(node) -> list[tuple[str, str]]:  # type: ignore[no-untyp
     return exports
 
 
-def _sentinel(source: bytes) -> str:
+def _absent_name(source: bytes, stem: str) -> str:
+    """A name that appears nowhere in the source, so it cannot collide with one of the module's."""
     number = 0
-    while f"__assetpipe_keep{number}".encode() in source:
+    while f"{stem}{number}".encode() in source:
         number += 1
-    return f"__assetpipe_keep{number}"
+    return f"{stem}{number}"
 
 
 def _unwrap(minified: bytes, keep: str, count: int) -> tuple[bytes, list[str], bool]:

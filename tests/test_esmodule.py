@@ -148,3 +148,24 @@ def test_known_limit_exported_functions_and_classes_get_new_names(tmp_path) -> N
         results.append(run_node(tmp_path / folder / "main.mjs"))
     assert results[0] == ["describeThing", "ThingHolder", 1]
     assert results[1][2] == 1 and len(results[1][0]) == len(results[1][1]) == 1
+
+
+@needs_node
+def test_a_statement_ended_by_asi_before_an_export_does_not_run_into_the_next(tmp_path) -> None:
+    """`export {a};` between `const a = f` and `(b)()` ends the first statement; without it the two would
+    read as `f(b)()`. On the source itself: the plain minifier's output, which assetpipe renames, has
+    its semicolons already."""
+    module = (b'import f from "./f.mjs";\nconst a = f\nexport {a};\n(function b() { globalThis.ran = "b" })()\n'
+              b"const later = globalThis.ran;\nexport {later}\n")
+    entry = b'import {a, later} from "./m.mjs";\nconsole.log(JSON.stringify({a: typeof a, later}));\n'
+    for folder, text in (("before", module), ("after", rename(module).encode())):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "m.mjs").write_bytes(text)
+        (tmp_path / folder / "f.mjs").write_bytes(b"export default function f() { return () => 0 }\n")
+        (tmp_path / folder / "main.mjs").write_bytes(entry)
+        assert run_node(tmp_path / folder / "main.mjs") == {"a": "function", "later": "b"}, text
+
+
+def test_a_parenthesised_anonymous_default_export_declines() -> None:
+    with pytest.raises(esmodule.NotAModule, match="anonymous"):
+        rename(b"export default (function () { return 1 });\n")
