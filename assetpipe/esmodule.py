@@ -11,7 +11,7 @@ The module is then put back together: its imports with the new local names, the 
 `export {new as old}` clause.
 
 A module's top level and a strict function's body give the same meaning to the same statements, with
-these exceptions, each of which makes this module decline (None: the caller keeps the plain result):
+these exceptions, each of which makes the pass decline (NotAModule: the caller keeps the plain result):
 `arguments` outside any function, `return` outside any function, HTML-like comments (`<!--`, `-->`,
 comments in a script, operators in a module), a hashbang, a default export of an anonymous function or
 class (its `name` would change), and anything tree-sitter's JavaScript grammar does not parse cleanly.
