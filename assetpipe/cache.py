@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import sqlite3
 import time
+from importlib import metadata
 from pathlib import Path
 
 from .statmemo import Entry, Found, StatMemo
@@ -28,6 +29,14 @@ CACHE_VERSION = 1
 DB_NAME = f"cache-v{CACHE_VERSION}.sqlite3"
 _COMMIT_SECONDS = 2.0  # a killed build loses at most this much finished work
 _BUSY_MS = 30_000
+
+
+def library_version(distribution: str) -> str:
+    """An installed distribution's version for a cache key ("missing" when it is not installed)."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "missing"
 
 
 def key(source_sha256: str, codec: str, settings: str) -> str:

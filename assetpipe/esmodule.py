@@ -33,8 +33,6 @@ from dataclasses import dataclass
 _FUNCTIONS = frozenset({"function_declaration", "function_expression", "function", "generator_function",
                         "generator_function_declaration", "method_definition"})
 _SCOPES_WITH_RETURN = _FUNCTIONS | {"arrow_function"}
-_DECLARATIONS = frozenset({"function_declaration", "generator_function_declaration", "class_declaration",
-                           "lexical_declaration", "variable_declaration"})
 _TEXTS = frozenset({"string", "template_string", "regex", "comment"})
 _HOISTED = frozenset({"function_declaration", "generator_function_declaration"})
 _ANONYMOUS_VALUES = frozenset({"function_expression", "function", "generator_function", "arrow_function",
@@ -141,8 +139,7 @@ def _take_apart(source: bytes) -> _Parts:
         raise NotAModule("no import or export statement")
     _check_top_level(source, root)
     declared_before: set[str] = set()
-    hoisted = {_text(node.child_by_field_name("name")) for node in _top_declarations(root)
-               if node.type in _HOISTED}
+    hoisted = {_text(node.child_by_field_name("name")) for node in _top_statements(root) if node.type in _HOISTED}
     requests: list[_Import | bytes] = []
     body: list[bytes] = []
     exports: list[tuple[str, str]] = []
@@ -185,12 +182,18 @@ def _take_apart(source: bytes) -> _Parts:
 
 
 def _check_top_level(source: bytes, root) -> None:  # type: ignore[no-untyped-def]
-    start = source.find(b"arguments")
-    while start >= 0:
-        node = root.descendant_for_byte_range(start, start + len(b"arguments"))
+    for node in _nodes_at(source, root, b"arguments"):
         if node.type == "identifier" and not _inside(node, _FUNCTIONS):
             raise NotAModule("uses `arguments` outside any function")
-        start = source.find(b"arguments", start + 1)
+
+
+def _nodes_at(source: bytes, root, text: bytes) -> Iterator:  # type: ignore[no-untyped-def]
+    """The smallest node around each place `text` appears in the source (found by bytes, not by walking
+    the tree: a walk in Python is most of the pass's time on a large module)."""
+    start = source.find(text)
+    while start >= 0:
+        yield root.descendant_for_byte_range(start, start + len(text))
+        start = source.find(text, start + 1)
 
 
 def _outside_functions(root) -> Iterator:  # type: ignore[no-untyped-def]
@@ -205,14 +208,11 @@ def _outside_functions(root) -> Iterator:  # type: ignore[no-untyped-def]
 def _html_like_comment(source: bytes, root) -> bool:  # type: ignore[no-untyped-def]
     """Whether `<!--` or `-->` appears outside strings, templates, regular expressions and comments."""
     for marker in (b"<!--", b"-->"):
-        start = source.find(marker)
-        while start >= 0:
-            node = root.descendant_for_byte_range(start, start + len(marker))
+        for node in _nodes_at(source, root, marker):
             while node is not None and node.type not in _TEXTS and node.type != "template_substitution":
                 node = node.parent
             if node is None or node.type == "template_substitution":
                 return True
-            start = source.find(marker, start + 1)
     return False
 
 
@@ -240,10 +240,7 @@ def _assigned(source: bytes, root, name: str) -> bool:  # type: ignore[no-untype
     erring towards yes only costs a few bytes."""
     spelled = name.encode("utf-8")
     declarations = 0
-    start = source.find(spelled)
-    while start >= 0:
-        node = root.descendant_for_byte_range(start, start + len(spelled))
-        start = source.find(spelled, start + 1)
+    for node in _nodes_at(source, root, spelled):
         if node.type not in ("identifier", "shorthand_property_identifier_pattern") or node.text != spelled:
             continue
         while node.parent is not None and node.parent.type in _PATTERNS:
@@ -259,11 +256,12 @@ def _assigned(source: bytes, root, name: str) -> bool:  # type: ignore[no-untype
     return declarations > 1
 
 
-def _top_declarations(root) -> Iterator:  # type: ignore[no-untyped-def]
+def _top_statements(root) -> Iterator:  # type: ignore[no-untyped-def]
+    """The top-level statements, an exported declaration as the declaration itself."""
     for node in root.children:
         if node.type == "export_statement":
             node = node.child_by_field_name("declaration")
-        if node is not None and node.type in _DECLARATIONS:
+        if node is not None:
             yield node
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 
 from . import esmodule, mediatypes
+from .cache import library_version
 
 TYPES = ("html", "css", "js", "svg", "json")
 _MEDIA_TYPES = {"text/html": "html", "text/css": "css", "text/javascript": "js", "image/svg+xml": "svg",
@@ -67,19 +67,13 @@ class Minifier:
 
 
 def minifier() -> Minifier:
-    lib_version, grammar, parser = (_version(name) for name in ("tdewolff-minify", "tree-sitter-javascript",
-                                                                 "tree-sitter"))
+    lib_version, grammar, parser = (library_version(name) for name in ("tdewolff-minify",
+                                                                        "tree-sitter-javascript", "tree-sitter"))
     options = ",".join(f"{k}={v}" for k, v in sorted(_LIBRARY_CONFIG.items()))
     return Minifier("tdewolff-minify", f"{lib_version} {options} min_saving={MIN_SAVING} "
                                        f"line={MINIFIED_LINE_LENGTH} esm-rename={esmodule.REVISION} "
                                        f"tree-sitter={parser} tree-sitter-javascript={grammar}")
 
-
-def _version(distribution: str) -> str:
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return "missing"
 
 
 def type_of(rel: str, media_type: str) -> str | None:

@@ -20,10 +20,10 @@ from __future__ import annotations
 import io
 import struct
 from dataclasses import dataclass
-from importlib import metadata
 
 from PIL import Image
 
+from .cache import library_version
 from .images import ImageInfo
 
 _ORIENTATION = 0x0112
@@ -50,8 +50,8 @@ def recipe(info: ImageInfo, lossy_recipe: str) -> str:
     """Everything that changes the result, for the cache key: the tools' versions and the JPEG settings
     (`lossy_recipe`: the full-width fallback's encoder settings, empty when there is no such candidate)."""
     if info.format == "png":
-        return f"pyoxipng {_version('pyoxipng')} o{OXIPNG_LEVEL} strip {b','.join(_TEXT_CHUNKS).decode()}"
-    return f"mozjpeg-lossless-optimization {_version('mozjpeg-lossless-optimization')} icc; {lossy_recipe}"
+        return f"pyoxipng {library_version('pyoxipng')} o{OXIPNG_LEVEL} strip {b','.join(_TEXT_CHUNKS).decode()}"
+    return f"mozjpeg-lossless-optimization {library_version('mozjpeg-lossless-optimization')} icc; {lossy_recipe}"
 
 
 def optimise(original: bytes, info: ImageInfo, orientation: int, lossy: bytes | None,
@@ -84,7 +84,7 @@ def orientation_of(original: bytes) -> int:
 
 def missing_packages() -> tuple[str, ...]:
     """The optimisers that are not installed (they come with `pip install 'assetpipe[originals]'`)."""
-    return tuple(p for p in ("pyoxipng", "mozjpeg-lossless-optimization") if _version(p) == "missing")
+    return tuple(p for p in ("pyoxipng", "mozjpeg-lossless-optimization") if library_version(p) == "missing")
 
 
 def _oxipng(data: bytes) -> bytes:
@@ -121,12 +121,6 @@ def _with_orientation(jpeg: bytes, orientation: int) -> bytes:
         at = 4 + struct.unpack(">H", jpeg[4:6])[0]
     return jpeg[:at] + segment + jpeg[at:]
 
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "missing"
 
 
 def _missing(package: str) -> str:
