@@ -8,10 +8,15 @@ nothing behind.
 
 Memory is bounded by admission: each task has a cost (the image's megapixels) and a task starts only
 while the costs of the running tasks stay within `budget` (one task always runs, whatever its cost).
-Smaller tasks fill in beside a large one. One pool may serve many runs of `results()` (`assetpipe
-watch` keeps its workers from one run to the next, and `prestart()`s them while it waits for a change,
-so a changed photo does not wait for a fresh interpreter). The workers are spawned (a fresh interpreter, about 0.3 s
-to start, in parallel): forking the caller, which may run watchdog's threads, could copy a lock held
+Smaller tasks fill in beside a large one. A task that has the machine to itself, because its cost
+takes the whole budget or because it is the last one and nothing else runs, is told so: the function
+is called as `function(argument, cores)`, with `cores` the pool's size then and 1 otherwise, so it
+may use the cores that would otherwise sit idle (the image encodes run side by side).
+
+One pool may serve many runs of `results()` (`assetpipe watch` keeps its workers from one run to
+the next, and `prestart()`s them while it waits for a change, so a changed photo does not wait for a
+fresh interpreter). The workers are spawned (a fresh interpreter, about 0.3 s to start, in
+parallel): forking the caller, which may run watchdog's threads, could copy a lock held
 by another thread, and a forkserver's workers would not be the caller's children, so their CPU time
 would be missing from the caller's (what `time` and the benchmarks report).
 """
@@ -48,7 +53,7 @@ class _Task:
 
 
 class _Worker:
-    def __init__(self, context: Any, function: Callable[[Any], Any]) -> None:
+    def __init__(self, context: Any, function: Callable[[Any, int], Any]) -> None:
         self.connection, theirs = context.Pipe()
         self.process = context.Process(target=_serve, args=(theirs, function, os.getpid()), daemon=True,
                                        name="assetpipe-encode")
@@ -65,20 +70,21 @@ class _Worker:
         self.connection.close()
 
 
-def _serve(connection: Connection, function: Callable[[Any], Any], parent: int) -> None:
+def _serve(connection: Connection, function: Callable[[Any, int], Any], parent: int) -> None:
     """A worker's loop: receive an argument, send back what `function` returns; None ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it kills us
     _die_with(parent)
     connection.send(_READY)
     while True:
         try:
-            argument = connection.recv()
+            message = connection.recv()
         except (EOFError, OSError):  # the parent is gone
             return
-        if argument is None:
+        if message is None:
             return
+        argument, cores = message
         try:
-            result = function(argument)
+            result = function(argument, cores)
         except Exception as exc:  # a bug or an encoder's unforeseen error: this task fails, not the build
             result = TaskFailed(f"failed: {type(exc).__name__}: {exc}".splitlines()[0])
         try:
@@ -110,7 +116,7 @@ class EncodePool:
     """`submit` tasks, then iterate `results()`: (key, what the function returned | TaskFailed), in the
     order they finish. Use as a context manager, or call `close()`."""
 
-    def __init__(self, function: Callable[[Any], Any], workers: int, timeout: float, budget: float) -> None:
+    def __init__(self, function: Callable[[Any, int], Any], workers: int, timeout: float, budget: float) -> None:
         self._function = function
         self._size = max(1, workers)
         self._timeout = timeout
@@ -181,9 +187,10 @@ class EncodePool:
             if task is None or idle is None:
                 return  # a worker still starting says when it is ready
             self._queue.remove(task)
+            alone = not running and (task.cost >= self._budget or not self._queue)
             idle.task = task
             idle.deadline = time.monotonic() + self._timeout
-            idle.connection.send(task.argument)
+            idle.connection.send((task.argument, self._size if alone else 1))
 
     def _receive(self, worker: _Worker) -> tuple[Any, Any] | None:
         try:

@@ -27,8 +27,10 @@ from .picture import Candidate, PictureSpec
 # Megapixels decoded at once across the worker processes (an image with alpha counts twice, see
 # _megapixels); a larger image runs alone, smaller ones beside it. Measured on the corpus: the 24 MP
 # photo's worker peaks at 550 MB (libaom's AVIF encoder at the image's own width), a 14.7 MP PNG
-# with alpha at 610 MB; the whole build's process tree peaked at 1.0 GB (PSS), two mid-size photos
-# side by side taking more per pixel than that 24 MP one. A lower figure trades wall time for memory.
+# with alpha at 610 MB, and about 100 MB more when an image that runs alone encodes its formats side
+# by side (encodepool: it is given both cores); the whole build's process tree peaked at 1.0 GB (PSS),
+# two mid-size photos side by side taking more per pixel than that 24 MP one. A lower figure trades
+# wall time for memory.
 IN_FLIGHT_MEGAPIXELS = 24.0
 
 # Names assetpipe gives image outputs. A file named so is one of them whose ledger record was lost
@@ -256,9 +258,10 @@ def _from_store(job: ImageJob, cache: Cache, fresh: dict[tuple[str, int], bytes]
     return tuple(produced)
 
 
-def _encode_task(task: tuple[ImageJob, Path, ImageSettings, bool]) -> dict[tuple[str, int], bytes] | Failure:
+def _encode_task(task: tuple[ImageJob, Path, ImageSettings, bool], cores: int
+                 ) -> dict[tuple[str, int], bytes] | Failure:
     """In a worker process: read one source, check it is what was planned, render what it needs (all
-    that is not on disk when `everything`, the cache having lost some)."""
+    that is not on disk when `everything`, the cache having lost some), on `cores` threads."""
     job, source_root, settings, everything = task
     try:
         data = (source_root / job.source.rel).read_bytes()
@@ -271,7 +274,7 @@ def _encode_task(task: tuple[ImageJob, Path, ImageSettings, bool]) -> dict[tuple
     needed = (Action.ENCODE, Action.CACHED) if everything else (Action.ENCODE,)
     wanted = sorted({(r.format, r.width) for r in job.renditions if r.action in needed}, key=lambda o: o[1])
     try:
-        renditions = images.render(data, job.info, wanted, settings)
+        renditions = images.render(data, job.info, wanted, settings, threads=cores)
     except ImageError as exc:
         return Failure(job.source.rel, str(exc))
     return {(r.format, r.width): r.data for r in renditions}

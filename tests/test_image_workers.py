@@ -15,6 +15,7 @@ from PIL import Image
 
 from assetpipe import ledger
 from assetpipe.config import Config, ImagesConfig
+from assetpipe.encodepool import EncodePool
 from assetpipe.model import Failure, Notice
 from assetpipe.pipeline import BuildRequest, build
 
@@ -109,3 +110,23 @@ def test_ctrl_c_stops_a_running_encode_at_once(tmp_path) -> None:
     assert not encode_workers()
     assert no_temp_files(site)
     assert {k: v for k, v in snapshot(site).items() if k in before} == before  # the user's files as they were
+
+
+def cores_given(argument: str, cores: int) -> tuple[str, int]:
+    time.sleep(0.2)  # long enough that a task admitted beside another really runs beside it
+    return argument, cores
+
+
+def test_a_task_with_the_machine_to_itself_is_given_every_core() -> None:
+    """What the pool tells each task: all its workers' cores when the task runs alone by its cost or is
+    the last and nothing runs beside it; one core when others run or wait beside it."""
+    with EncodePool(cores_given, 2, 60, budget=10) as pool:
+        for key, cost in (("exclusive", 10), ("first small", 1), ("second small", 1)):
+            pool.submit(key, key, cost)
+        assert dict(pool.results()) == {"exclusive": ("exclusive", 2), "first small": ("first small", 1),
+                                        "second small": ("second small", 1)}
+        pool.submit("the only one", "the only one", 1)  # a later run (assetpipe watch) with one image
+        assert dict(pool.results()) == {"the only one": ("the only one", 2)}
+    with EncodePool(cores_given, 1, 60, budget=10) as pool:  # --jobs 1: never more than one
+        pool.submit("exclusive", "exclusive", 10)
+        assert dict(pool.results()) == {"exclusive": ("exclusive", 1)}

@@ -291,3 +291,37 @@ def test_rendering_is_deterministic() -> None:
     first = [r.data for r in all_outputs(data)[1]]
     second = [r.data for r in all_outputs(data)[1]]
     assert first == second
+
+
+def photo_like(width: int, height: int, mode: str = "RGB") -> Image.Image:
+    """Smooth gradients with some grain: encodes take a while and every format makes different bytes."""
+    image = Image.radial_gradient("L").resize((width, height)).convert(mode)
+    grain = Image.effect_noise((width, height), 40).convert(mode)
+    return Image.blend(image, grain, 0.3)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_encodes_side_by_side_make_the_same_bytes_in_the_same_order(threads: int) -> None:
+    """A worker with the machine to itself encodes one image's outputs on several threads: the bytes
+    and their order are those of one thread (each encoder runs single-threaded either way)."""
+    photo = encode(photo_like(1400, 900), "JPEG", quality=90, icc_profile=ADOBE_RGB)
+    alpha = photo_like(700, 500, "RGBA")
+    alpha.putalpha(Image.linear_gradient("L").resize((700, 500)))
+    for data in (photo, encode(alpha, "PNG")):
+        info = probe(data, SETTINGS.max_pixels)
+        fallback = fallback_format(info, SETTINGS)
+        outputs = [(fmt, w) for w in widths_for(info, SETTINGS.widths)
+                   for fmt in (*modern_formats(info, SETTINGS, fallback), fallback)]
+        alone = render(data, info, outputs, SETTINGS)
+        side_by_side = render(data, info, outputs, SETTINGS, threads=threads)
+        assert [(r.format, r.width) for r in side_by_side] == [(f, min(w, info.width)) for f, w in outputs]
+        assert [(r.format, r.width, r.height, r.data) for r in side_by_side] == [
+            (r.format, r.width, r.height, r.data) for r in alone]
+        assert len({r.data for r in alone}) == len(outputs)  # every output its own bytes: no mix-up would hide
+
+
+def test_an_encoder_error_side_by_side_is_the_images_one_line_error() -> None:
+    data = encode(Image.new("RGB", (17000, 20), (9, 9, 9)), "PNG")  # too wide for WebP (16,383 px)
+    info = probe(data, SETTINGS.max_pixels)
+    with pytest.raises(ImageError, match=r"^webp encoder failed: .*16383"):
+        render(data, info, [("avif", 320), ("webp", 17000), ("png", 17000)], SETTINGS, threads=2)
