@@ -175,6 +175,18 @@ class ImagesConfig:
         False,
         "replacing a file the user's build made is opt-in (lossless PNG, smaller JPEG); needs assetpipe[originals]",
         _boolean)
+    avif_speed: int = _setting(
+        6, "libaom speed: 4 and below take 3-7x the time for at most 6 % smaller files; 7 takes about a third "
+           "less for about 4 % larger ones at the photo's own width (bench/README.md)",
+        _integer(0, 10))
+    webp_method: int = _setting(
+        4, "libwebp method 6 takes 2.5x the time (36x with alpha) for 3-4 % smaller files", _integer(0, 6))
+    webp_alpha_quality: int = _setting(
+        100, "transparency edges stay exact; a lossy alpha plane saves little and frays them", _integer(0, 100))
+    subsampling: str = _setting(
+        "4:2:0", 'JPEG and AVIF chroma: 4:2:0 is what every anchor uses for photos; "4:4:4" keeps sharp colour '
+                 "edges (text, line art) for larger files; greyscale AVIF stays 4:0:0",
+        _one_of("4:2:0", "4:4:4"))
     quality: Quality = field(default_factory=Quality, metadata={"section": True})
 
 

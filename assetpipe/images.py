@@ -41,10 +41,9 @@ _ORIENTATION = 0x0112
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
 _METADATA_CHUNKS = frozenset({b"eXIf", b"tEXt", b"zTXt", b"iTXt"})  # where a PNG can carry EXIF or XMP
 
-# Encoder settings that are not user-facing config, each with its reason.
-AVIF_SPEED = 6  # speed <= 4 costs 3-7x for <= 6 % smaller files; 8+ loses detail (research/images.md §3)
-WEBP_METHOD = 4  # method 6 costs 2.5x (36x with alpha) for 3-4 %
-JPEG_SUBSAMPLING = 2  # 4:2:0, as every anchor uses for photos
+# Encoder settings that are not user-facing config, each with its reason (the others are config keys:
+# images.avif_speed, webp_method, webp_alpha_quality, subsampling and quality; JPEG is always
+# progressive with optimised Huffman tables, which changes no pixel and makes smaller files).
 RESIZE_REDUCING_GAP = 3.0  # Pillow's two-step resize: visually identical to plain Lanczos, several times faster
 # PNG fallbacks: oxipng (Rust) from the raw pixels at its level 0, which still tries the lossless
 # colour-type, bit-depth and palette reductions. Measured on the corpus's 40 PNGs, all 116 fallbacks
@@ -65,6 +64,16 @@ class ImageError(Exception):
 
 
 @dataclass(frozen=True)
+class Encoders:
+    """The encoder settings besides quality (config keys images.avif_speed and so on)."""
+
+    avif_speed: int  # libaom's speed, 0-10
+    webp_method: int  # libwebp's method, 0-6
+    webp_alpha_quality: int  # 0-100
+    subsampling: str  # JPEG and AVIF chroma: "4:2:0" or "4:4:4"
+
+
+@dataclass(frozen=True)
 class ImageSettings:
     widths: tuple[int, ...]
     formats: tuple[str, ...]  # modern formats, in preference order
@@ -72,6 +81,7 @@ class ImageSettings:
     background: tuple[int, int, int]
     quality: dict[str, int]  # avif, webp, jpeg
     max_pixels: int
+    encoders: Encoders
     # the library versions in the cache keys, read once (reading a package's metadata takes about 1 ms,
     # which a warm build of many images would otherwise pay per rendition)
     versions: dict[str, str] = field(default_factory=lambda: {
@@ -81,13 +91,16 @@ class ImageSettings:
     def encoder_settings(self, fmt: str, animated: bool = False) -> str:
         """Everything that changes one format's bytes, for the cache key and the output name."""
         version = f"pillow {Image.__version__}"
+        chroma = self.encoders.subsampling.replace(":", "")
         if fmt == "avif":
             sequence = " sequence times0" if animated else ""  # see bmff.py
-            return f"{version} libavif {self.versions['avif']} q{self.quality['avif']} s{AVIF_SPEED} 420{sequence}"
+            return (f"{version} libavif {self.versions['avif']} q{self.quality['avif']} s{self.encoders.avif_speed} "
+                    f"{chroma}{sequence}")
         if fmt == "webp":
-            return f"{version} libwebp {self.versions['webp']} q{self.quality['webp']} m{WEBP_METHOD} a100"
+            return (f"{version} libwebp {self.versions['webp']} q{self.quality['webp']} m{self.encoders.webp_method} "
+                    f"a{self.encoders.webp_alpha_quality}")
         if fmt == "jpeg":
-            return f"{version} q{self.quality['jpeg']} progressive optimize 420 bg{self.background}"
+            return f"{version} q{self.quality['jpeg']} progressive optimize {chroma} bg{self.background}"
         if fmt == "png":
             return (f"{version} pyoxipng {self.versions['pyoxipng']} o{PNG_OXIPNG_LEVEL} lossless; "
                     "animated: pillow optimize")
@@ -395,7 +408,7 @@ def _encode(frames: list[Image.Image], durations: list[int], loop: int | None, f
     if fmt == "jpeg":
         image = _flatten(first, settings.background) if first.mode in ("RGBA", "LA") else first
         image.save(buffer, "JPEG", quality=settings.quality["jpeg"], optimize=True, progressive=True,
-                   subsampling=JPEG_SUBSAMPLING, **options)
+                   subsampling=settings.encoders.subsampling, **options)
     elif fmt == "png" and len(frames) == 1:
         return _png(first, options.get("icc_profile"))
     elif fmt == "png":
@@ -403,12 +416,13 @@ def _encode(frames: list[Image.Image], durations: list[int], loop: int | None, f
     elif fmt == "gif":
         first.save(buffer, "GIF", optimize=True, **({"disposal": 2} if len(frames) > 1 else {}), **options)
     elif fmt == "webp":
-        first.save(buffer, "WEBP", quality=settings.quality["webp"], method=WEBP_METHOD, alpha_quality=100,
-                   **options)
+        first.save(buffer, "WEBP", quality=settings.quality["webp"], method=settings.encoders.webp_method,
+                   alpha_quality=settings.encoders.webp_alpha_quality, **options)
     elif fmt == "avif":
         if first.mode not in ("L", "LA"):  # greyscale stays 4:0:0, Pillow's default for it
-            options["subsampling"] = "4:2:0"
-        first.save(buffer, "AVIF", quality=settings.quality["avif"], speed=AVIF_SPEED, max_threads=1, **options)
+            options["subsampling"] = settings.encoders.subsampling
+        first.save(buffer, "AVIF", quality=settings.quality["avif"], speed=settings.encoders.avif_speed, max_threads=1,
+                   **options)
         if len(frames) > 1:  # an image sequence carries the time of encoding: not in a deterministic build
             return bmff.without_timestamps(buffer.getvalue())
     else:

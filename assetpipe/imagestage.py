@@ -43,7 +43,9 @@ _EXTENSIONS_OF = {"jpeg": ("jpg", "jpeg", "jpe", "jfif"), "png": ("png", "apng")
 def settings_from(config: ImagesConfig) -> ImageSettings:
     q = config.quality
     return ImageSettings(config.widths, config.formats, config.fallback, images.parse_colour(config.background),
-                         {"avif": q.avif, "webp": q.webp, "jpeg": q.jpeg}, config.max_pixels)
+                         {"avif": q.avif, "webp": q.webp, "jpeg": q.jpeg}, config.max_pixels,
+                         images.Encoders(config.avif_speed, config.webp_method, config.webp_alpha_quality,
+                                         config.subsampling))
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class ImageJob:
     fallback: str | None
     modern: tuple[str, ...]
     renditions: tuple[Rendition, ...]
+    settings: tuple[tuple[str, str], ...] = ()  # (format, its effective encoder settings), for the manifest
 
     @property
     def needs_decode(self) -> bool:
@@ -133,21 +136,23 @@ def plan_images(
         modern = images.modern_formats(info, settings, fallback)
         if fallback is None and info.animated:
             notices.append(Notice(source.rel, f"animated: no {settings.fallback} fallback (it cannot animate)"))
-        renditions = _renditions(source, info, fallback, modern, settings, config.negotiate, owned_by_rel,
-                                 user_files, in_cache, notices)
-        jobs.append(ImageJob(source, info, fallback, modern, renditions))
+        recipes = {fmt: settings.encoder_settings(fmt, info.animated)
+                   for fmt in (*modern, *([fallback] if fallback else []))}
+        renditions = _renditions(source, info, recipes, modern, settings.widths, config.negotiate, owned_by_rel,
+                                 in_cache)
+        jobs.append(ImageJob(source, info, fallback, modern, renditions, tuple(recipes.items())))
     return ImagePlan(tuple(jobs), tuple(failures), tuple(notices))
 
 
-def _renditions(source: SourceFile, info: ImageInfo, fallback: str | None, modern: tuple[str, ...],
-                settings: ImageSettings, negotiate: bool, owned: dict[str, OwnedFile], user_files: set[str],
-                in_cache: Callable[[str], bool], notices: list[Notice]) -> tuple[Rendition, ...]:
+def _renditions(source: SourceFile, info: ImageInfo, recipes: dict[str, str], modern: tuple[str, ...],
+                widths: tuple[int, ...], negotiate: bool, owned: dict[str, OwnedFile],
+                in_cache: Callable[[str], bool]) -> tuple[Rendition, ...]:
+    """Every output of one image, `recipes` giving each format (modern ones first, then the fallback)
+    its effective encoder settings."""
     planned: list[Rendition] = []
-    formats = [*modern, *([fallback] if fallback else [])]
-    for width in images.widths_for(info, settings.widths):
+    for width in images.widths_for(info, widths):
         height = max(1, round(info.height * width / info.width))
-        for fmt in formats:
-            recipe = settings.encoder_settings(fmt, info.animated)
+        for fmt, recipe in recipes.items():
             key = cache_keys.key(source.sha256, f"image:{fmt}:{width}", recipe)
             name = images.variant_name(source.rel, info.format, fmt, width, f"{source.sha256} {recipe}")
             planned.append(_lookup(name, fmt, width, height, key, owned, in_cache, sidecar=False))
@@ -319,7 +324,7 @@ def decide(result: ImageResult) -> Decision:
     variants = [{"file": p.rendition.file, "format": p.rendition.format, "width": p.rendition.width,
                  "height": p.rendition.height, "size": p.size} for p in keep if not p.rendition.sidecar]
     entry: dict = {"width": job.info.width, "height": job.info.height, "format": job.info.format,
-                   "animated": job.info.animated, "variants": variants}
+                   "animated": job.info.animated, "variants": variants, "settings": dict(job.settings)}
     if skipped:
         entry["skipped"] = skipped
     return Decision(tuple(keep), tuple(drop), entry, encodings)

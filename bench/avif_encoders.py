@@ -32,7 +32,7 @@ from pathlib import Path
 AOM_QUALITIES = (50, 60, 70)
 SVT_QUALITIES = (50, 55, 60, 65, 70, 75, 80)
 SVT_SPEEDS = (6, 8)
-AOM_SPEED = 6  # assetpipe.images.AVIF_SPEED
+AOM_SPEED = 6  # the default of assetpipe's images.avif_speed
 
 
 def encode_one(args: tuple[str, str, int]) -> list[dict]:

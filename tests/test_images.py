@@ -6,10 +6,12 @@ import io
 import struct
 import time
 import zlib
+from dataclasses import replace
 
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
+from assetpipe.config import ImagesConfig
 from assetpipe.images import (
     ImageError,
     ImageSettings,
@@ -21,11 +23,11 @@ from assetpipe.images import (
     variant_name,
     widths_for,
 )
+from assetpipe.imagestage import settings_from
 
 from .conftest import REPO
 
-SETTINGS = ImageSettings((320, 640, 1280, 1920), ("avif", "webp"), "source", (255, 255, 255),
-                         {"avif": 60, "webp": 80, "jpeg": 80}, 100_000_000)
+SETTINGS = settings_from(ImagesConfig())  # the defaults: 320-1920 px, AVIF + WebP, the source's format, white
 ADOBE_RGB = (REPO / "fixtures/icc/compatibleWithAdobeRGB1998.icc").read_bytes()
 GRAY_ICC = (REPO / "fixtures/icc/Gray.icc").read_bytes()
 
@@ -161,7 +163,7 @@ def test_palette_png_with_trns_counts_as_alpha() -> None:
 @pytest.mark.parametrize(("background", "expected"), [("#ffffff", (255, 255, 255)), ("#f00", (255, 0, 0))])
 def test_forced_jpeg_fallback_flattens_onto_the_background(background: str, expected: tuple) -> None:
     image = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
-    settings = ImageSettings((320,), (), "jpeg", parse_colour(background), SETTINGS.quality, SETTINGS.max_pixels)
+    settings = replace(SETTINGS, widths=(320,), formats=(), fallback="jpeg", background=parse_colour(background))
     _, renditions = all_outputs(encode(image, "PNG"), settings)
     (jpeg,) = renditions
     pixel = Image.open(io.BytesIO(jpeg.data)).getpixel((20, 20))
@@ -208,7 +210,7 @@ def test_an_animated_avif_is_the_same_bytes_whenever_it_is_encoded() -> None:
 def test_animation_with_a_finite_loop_skips_avif_and_never_becomes_a_still() -> None:
     info = probe(animated_gif(loop=2), SETTINGS.max_pixels)
     assert modern_formats(info, SETTINGS, fallback_format(info, SETTINGS)) == ("webp",)
-    forced = ImageSettings((320,), ("avif", "webp"), "jpeg", (255, 255, 255), SETTINGS.quality, SETTINGS.max_pixels)
+    forced = replace(SETTINGS, widths=(320,), fallback="jpeg")
     assert fallback_format(info, forced) is None
 
 

@@ -1,0 +1,118 @@
+"""The image cache on the demo site: what a change of pixels or of one setting encodes again, and what
+it leaves alone (SPEC §2.5: source hash + effective settings + encoder versions; widths are not in it)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from PIL import Image, JpegImagePlugin
+
+from .conftest import snapshot
+
+COFFEE = "assets/coffee-A-I1hS5R.jpg"
+
+
+def images_of(site: Path) -> dict[str, dict]:
+    files = json.loads((site / ".assetpipe" / "manifest.json").read_text())["files"]
+    return {rel: entry for rel, entry in files.items() if "image" in entry}
+
+
+def outputs(entry: dict) -> list[tuple[str, int]]:
+    """Every (format, width) an image's build encodes: each format at each width, and a same-URL
+    sidecar per modern format (kept or not, it is encoded)."""
+    image = entry["image"]
+    widths = {v["width"] for v in image["variants"]} | {s["width"] for s in image.get("skipped", [])}
+    formats = sorted(image["settings"])
+    sidecars = [(fmt, image["width"]) for fmt in formats if fmt in ("avif", "webp") and fmt != image["format"]]
+    return [(fmt, width) for width in sorted(widths) for fmt in formats] + sidecars
+
+
+def names(entry: dict, fmt: str) -> set[str]:
+    return {v["file"] for v in entry["image"]["variants"] if v["format"] == fmt}
+
+
+def build(cli, site: Path, cache_dir: Path) -> dict:
+    result = cli("build", str(site), "--cache-dir", str(cache_dir), "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def rebuild(cli, site: Path, cache_dir: Path) -> tuple[int, dict[str, dict]]:
+    """Build again; return how many image outputs it encoded (the `encoded` count less the Brotli and
+    gzip sidecars of the pages whose <picture> markup changed), and the images' manifest entries."""
+    pages = {rel: digest for rel, digest in snapshot(site).items() if rel.endswith(".html")}
+    report = build(cli, site, cache_dir)
+    now = snapshot(site)
+    return report["encoded"] - 2 * sum(now[rel] != digest for rel, digest in pages.items()), images_of(site)
+
+
+def test_every_image_lists_its_effective_settings(cli, site, cache_dir) -> None:
+    build(cli, site, cache_dir)
+    for rel, entry in images_of(site).items():
+        settings = entry["image"]["settings"]
+        assert set(settings) == {"avif", "webp", entry["image"]["format"]}, rel
+        assert " q60 s6 420" in settings["avif"] and " q80 m4 a100" in settings["webp"], rel
+        assert {v["format"] for v in entry["image"]["variants"]} <= set(settings), rel
+
+
+def test_one_changed_image_encodes_only_its_own_outputs(cli, site, cache_dir) -> None:
+    build(cli, site, cache_dir)
+    before = images_of(site)
+    photo = Image.open(site / COFFEE)
+    photo.putpixel((0, 0), (255, 0, 255))
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=90)
+    (site / COFFEE).write_bytes(buffer.getvalue())
+
+    encoded, after = rebuild(cli, site, cache_dir)
+    assert encoded == len(outputs(after[COFFEE])) > 0
+    assert {rel: e for rel, e in after.items() if rel != COFFEE} == {
+        rel: e for rel, e in before.items() if rel != COFFEE}
+    assert not names(after[COFFEE], "avif") & names(before[COFFEE], "avif")  # its names follow its pixels
+
+
+def test_a_changed_quality_encodes_only_that_format_again(cli, site, cache_dir, tmp_path) -> None:
+    build(cli, site, cache_dir)
+    before = images_of(site)
+    (tmp_path / "assetpipe.toml").write_text("[images.quality]\nwebp = 70\n")
+
+    encoded, after = rebuild(cli, site, cache_dir)
+    assert encoded == sum(fmt == "webp" for e in after.values() for fmt, _ in outputs(e)) > 0
+    for rel, entry in after.items():
+        assert " q70 m4 " in entry["image"]["settings"]["webp"]
+        assert names(entry, "avif") == names(before[rel], "avif") and names(entry, "jpeg") == names(before[rel], "jpeg")
+        assert names(entry, "webp").isdisjoint(names(before[rel], "webp")), rel
+
+
+def test_avif_speed_and_chroma_subsampling_are_settings_of_their_formats(cli, site, cache_dir, tmp_path) -> None:
+    build(cli, site, cache_dir)
+    before = images_of(site)
+    (tmp_path / "assetpipe.toml").write_text('[images]\nsubsampling = "4:4:4"\navif_speed = 8\n')
+
+    encoded, after = rebuild(cli, site, cache_dir)
+    changed = ("avif", "jpeg")  # WebP is always 4:2:0; PNG is lossless
+    assert encoded == sum(fmt in changed for e in after.values() for fmt, _ in outputs(e)) > 0
+    for rel, entry in after.items():
+        assert " s8 444" in entry["image"]["settings"]["avif"], rel
+        assert names(entry, "webp") == names(before[rel], "webp") and names(entry, "png") == names(before[rel], "png")
+    for file in names(after[COFFEE], "jpeg"):
+        assert JpegImagePlugin.get_sampling(Image.open(site / file)) == 0  # 4:4:4
+    for file in names(before[COFFEE], "jpeg"):  # the 4:2:0 ones were this build's own: replaced
+        assert not (site / file).exists()
+
+
+def test_an_added_width_encodes_only_that_width_and_keeps_every_name(cli, site, cache_dir, tmp_path) -> None:
+    build(cli, site, cache_dir)
+    before = images_of(site)
+    on_disk = snapshot(site)
+    (tmp_path / "assetpipe.toml").write_text("[images]\nwidths = [320, 480, 640, 1280, 1920]\n")
+
+    encoded, after = rebuild(cli, site, cache_dir)
+    assert encoded == sum(w == 480 for e in after.values() for _, w in outputs(e)) > 0
+    for rel, entry in after.items():
+        old = {v["file"]: v for v in before[rel]["image"]["variants"]}
+        new = {v["file"]: v for v in entry["image"]["variants"]}
+        assert {f: v for f, v in new.items() if v["width"] != 480} == old, rel
+        assert all(on_disk[f] == snapshot(site)[f] for f in old), rel
