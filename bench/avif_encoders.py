@@ -4,8 +4,8 @@ Two steps, two Pythons:
   python avif_encoders.py encode OUT [PHOTOS_DIR] [--every 8] [--width 1280]
       assetpipe's Python with pillow-avif-plugin installed: decodes a sample of the corpus photos the
       way a build does (assetpipe.images), resizes to --width (or the photo's own width, if smaller),
-      keeps that as the reference (lossless PNG), and encodes it with aom (speed 6, assetpipe's
-      setting) at q50/60/70 and with SVT-AV1 at speed 6 and 8, q50..80, one thread each, as a build
+      keeps that as the reference (lossless PNG), and encodes it with aom (speed 6, or --aom-speed;
+      assetpipe's default is 7) at q50/60/70 and with SVT-AV1 at speed 6 and 8, q50..80, one thread each, as a build
       does; bytes and CPU seconds (the process's, encoder threads included) go into OUT/encodes.json.
   python avif_encoders.py score OUT
       the quality venv bench/images.sh builds (ssimulacra2, NumPy): SSIMULACRA2 of every encode
@@ -32,16 +32,16 @@ from pathlib import Path
 AOM_QUALITIES = (50, 60, 70)
 SVT_QUALITIES = (50, 55, 60, 65, 70, 75, 80)
 SVT_SPEEDS = (6, 8)
-AOM_SPEED = 6  # the default of assetpipe's images.avif_speed
+AOM_SPEED = 6  # assetpipe's images.avif_speed before it became 7; `--aom-speed` picks another
 
 
-def encode_one(args: tuple[str, str, int]) -> list[dict]:
+def encode_one(args: tuple[str, str, int, int]) -> list[dict]:
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole configuration to stderr otherwise
     import pillow_avif  # noqa: F401 - registers the plugin's AVIF encoder (aom, SVT-AV1, rav1e)
 
     from assetpipe import images
 
-    path, out, width = Path(args[0]), Path(args[1]), args[2]
+    path, out, width, aom_speed = Path(args[0]), Path(args[1]), args[2], args[3]
     data = path.read_bytes()
     info = images.probe(data, 10**9)
     frames, _, _, _ = images._decode_source(data, info)
@@ -49,7 +49,7 @@ def encode_one(args: tuple[str, str, int]) -> list[dict]:
     stem = path.stem
     ref.save(out / f"{stem}.ref.png")
     rows = []
-    runs = [("aom", AOM_SPEED, q) for q in AOM_QUALITIES] + [("svt", s, q) for s in SVT_SPEEDS for q in SVT_QUALITIES]
+    runs = [("aom", aom_speed, q) for q in AOM_QUALITIES] + [("svt", s, q) for s in SVT_SPEEDS for q in SVT_QUALITIES]
     for codec, speed, quality in runs:
         buffer = io.BytesIO()
         cpu = time.process_time()
@@ -69,7 +69,8 @@ def encode(a: argparse.Namespace) -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     photos = sorted(p for p in a.photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[::a.every]
     with ProcessPoolExecutor(a.jobs) as pool:
-        rows = [r for rs in pool.map(encode_one, [(str(p), str(a.out), a.width) for p in photos]) for r in rs]
+        tasks = [(str(p), str(a.out), a.width, a.aom_speed) for p in photos]
+        rows = [r for rs in pool.map(encode_one, tasks) for r in rs]
     from pillow_avif import _avif
 
     meta = {"pillow_avif_plugin": pillow_avif.__version__, "codecs": _avif.codec_versions(), "width": a.width}
@@ -152,6 +153,7 @@ def main() -> int:
     ap.add_argument("photos", type=Path, nargs="?", default=default)
     ap.add_argument("--every", type=int, default=8, help="every Nth photo, by name")
     ap.add_argument("--width", type=int, default=1280)
+    ap.add_argument("--aom-speed", type=int, default=AOM_SPEED, help="libaom's speed (assetpipe's default is 7)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     return encode(a) if a.step == "encode" else score(a)

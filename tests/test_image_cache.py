@@ -9,9 +9,12 @@ from pathlib import Path
 
 from PIL import Image, JpegImagePlugin
 
+from assetpipe.config import ImagesConfig
+
 from .conftest import snapshot
 
 COFFEE = "assets/coffee-A-I1hS5R.jpg"
+DEFAULTS = ImagesConfig()
 
 
 def images_of(site: Path) -> dict[str, dict]:
@@ -53,7 +56,7 @@ def test_every_image_lists_its_effective_settings(cli, site, cache_dir) -> None:
     for rel, entry in images_of(site).items():
         settings = entry["image"]["settings"]
         assert set(settings) == {"avif", "webp", entry["image"]["format"]}, rel
-        assert " q60 s6 420" in settings["avif"] and " q80 m4 a100" in settings["webp"], rel
+        assert f" q60 s{DEFAULTS.avif_speed} 420" in settings["avif"] and " q80 m4 a100" in settings["webp"], rel
         assert {v["format"] for v in entry["image"]["variants"]} <= set(settings), rel
 
 
