@@ -176,8 +176,8 @@ class ImagesConfig:
         "replacing a file the user's build made is opt-in (lossless PNG, smaller JPEG); needs assetpipe[originals]",
         _boolean)
     avif_speed: int = _setting(
-        7, "libaom speed 7: a cold build of the corpus photos in 0.72x the time of speed 6 for 4 % larger AVIF "
-           "files; 4 and below take 3-7x the time of 6 for at most 6 % smaller ones (bench/README.md)",
+        7, "libaom speed 7: a cold build of the corpus photos in 0.72x the time of speed 6 for AVIF files 4 % "
+           "larger and a little worse; 6 for the smallest files; 4 and below take 3-7x the time of 6",
         _integer(0, 10))
     webp_method: int = _setting(
         4, "libwebp method 6 takes 2.5x the time (36x with alpha) for 3-4 % smaller files", _integer(0, 6))
