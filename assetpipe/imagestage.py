@@ -69,7 +69,7 @@ class ImageJob:
     fallback: str | None
     modern: tuple[str, ...]
     renditions: tuple[Rendition, ...]
-    settings: tuple[tuple[str, str], ...] = ()  # (format, its effective encoder settings), for the manifest
+    settings: tuple[tuple[str, str], ...]  # (format, its effective encoder settings), for the manifest
 
     @property
     def needs_decode(self) -> bool:
