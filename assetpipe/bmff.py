@@ -1,4 +1,5 @@
-"""Timestamps out of an ISO base media file (an animated AVIF). Pure: bytes in, bytes out.
+"""ISO base media file boxes (AVIF): walking them, and timestamps out of an image sequence. Pure: bytes in,
+bytes out.
 
 libavif writes the time of encoding into an image sequence's movie, track and media headers (`mvhd`,
 `tkhd`, `mdhd`: creation and modification time, seconds since 1904), so the same frames encoded a
@@ -10,6 +11,7 @@ comes back unchanged. The file keeps its length: only the time fields are overwr
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 _CONTAINERS = (b"moov", b"trak", b"mdia")  # the boxes on the way to the three headers
 _HEADERS = (b"mvhd", b"tkhd", b"mdhd")  # each: version (1 byte), flags (3), creation time, modification time
@@ -26,7 +28,8 @@ def without_timestamps(data: bytes) -> bytes:
     return bytes(out)
 
 
-def _zero_times(data: bytearray, start: int, end: int) -> None:
+def boxes(data: bytes | bytearray, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """Each box between `start` and `end`: its type, where its body starts and where it ends."""
     offset = start
     while offset + 8 <= end:
         size, kind = struct.unpack_from(">I4s", data, offset)
@@ -40,12 +43,16 @@ def _zero_times(data: bytearray, start: int, end: int) -> None:
             size = end - offset
         if size < header or offset + size > end:
             raise BmffError(f"box {kind!r} at {offset}: size {size} does not fit")
-        body = offset + header
-        if kind in _CONTAINERS:
-            _zero_times(data, body, offset + size)
-        elif kind in _HEADERS:
-            _zero_header(data, body, offset + size, kind)
+        yield kind, offset + header, offset + size
         offset += size
+
+
+def _zero_times(data: bytearray, start: int, end: int) -> None:
+    for kind, body, box_end in boxes(data, start, end):
+        if kind in _CONTAINERS:
+            _zero_times(data, body, box_end)
+        elif kind in _HEADERS:
+            _zero_header(data, body, box_end, kind)
 
 
 def _zero_header(data: bytearray, body: int, end: int, kind: bytes) -> None:
