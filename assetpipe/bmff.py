@@ -1,5 +1,4 @@
-"""ISO base media file boxes (AVIF): walking them, and timestamps out of an image sequence. Pure: bytes in,
-bytes out.
+"""Timestamps out of an ISO base media file (an animated AVIF). Pure: bytes in, bytes out.
 
 libavif writes the time of encoding into an image sequence's movie, track and media headers (`mvhd`,
 `tkhd`, `mdhd`: creation and modification time, seconds since 1904), so the same frames encoded a
@@ -11,7 +10,6 @@ comes back unchanged. The file keeps its length: only the time fields are overwr
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 
 _CONTAINERS = (b"moov", b"trak", b"mdia")  # the boxes on the way to the three headers
 _HEADERS = (b"mvhd", b"tkhd", b"mdhd")  # each: version (1 byte), flags (3), creation time, modification time
@@ -28,8 +26,7 @@ def without_timestamps(data: bytes) -> bytes:
     return bytes(out)
 
 
-def boxes(data: bytes | bytearray, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """Each box between `start` and `end`: its type, where its body starts and where it ends."""
+def _zero_times(data: bytearray, start: int, end: int) -> None:
     offset = start
     while offset + 8 <= end:
         size, kind = struct.unpack_from(">I4s", data, offset)
@@ -43,16 +40,12 @@ def boxes(data: bytes | bytearray, start: int, end: int) -> Iterator[tuple[bytes
             size = end - offset
         if size < header or offset + size > end:
             raise BmffError(f"box {kind!r} at {offset}: size {size} does not fit")
-        yield kind, offset + header, offset + size
-        offset += size
-
-
-def _zero_times(data: bytearray, start: int, end: int) -> None:
-    for kind, body, box_end in boxes(data, start, end):
+        body = offset + header
         if kind in _CONTAINERS:
-            _zero_times(data, body, box_end)
+            _zero_times(data, body, offset + size)
         elif kind in _HEADERS:
-            _zero_header(data, body, box_end, kind)
+            _zero_header(data, body, offset + size, kind)
+        offset += size
 
 
 def _zero_header(data: bytearray, body: int, end: int, kind: bytes) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import oxipng
 from PIL import Image, ImageCms, ImageOps, ImageSequence, UnidentifiedImageError, features
 
-from . import avifgrid, bmff
+from . import bmff
 
 # What each format can hold; the fallback is always one of these formats.
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "avif": "image/avif"}
@@ -52,11 +52,6 @@ RESIZE_REDUCING_GAP = 3.0  # Pillow's two-step resize: visually identical to pla
 # compress_level 6 74.2 MB in 23 s. A browser fetches the fallback only when it takes neither AVIF nor
 # WebP, so its bytes are rarely served, while its encode is paid on every cold build.
 PNG_OXIPNG_LEVEL = 0
-# A still AVIF of more pixels than this is encoded as horizontal strips of about this size, the cells
-# of one `grid` image (avifgrid.py): libaom holds about 17 bytes per pixel while it encodes, 480-620 MB
-# for a 15-24 MP photo whole and 210-280 MB in 4 MP strips, for 0.2-0.3 % more bytes and the same
-# SSIMULACRA2 across the seams (bench/avif_strips.py). Not for images with alpha (kept whole).
-AVIF_CELL_PIXELS = 4_000_000
 
 
 # assetpipe enforces `images.max_pixels` itself, from the header, before anything is decoded, and says
@@ -100,7 +95,7 @@ class ImageSettings:
         if fmt == "avif":
             sequence = " sequence times0" if animated else ""  # see bmff.py
             return (f"{version} libavif {self.versions['avif']} q{self.quality['avif']} s{self.encoders.avif_speed} "
-                    f"{chroma}{sequence} grid{AVIF_CELL_PIXELS}")
+                    f"{chroma}{sequence}")
         if fmt == "webp":
             return (f"{version} libwebp {self.versions['webp']} q{self.quality['webp']} m{self.encoders.webp_method} "
                     f"a{self.encoders.webp_alpha_quality}")
@@ -426,45 +421,13 @@ def _encode(frames: list[Image.Image], durations: list[int], loop: int | None, f
     elif fmt == "avif":
         if first.mode not in ("L", "LA"):  # greyscale stays 4:0:0, Pillow's default for it
             options["subsampling"] = settings.encoders.subsampling
-        options.update(quality=settings.quality["avif"], speed=settings.encoders.avif_speed, max_threads=1)
-        rows = _grid_rows(first) if len(frames) == 1 else None
-        if rows is not None:
-            return _avif_grid(first, rows, options)
-        first.save(buffer, "AVIF", **options)
+        first.save(buffer, "AVIF", quality=settings.quality["avif"], speed=settings.encoders.avif_speed, max_threads=1,
+                   **options)
         if len(frames) > 1:  # an image sequence carries the time of encoding: not in a deterministic build
             return bmff.without_timestamps(buffer.getvalue())
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return buffer.getvalue()
-
-
-def _grid_rows(image: Image.Image) -> int | None:
-    """The rows of each strip when `image` is encoded as an AVIF grid, or None to encode it whole: the
-    strips are a multiple of 64 rows and as wide as the image, whose width and height must be even
-    (MIAF §7.3.11.4.2 for 4:2:0, which libavif enforces when it decodes); images with alpha, and odd
-    sizes, are kept whole."""
-    if (image.mode not in ("RGB", "L") or image.width % 2 or image.height % 2
-            or image.width * image.height <= AVIF_CELL_PIXELS):
-        return None
-    rows = -(-AVIF_CELL_PIXELS // image.width)
-    rows += -rows % 64
-    return rows if rows < image.height else None
-
-
-def _avif_grid(image: Image.Image, rows: int, options: dict[str, object]) -> bytes:
-    strips = []
-    for top in range(0, image.height, rows):
-        strip = image.crop((0, top, image.width, min(top + rows, image.height)))
-        if strip.height < rows:  # the last strip: its bottom row repeated; the grid's size crops it off
-            padded = Image.new(strip.mode, (image.width, rows))
-            padded.paste(strip, (0, 0))
-            bottom = strip.crop((0, strip.height - 1, image.width, strip.height))
-            padded.paste(bottom.resize((image.width, rows - strip.height), Image.Resampling.NEAREST), (0, strip.height))
-            strip = padded
-        buffer = io.BytesIO()
-        strip.save(buffer, "AVIF", **options)
-        strips.append(buffer.getvalue())
-    return avifgrid.assemble(strips, image.width, image.height)
 
 
 def _png(image: Image.Image, icc: object) -> bytes:

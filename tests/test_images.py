@@ -9,9 +9,8 @@ import zlib
 from dataclasses import replace
 
 import pytest
-from PIL import Image, ImageChops, ImageCms, ImageOps, ImageStat
+from PIL import Image, ImageCms, ImageOps
 
-from assetpipe.avifgrid import GridError, assemble
 from assetpipe.config import ImagesConfig
 from assetpipe.images import (
     ImageError,
@@ -328,45 +327,3 @@ def test_an_encoder_error_side_by_side_is_the_images_one_line_error() -> None:
     info = probe(data, SETTINGS.max_pixels)
     with pytest.raises(ImageError, match=r"^webp encoder failed: .*16383"):
         render(data, info, [("avif", 320), ("webp", 17000), ("png", 17000)], SETTINGS, threads=2)
-
-
-def test_a_large_still_avif_is_a_grid_of_strips_that_decodes_to_the_whole_image() -> None:
-    """Over AVIF_CELL_PIXELS an AVIF is encoded in strips (libaom's memory), put together as one grid image:
-    it decodes at the image's size, with its profile, and with the pixels of one whole encode."""
-    for mode, icc in (("RGB", ADOBE_RGB), ("L", GRAY_ICC)):
-        image = photo_like(2400, 1800, mode)  # 4.3 MP: two strips of 1,728 rows, the second cropped to 72
-        data = encode(image, "PNG", icc_profile=icc)
-        (grid,) = render(data, probe(data, SETTINGS.max_pixels), [("avif", 2400)], SETTINGS)
-        assert b"grid\0" in grid.data[:2000] and b"dimg" in grid.data[:2000]
-        decoded = Image.open(io.BytesIO(grid.data))
-        assert (decoded.size, decoded.mode, decoded.info.get("icc_profile")) == ((2400, 1800), mode, icc)
-        whole = Image.open(io.BytesIO(encode(image, "AVIF", quality=60, speed=SETTINGS.encoders.avif_speed,
-                                             subsampling="4:2:0", max_threads=1)))
-        difference = ImageChops.difference(decoded.convert("RGB"), whole.convert("RGB"))
-        assert max(channel for channel in ImageStat.Stat(difference).mean) < 1.0, mode
-        assert 0.95 < len(grid.data) / len(encode(image, "AVIF", quality=60, speed=SETTINGS.encoders.avif_speed,
-                                                   subsampling="4:2:0", max_threads=1)) < 1.05
-
-
-def test_alpha_odd_sizes_and_small_images_are_encoded_whole() -> None:
-    alpha = photo_like(2400, 1800, "RGBA")
-    alpha.putalpha(Image.linear_gradient("L").resize((2400, 1800)))
-    for image in (alpha, photo_like(2400, 1801), photo_like(1920, 1080)):
-        data = encode(image, "PNG")
-        (avif,) = render(data, probe(data, SETTINGS.max_pixels), [("avif", image.width)], SETTINGS)
-        assert b"grid\0" not in avif.data[:2000]
-        assert Image.open(io.BytesIO(avif.data)).size == image.size
-
-
-def test_strips_that_do_not_fit_together_are_refused() -> None:
-    def strip(width: int, height: int) -> bytes:
-        return encode(Image.new("RGB", (width, height), (90, 20, 200)), "AVIF", quality=60, speed=9)
-
-    with pytest.raises(GridError, match="differ"):
-        assemble([strip(256, 128), strip(256, 192)], 256, 300)
-    with pytest.raises(GridError, match="cannot make"):
-        assemble([strip(256, 128), strip(256, 128)], 256, 300)
-    with pytest.raises(GridError, match="one-image AVIF"):
-        assemble([encode(Image.new("RGBA", (256, 128), (9, 9, 9, 9)), "AVIF"), strip(256, 128)], 256, 256)
-    with pytest.raises(GridError):
-        assemble([b"not an image at all"], 256, 128)
