@@ -5,7 +5,8 @@ python avif_strips.py [PHOTO ...] [--strips 4,8]
 Run with the quality venv bench/images.sh builds (Pillow 13 with its own aom, ssimulacra2, NumPy). libaom
 holds about 17 bytes per pixel while it encodes (the 24 MP photo's own-width AVIF: 520 MB in its
 process), which keeps a cold build's memory above 600 MB. An AVIF `grid` image is made of cells encoded
-one by one; this measures what that would give before any container is written: each photo is encoded
+one by one (assetpipe does not write grids: Firefox cannot decode them, see bench/README.md); this
+measures what they would give: each photo is encoded
 whole and as N horizontal strips (heights a multiple of 64, as libavif wants for grid cells), each way
 in a fresh process whose peak RSS is reported, at assetpipe's default settings (q60, speed 7, 4:2:0, one
 thread). The strips are decoded and put together again, and 384 px crops centred on the first three
