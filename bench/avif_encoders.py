@@ -29,6 +29,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from corpus import add_photo_arguments, photos_in
+
 AOM_QUALITIES = (50, 60, 70)
 SVT_QUALITIES = (50, 55, 60, 65, 70, 75, 80)
 SVT_SPEEDS = (6, 8)
@@ -67,7 +69,7 @@ def encode(a: argparse.Namespace) -> int:
     import pillow_avif
 
     a.out.mkdir(parents=True, exist_ok=True)
-    photos = sorted(p for p in a.photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[::a.every]
+    photos = photos_in(a.photos)[::a.every]
     with ProcessPoolExecutor(a.jobs) as pool:
         tasks = [(str(p), str(a.out), a.width, a.aom_speed) for p in photos]
         rows = [r for rs in pool.map(encode_one, tasks) for r in rs]
@@ -149,12 +151,10 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("step", choices=("encode", "score"))
     ap.add_argument("out", type=Path)
-    default = Path(os.environ.get("ASSETPIPE_CORPUS", "/tmp/assetpipe-corpus")) / "photos"
-    ap.add_argument("photos", type=Path, nargs="?", default=default)
+    add_photo_arguments(ap)
     ap.add_argument("--every", type=int, default=8, help="every Nth photo, by name")
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--aom-speed", type=int, default=AOM_SPEED, help="libaom's speed (assetpipe's default is 7)")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     return encode(a) if a.step == "encode" else score(a)
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from corpus import add_photo_arguments, photos_in
 from image_quality import ssimulacra2_arrays
 from PIL import Image, ImageOps
 
@@ -57,13 +57,10 @@ def pixels(path: Path) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("photos", type=Path, nargs="?",
-                    default=Path(os.environ.get("ASSETPIPE_CORPUS", "/tmp/assetpipe-corpus")) / "photos")
+    add_photo_arguments(ap)
     ap.add_argument("--largest", type=int, default=12)
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
-    files = sorted((p for p in a.photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")),
-                   key=lambda p: (-pixels(p), p.name))[: a.largest]
+    files = sorted(photos_in(a.photos), key=lambda p: (-pixels(p), p.name))[: a.largest]
     with ProcessPoolExecutor(a.jobs) as pool:
         rows = [r for rs in pool.map(one, map(str, files)) for r in rs]
     print("| speed | q | bytes | CPU s | median SSIMULACRA2 | mean |\n|---:|---:|---:|---:|---:|---:|")

@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import io
 import multiprocessing
-import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
+from corpus import PHOTOS
 from PIL import Image, ImageOps
 
 CROP = 384
@@ -95,9 +95,8 @@ def seam_scores(reference: Any, encoded: Any, seams: list[int]) -> list[float]:
 
 
 def main() -> int:
-    corpus = Path(os.environ.get("ASSETPIPE_CORPUS", "/tmp/assetpipe-corpus")) / "photos"
     ap = argparse.ArgumentParser()
-    ap.add_argument("photos", nargs="*", default=[str(corpus / n) for n in (
+    ap.add_argument("photos", nargs="*", default=[str(PHOTOS / n) for n in (
         "lomiri-Painting-Colors_by__herobrine7gamer.jpg", "mate-Elephants_5640x3172.jpg",
         "plasma-SafeLanding-5120x2880.jpg")])
     ap.add_argument("--strips", default="4,8")

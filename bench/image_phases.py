@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+from corpus import add_photo_arguments, photos_in
 
 
 def one(path: str) -> list[dict]:
@@ -45,12 +46,9 @@ def one(path: str) -> list[dict]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    default = Path(os.environ.get("ASSETPIPE_CORPUS", "/tmp/assetpipe-corpus")) / "photos"
-    ap.add_argument("photos", type=Path, nargs="?", default=default)
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    add_photo_arguments(ap)
     a = ap.parse_args()
-    files = sorted((p for p in a.photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")),
-                   key=lambda p: -p.stat().st_size)
+    files = sorted(photos_in(a.photos), key=lambda p: -p.stat().st_size)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(a.jobs) as pool:
         rows = [r for rs in pool.map(one, map(str, files)) for r in rs]

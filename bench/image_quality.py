@@ -35,6 +35,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from corpus import photos_in
 from PIL import Image, ImageCms, ImageOps, features
 from ssimulacra2 import ssimulacra2 as s2
 
@@ -183,7 +184,7 @@ def oriented_size(path: Path) -> tuple[int, int]:
 
 
 def list_variants(a) -> tuple[list[dict], dict]:
-    photos = {p.name: p for p in sorted(a.photos.iterdir()) if p.suffix.lower() in (".jpg", ".jpeg", ".png")}
+    photos = {p.name: p for p in photos_in(a.photos)}
     sizes = {n: oriented_size(p) for n, p in photos.items()}
     variants: list[dict] = []
     extra: dict = {"assetpipe_sidecars": [], "assetpipe_skipped": {}, "assetpipe_not_in_manifest": []}

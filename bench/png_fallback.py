@@ -19,10 +19,11 @@ import argparse
 import collections
 import io
 import json
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+from corpus import add_photo_arguments
 
 OXI_LEVELS = (0, 1, 2, 3)
 
@@ -89,9 +90,7 @@ def one(path: str, levels: tuple[int, ...]) -> list[dict]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    default = Path(os.environ.get("ASSETPIPE_CORPUS", "/tmp/assetpipe-corpus")) / "photos"
-    ap.add_argument("photos", type=Path, nargs="?", default=default)
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    add_photo_arguments(ap)
     ap.add_argument("--levels", default="1,2,3,4,5,6,7,8,9", help="Pillow compress levels to try")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
