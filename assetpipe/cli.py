@@ -61,19 +61,34 @@ def _load_config(config_path: Path | None, observer: TerminalObserver) -> config
         sys.exit(EXIT_USAGE)
 
 
-def _cache_dir(option: Path | None) -> Path:
-    return option or Path(os.environ.get("ASSETPIPE_CACHE_DIR") or DEFAULT_CACHE_DIR)
+def _cache_dir(option: Path | None, *folders: Path | None) -> Path:
+    """--cache-dir, else $ASSETPIPE_CACHE_DIR, else ./.assetpipe-cache; when the working directory is
+    inside the folder being built, the user's cache folder instead, so the cache is never deployed. An
+    explicit folder inside it is refused by the build (exit 2)."""
+    from .safety import default_cache_dir
+
+    explicit = option or os.environ.get("ASSETPIPE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return default_cache_dir(Path.cwd(), [f for f in folders if f is not None], os.environ)
 
 
 def _pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The options `build` and `watch` share: workers, cache folder, and the stages to skip."""
+    """The options `build` and `watch` share: workers, cache folder, the stages to skip, the safety nets."""
     options = [
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
                      help="Parallel workers (default: all cores)."),
         click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
-                     help=f"Cache folder (default: $ASSETPIPE_CACHE_DIR, else ./{DEFAULT_CACHE_DIR})."),
+                     help=f"Cache folder (default: $ASSETPIPE_CACHE_DIR, else ./{DEFAULT_CACHE_DIR}, or "
+                          "~/.cache/assetpipe when run from inside DIR); never inside DIR."),
         click.option("--no-compress", is_flag=True, help="Skip precompression (and remove sidecars assetpipe wrote)."),
         click.option("--no-images", is_flag=True, help="Skip the responsive-image stage."),
+        click.option("--allow-delete", is_flag=True, default=None,
+                     help="Go ahead when a build would remove more than 10 %% of the folder's files (outputs of "
+                          "sources that are gone); default: stop before writing anything, exit 2."),
+        click.option("--force", is_flag=True,
+                     help="Build a folder even though it looks like a project's sources (package.json beside "
+                          "node_modules/, vite.config.*, mkdocs.yml, ...) rather than its build output."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -101,7 +116,8 @@ def _pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail.")
 def build_command(directory: Path, config_path: Path | None, out: Path | None, dry_run: bool, as_json: bool,
-                  jobs: int | None, cache_dir: Path | None, no_compress: bool, no_images: bool, minify_all: bool,
+                  jobs: int | None, cache_dir: Path | None, no_compress: bool, no_images: bool,
+                  allow_delete: bool | None, force: bool, minify_all: bool,
                   report_path: Path | None, base: Path | None, headers_format: str | None, then_upload: bool,
                   quiet: bool, verbose: bool) -> None:
     """Optimise DIRECTORY (default ./dist) in place, or into --out."""
@@ -112,12 +128,14 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
     request = BuildRequest(
         source=directory,
         config=config.with_all_minified(loaded.config) if minify_all else loaded.config,
-        cache_dir=_cache_dir(cache_dir),
+        cache_dir=_cache_dir(cache_dir, directory, out),
         out=out,
         jobs=jobs or _default_jobs(),
         dry_run=dry_run,
         compress=not no_compress,
         images=not no_images,
+        allow_delete=loaded.config.build.allow_delete if allow_delete is None else allow_delete,
+        force=force,
     )
     try:
         result = build(request, observer)
@@ -134,6 +152,9 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
     if as_json:
         click.echo(result_json(result))
     observer.summary(result)
+    if result.refusal is not None:  # --dry-run: the real build would stop here
+        observer.error(result.refusal)
+        sys.exit(EXIT_USAGE)
     code = _check_build_sizes(result, loaded.config, base, report_path, jobs or _default_jobs(), observer)
     if headers_format and not dry_run and code in (EXIT_OK, EXIT_FAILED, EXIT_BUDGET):
         code = max(code, _write_headers_file(result.target, loaded.config.upload, observer))
@@ -186,7 +207,8 @@ def _not_for_watch(command: Callable[..., None]) -> Callable[..., None]:
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the line of each run.")
 @_not_for_watch
 def watch_command(directory: Path, config_path: Path | None, jobs: int | None, cache_dir: Path | None,
-                  no_compress: bool, no_images: bool, minify_all: bool, quiet: bool) -> None:
+                  no_compress: bool, no_images: bool, allow_delete: bool | None, force: bool, minify_all: bool,
+                  quiet: bool) -> None:
     """Build DIRECTORY (default ./dist) in place, then again after every change, until Ctrl-C."""
     from .pipeline import BuildRequest
     from .watch import Watcher  # here, so that the other commands do not pay for importing watchdog
@@ -196,10 +218,12 @@ def watch_command(directory: Path, config_path: Path | None, jobs: int | None, c
     request = BuildRequest(
         source=directory,
         config=config.with_all_minified(loaded.config) if minify_all else loaded.config,
-        cache_dir=_cache_dir(cache_dir),
+        cache_dir=_cache_dir(cache_dir, directory),
         jobs=jobs or _default_jobs(),
         compress=not no_compress,
         images=not no_images,
+        allow_delete=loaded.config.build.allow_delete if allow_delete is None else allow_delete,
+        force=force,
     )
 
     def say(line: str) -> None:

@@ -337,6 +337,15 @@ class WatchConfig:
 
 
 @dataclass(frozen=True)
+class BuildConfig:
+    allow_delete: bool = _setting(
+        False,
+        "a build that would remove over 10 % of the folder's files whose sources are gone stops first "
+        "(a lost or copied ledger, not an edit); true, or --allow-delete, goes ahead",
+        _boolean)
+
+
+@dataclass(frozen=True)
 class Budget:
     """One `[budgets]` entry: a limit for a glob, a type, the total, or growth versus the base."""
 
@@ -355,6 +364,7 @@ class Config:
     minify: MinifyConfig = field(default_factory=MinifyConfig)
     diff: DiffConfig = field(default_factory=DiffConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
+    build: BuildConfig = field(default_factory=BuildConfig)
     budgets: tuple[Budget, ...] = ()
 
     @property
@@ -371,6 +381,7 @@ _SECTIONS: dict[str, type] = {
     "minify": MinifyConfig,
     "diff": DiffConfig,
     "watch": WatchConfig,
+    "build": BuildConfig,
 }
 _BUDGET_KEYS = ("warn", "error", "min_bytes")
 

@@ -200,9 +200,12 @@ class BuildResult:
     # every output the ledger records (None for --dry-run). `assetpipe watch` compares changes with it.
     left: Mapping[str, tuple[int, str]] | None = None
     outputs: frozenset[str] = frozenset()  # which of `left` are assetpipe's outputs
+    refusal: str | None = None  # --dry-run: why the real build would stop before writing (safety.py; exit 2)
 
     @property
     def exit_code(self) -> int:
+        if self.refusal is not None:
+            return 2
         return 1 if self.failures else 0
 
 

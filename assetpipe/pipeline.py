@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from . import compress, imagestage, ledger, manifest, minify, minify_stage, originals, originals_stage
+from . import compress, imagestage, ledger, manifest, minify, minify_stage, originals, originals_stage, safety
 from .cache import Cache
 from .config import Config
 from .encodepool import EncodePool
@@ -57,14 +57,22 @@ class BuildRequest:
     scan_memo: StatMemo | None = None  # `assetpipe watch`: one memo across its runs (else one per build)
     encoders: EncodePool | None = None  # `assetpipe watch`: one pool of image workers across its runs
     gate: WriteGate | None = None  # `assetpipe watch`: stops the writes from another thread on Ctrl-C
+    allow_delete: bool = False  # go ahead with removals over the net (safety.py): --allow-delete
+    force: bool = False  # build a folder that looks like a project's sources: --force
 
 
-def check_folders(source: Path, out: Path | None) -> None:
-    """Refuse arguments that cannot work, before anything is read or written."""
+def check_folders(source: Path, out: Path | None, cache_dir: Path | None = None, *, force: bool = False) -> None:
+    """Refuse arguments that cannot work, or that would lose or expose someone's files, before anything
+    is read or written."""
     if not source.exists():
         raise UsageError(f"{source}: no such folder")
     if not source.is_dir():
         raise UsageError(f"{source}: not a folder")
+    if not force and (refusal := safety.project_sources(source)):
+        raise UsageError(refusal)
+    if cache_dir is not None and (refusal := safety.cache_refusal(cache_dir, (source,) if out is None else
+                                                                   (source, out))):
+        raise UsageError(refusal)
     if out is None:
         return
     if out.exists() and not out.is_dir():
@@ -78,7 +86,7 @@ def check_folders(source: Path, out: Path | None) -> None:
 
 def build(request: BuildRequest, observer: Observer) -> BuildResult:
     started = time.perf_counter()
-    check_folders(request.source, request.out)
+    check_folders(request.source, request.out, request.cache_dir, force=request.force)
     optimize = request.images and request.config.images.optimize_originals
     if optimize and (missing := originals.missing_packages()):
         raise UsageError(f"images.optimize_originals needs {' and '.join(missing)}: "
@@ -141,11 +149,18 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                    + original_actions)
     for notice in plan.notices:
         observer.notice(notice)
+    refusal = None
+    if not request.allow_delete:
+        in_target = len(target_inventory.sources) + len(target_inventory.owned)
+        refusal = safety.removal_refusal(safety.removals(plan.stale, inventory.sources), in_target, target)
+    if refusal is not None and not request.dry_run:
+        cache.close()
+        raise UsageError(refusal)
     if request.dry_run:
         cache.close()
         stats = BuildStats(files=len(inventory.sources), seconds=time.perf_counter() - started)
         return BuildResult(target, plan, inventory.failures + image_plan.failures, inventory.notices + plan.notices,
-                           stats, dry_run=True)
+                           stats, dry_run=True, refusal=refusal)
 
     failures = list(inventory.failures + image_plan.failures)
     notices = list(inventory.notices + plan.notices)
@@ -416,7 +431,7 @@ def _described(source: SourceFile, data: bytes) -> SourceFile:
 def _out_inventory(out: Path, exclude: tuple[Path, ...]) -> Inventory:
     if not out.exists():
         return Inventory(out, (), ())
-    found = scan(out, ledger.load(out), exclude=exclude)
+    found = scan(out, ledger.load(out), exclude=exclude, copies_owned=True)
     if found.sources:
         first = found.sources[0].rel
         more = f" and {len(found.sources) - 1} more" if len(found.sources) > 1 else ""

@@ -29,9 +29,13 @@ _CHUNK = 1 << 20
 
 
 def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = (),
-         memo: StatMemo | None = None) -> Inventory:
+         memo: StatMemo | None = None, copies_owned: bool = False) -> Inventory:
     """The files under `root`, sorted by path; `records` is the ledger of what assetpipe wrote there;
-    `memo` (optional, kept by the caller between scans) spares reading files that did not change."""
+    `memo` (optional, kept by the caller between scans) spares reading files that did not change.
+
+    The copies a `--out` build made of the user's files are the user's files wherever the tree is read
+    (built in place, copied, moved, diffed, uploaded): only the `--out` build that keeps the tree up to
+    date passes `copies_owned` and may replace or remove them (docs: "What an --out folder's ledger means")."""
     real_root = os.path.realpath(root)
     excluded = {os.path.realpath(p) for p in exclude}
     sources: list[SourceFile] = []
@@ -61,7 +65,8 @@ def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = 
             failures.append(Failure(rel, f"cannot read: {exc.strerror or exc}"))
             continue
         record = records.get(rel)
-        if record is not None and record.sha256 == found.sha256 and record.size == found.size:
+        if (record is not None and record.sha256 == found.sha256 and record.size == found.size
+                and (copies_owned or not record.key.startswith(ledger.COPY))):
             owned.append(OwnedFile(rel, found.size, found.sha256, record.key))
             continue
         media_type, kind, compressible = mediatypes.classify(rel, found.head)
