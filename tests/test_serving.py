@@ -176,6 +176,17 @@ def test_cache_control_follows_the_upload_plan(served) -> None:
     assert get(f"{base}/")[1]["cache-control"] == "no-cache"
 
 
+def test_build_metadata_is_never_served(served) -> None:
+    """assetpipe's state and Vite's manifest are in the folder, and nginx answers 404 for them."""
+    site, base = served["site"], served["site_url"]
+    for rel in (".assetpipe/manifest.json", ".assetpipe/outputs.json", ".vite/manifest.json"):
+        assert (site / rel).is_file(), rel
+        for encoding in ("identity", "br", "gzip"):
+            status, _, body = get(f"{base}/{rel}", Accept_Encoding=encoding)
+            assert status == 404 and b'"files"' not in body and b'"outputs"' not in body, (rel, encoding)
+    assert get(f"{base}/index.html")[0] == 200
+
+
 def test_same_url_avif_sidecar_is_served_by_accept(served) -> None:
     tiny, base = served["tiny"], served["tiny_url"]
     jpg, avif = (tiny / "photo.jpg").read_bytes(), (tiny / "photo.jpg.avif").read_bytes()
