@@ -73,6 +73,8 @@ def check_folders(source: Path, out: Path | None, cache_dir: Path | None = None,
     if cache_dir is not None and (refusal := safety.cache_refusal(cache_dir, (source,) if out is None else
                                                                    (source, out))):
         raise UsageError(refusal)
+    if (refusal := safety.state_refusal(source if out is None else out)) is not None:
+        raise UsageError(refusal)
     if out is None:
         return
     if out.exists() and not out.is_dir():

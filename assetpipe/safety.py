@@ -4,6 +4,7 @@
   a site generator's config) is not a build output: building it would put sidecars beside every file
   of `node_modules/` and rewrite the source `index.html`. Refused, with a hint at the real output.
 - The cache never lies inside the folder being built or written: it would be deployed with the site.
+- The state folder `.assetpipe/` is written only when it is a real folder inside the build folder.
 - The removal net: a build removes only its own outputs, verified by their bytes (scan.py), but a
   lost or foreign ledger could still make a whole site look like stale outputs. So a build that would
   remove more than a small share of the folder's files whose sources are gone stops before removing
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import naming
-from .ledger import COPY
+from .ledger import COPY, STATE_DIR
 from .model import OwnedFile, SourceFile
 
 # Removals of outputs whose source is gone (and of --out copies of files no longer in DIR) above both
@@ -93,6 +94,18 @@ def _configured_output(folder: Path) -> str | None:
                 continue
             if match:
                 return match.group(1).strip().strip("/") or None
+    return None
+
+
+def state_refusal(folder: Path) -> str | None:
+    """The refusal for a state folder (`.assetpipe/`) that is a link, or not a folder: writing the
+    manifest and the ledger through it would write outside the folder being built."""
+    state = folder / STATE_DIR
+    if state.is_symlink():
+        return (f"{state}: a symbolic link (to {os.readlink(state)}); assetpipe writes its state only inside "
+                f"{folder}: remove the link and build again")
+    if state.exists() and not state.is_dir():
+        return f"{state}: not a folder; assetpipe keeps its manifest and ledger there: move the file away"
     return None
 
 

@@ -156,9 +156,7 @@ class Writer:
 
     def write_state(self, name: str, data: bytes) -> None:
         """Write a file of assetpipe's own inside `.assetpipe/` (the manifest, the ledger)."""
-        folder = self.target / ledger.STATE_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        self._atomic(folder / name, lambda handle: handle.write(data))
+        self._atomic(self._state_folder() / name, lambda handle: handle.write(data))
 
     def remove(self, rel: str) -> None:
         """Delete an earlier output of assetpipe's that this build no longer makes."""
@@ -216,14 +214,20 @@ class Writer:
             self._checked_dirs.add(path.parent)
         return path
 
+    def _state_folder(self) -> Path:
+        """`.assetpipe/`, made if missing; never followed out of the target (a link there is refused)."""
+        folder = self.target / ledger.STATE_DIR
+        folder.mkdir(exist_ok=True)
+        if folder.is_symlink() or os.path.realpath(folder) != os.path.join(self._real_target, ledger.STATE_DIR):
+            raise WriteRefused(f"{ledger.STATE_DIR}: a symbolic link or outside {self.target}; state not written")
+        return folder
+
     def _log(self, rel: str, record: Record) -> None:
         self._log_line(ledger.journal_line(rel, record))
 
     def _log_line(self, line: str) -> None:
         if self._journal is None:
-            folder = self.target / ledger.STATE_DIR
-            folder.mkdir(parents=True, exist_ok=True)
-            self._journal = (folder / ledger.JOURNAL).open("a", encoding="utf-8")
+            self._journal = (self._state_folder() / ledger.JOURNAL).open("a", encoding="utf-8")
         with self._gate.open():
             self._journal.write(line)
             self._journal.flush()

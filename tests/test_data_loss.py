@@ -334,3 +334,20 @@ def test_no_sequence_loses_a_user_file(tiny: tuple[Path, dict[str, bytes], dict[
             for rel, data in original.items():
                 found = (tree / rel).read_bytes()
                 assert found == data or found == built.get(rel), f"{'-'.join(sequence)}: {tree.name}/{rel} changed"
+
+
+@pytest.mark.parametrize("how", ["in place", "--out"])
+def test_a_state_folder_that_links_outside_is_refused(cli: Callable[..., Result], site: Path, tmp_path: Path,
+                                                      how: str) -> None:
+    """Nothing is written through `.assetpipe` when it is a link to a folder outside (issue 22, item 3)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = site if how == "in place" else tmp_path / "out"
+    target.mkdir(exist_ok=True)
+    (target / ".assetpipe").symlink_to(elsewhere, target_is_directory=True)
+    before = snapshot(site)
+    result = cli("build", str(site), *(["--out", str(target)] if how == "--out" else []))
+    assert result.exit_code == 2
+    assert "symbolic link" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert list(elsewhere.iterdir()) == []
+    assert snapshot(site) == before
