@@ -130,7 +130,18 @@ class Rendition:
 
 
 def probe(data: bytes, max_pixels: int) -> ImageInfo:
-    """Read an image's header: format, oriented size, animation, alpha. Refuses a pixel bomb here."""
+    """Read an image's header: format, oriented size, animation, alpha. Refuses a pixel bomb here.
+    Whatever a decoder raises on hostile bytes (Pillow's GIF reader raises IndexError for a file cut
+    mid-frame) is this image's ImageError, never the build's."""
+    try:
+        return _probe(data, max_pixels)
+    except ImageError:
+        raise
+    except Exception as exc:
+        raise ImageError(_decoder_reason(exc)) from None
+
+
+def _probe(data: bytes, max_pixels: int) -> ImageInfo:
     if not data:
         raise ImageError("empty file")
     image = _open(data)
@@ -306,11 +317,15 @@ def _decode_source(data: bytes, info: ImageInfo
     """The frames, durations, loop count and the outputs' ICC profile; the opened file is let go here,
     so only the normalised frames stay in memory."""
     image = _open(data)
-    icc = _icc_for_output(image)
     try:
+        icc = _icc_for_output(image)
         frames, durations, loop = _decode(image, info)
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(_reason(exc)) from None
+    except ImageError:
+        raise
+    except Exception as exc:  # a decoder's own error on hostile bytes: this image's failure only
+        raise ImageError(_decoder_reason(exc)) from None
     return frames, durations, loop, icc
 
 
@@ -459,6 +474,13 @@ def _flatten(image: Image.Image, background: tuple[int, int, int]) -> Image.Imag
     canvas = Image.new("RGB", rgba.size, background)
     canvas.paste(rgba, mask=rgba.getchannel("A"))
     return canvas
+
+
+def _decoder_reason(exc: Exception) -> str:
+    """The one-line reason for an error a decoder raised that is not one of its documented ones."""
+    if isinstance(exc, OSError | ValueError | SyntaxError):
+        return _reason(exc)
+    return f"damaged image (the decoder failed: {type(exc).__name__}: {_reason(exc)})"
 
 
 def _reason(exc: BaseException) -> str:

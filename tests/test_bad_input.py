@@ -148,3 +148,42 @@ def test_empty_file_is_listed_without_sidecars(cli, site, cache_dir) -> None:
     assert cli("build", str(site), "--cache-dir", str(cache_dir)).exit_code == 0
     entry = manifest_of(site)["files"]["empty.js"]
     assert entry["size"] == 0 and "encodings" not in entry
+
+
+def _animated_gif() -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    frames = [Image.new("RGB", (40, 30), (i * 40, 100, 200 - i * 30)) for i in range(6)]
+    for frame in frames:
+        for x in range(40):
+            frame.putpixel((x, (x * 7) % 30), (255 - x, x, 0))
+    buffer = BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=[50, 60, 70, 80, 90, 100],
+                   loop=0)
+    return buffer.getvalue()
+
+
+def test_gifs_cut_mid_frame_fail_one_by_one(cli, tmp_path, cache_dir) -> None:
+    """Pillow's GIF reader raises IndexError from `n_frames` for a file cut mid-frame (issue 22, item 2):
+    each such file is one error line, and every other file is still processed."""
+    gif = _animated_gif()
+    site = tmp_path / "gifs"
+    site.mkdir()
+    cuts = range(len(gif) // 5, len(gif), 37)
+    for cut in cuts:
+        (site / f"cut{cut:05}.gif").write_bytes(gif[:cut])
+    (site / "whole.gif").write_bytes(gif)
+    (site / "app.js").write_text("export const answer = () => 42;\n" * 40)
+    result = cli("build", str(site), "--cache-dir", str(cache_dir))
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.stderr
+    failed = {line.split(": ")[1] for line in result.stderr.splitlines() if line.startswith("error: ")}
+    assert len(failed) >= len(cuts) // 2 and "whole.gif" not in failed, result.stderr
+    manifest = manifest_of(site)
+    assert {f["file"] for f in manifest["failures"]} == failed
+    assert (site / "app.js.br").is_file() and manifest["files"]["whole.gif"]["image"]["animated"]
+    for cut in cuts:  # each cut file is an error line or a valid output, never a traceback
+        name = f"cut{cut:05}.gif"
+        assert name in failed or manifest["files"][name].get("image"), name
