@@ -466,10 +466,14 @@ def _load_file(path: Path, *, pyproject: bool, label: str | None = None) -> Load
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{label}: cannot read: {getattr(exc, 'strerror', None) or exc}"]) from None
     if pyproject:
-        table = data.get("tool", {}).get("assetpipe")
+        tool = data.get("tool", {})
+        table = tool.get("assetpipe") if isinstance(tool, dict) else None
         if table is None:
             return LoadedConfig(Config(), None)
         label = f"{label} [tool.assetpipe]"
+        if not isinstance(table, dict):
+            raise ConfigError([f"{label}: expected a table ([tool.assetpipe] with sections such as [tool.assetpipe."
+                               f"images]), got {table!r}"])
         data = table
     return LoadedConfig(parse(data, label), label)
 

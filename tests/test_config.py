@@ -142,3 +142,15 @@ def test_load_discovers_in_order(tmp_path: Path) -> None:
     (tmp_path / "assetpipe.toml").write_text("[html]\nrewrite = true\n")
     loaded = config.load(None, tmp_path)
     assert loaded.source == "assetpipe.toml" and loaded.config.html.rewrite is True
+
+
+@pytest.mark.parametrize("text", ["[tool]\nassetpipe = 3\n", "[tool]\nassetpipe = [1, 2]\n"])
+def test_a_pyproject_entry_that_is_not_a_table_is_one_line(cli, site, tmp_path, text) -> None:
+    """`[tool] assetpipe = 3` ended in a TypeError traceback (issue 22, item 7)."""
+    (tmp_path / "pyproject.toml").write_text(text)
+    before = snapshot(site)
+    result = cli("build", str(site))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: pyproject.toml") and "Traceback" not in result.stderr, lines
+    assert snapshot(site) == before
