@@ -39,6 +39,16 @@ class Record:
     key: str
     sha256: str
     size: int
+    # What the same path held by an earlier record, newest first: a build killed between journalling a
+    # file and putting it in place leaves the file as the ledger had it, and it is still assetpipe's.
+    earlier: tuple[Record, ...] = ()
+
+    def matching(self, sha256: str, size: int) -> Record | None:
+        """The record (this one or an earlier) whose bytes are these, if any."""
+        for record in (self, *self.earlier):
+            if record.sha256 == sha256 and record.size == size:
+                return record
+        return None
 
 
 def _read(target: Path) -> tuple[dict, list[dict]]:
@@ -90,9 +100,14 @@ def _outputs(document: dict, journal: list[dict]) -> dict[str, Record]:
     records: dict[str, Record] = {}
     for rel, entry in [*document.get("outputs", {}).items(), *((e.get("rel"), e) for e in journal)]:
         try:
-            records[rel] = Record(str(entry["key"]), str(entry["sha256"]), int(entry["size"]))
+            record = Record(str(entry["key"]), str(entry["sha256"]), int(entry["size"]))
         except (KeyError, TypeError, ValueError):
             continue  # a minify line of the journal, or a damaged entry
+        previous = records.get(rel)
+        if previous is not None:  # the journal's newer record; the file may still hold the older bytes
+            record = Record(record.key, record.sha256, record.size,
+                            (Record(previous.key, previous.sha256, previous.size), *previous.earlier))
+        records[rel] = record
     return records
 
 

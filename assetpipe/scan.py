@@ -65,15 +65,29 @@ def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = 
             failures.append(Failure(rel, f"cannot read: {exc.strerror or exc}"))
             continue
         record = records.get(rel)
-        if (record is not None and record.sha256 == found.sha256 and record.size == found.size
-                and (copies_owned or not record.key.startswith(ledger.COPY))):
-            owned.append(OwnedFile(rel, found.size, found.sha256, record.key))
+        match = record.matching(found.sha256, found.size) if record is not None else None
+        if match is not None and (copies_owned or not match.key.startswith(ledger.COPY)):
+            owned.append(OwnedFile(rel, found.size, found.sha256, match.key))
             continue
         media_type, kind, compressible = mediatypes.classify(rel, found.head)
         sources.append(SourceFile(rel, found.size, found.sha256, found.sha384, media_type, kind, compressible))
+    leftovers.extend(_state_leftovers(root))
     if memo is not None:
         memo.keep_only({s.rel for s in sources} | {o.rel for o in owned})
     return Inventory(root, tuple(sources), tuple(owned), tuple(failures), tuple(notices), tuple(leftovers))
+
+
+def _state_leftovers(root: Path) -> list[str]:
+    """Temp files a killed build left in its own state folder (the walk does not enter it)."""
+    state = root / ledger.STATE_DIR
+    if state.is_symlink() or not state.is_dir():
+        return []
+    try:
+        names = sorted(entry.name for entry in os.scandir(state) if entry.is_file(follow_symlinks=False))
+    except OSError:
+        return []
+    return [f"{ledger.STATE_DIR}/{name}" for name in names
+            if name.startswith(".") and name.endswith(ledger.TEMP_SUFFIX)]
 
 
 def _remembered(entry: os.DirEntry[str], rel: str, memo: StatMemo) -> Found:
