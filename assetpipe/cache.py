@@ -7,11 +7,13 @@ every unchanged output back without encoding.
 The entries live in one SQLite file (`cache-v1.sqlite3`), not one file each: a build makes thousands
 of small sidecars, and on ext4 creating a file costs 0.1-0.5 ms of kernel time, which made a
 file-per-entry cache cost as much CPU as Brotli itself on the benchmark site. Each entry carries the
-sha256 of its payload, so a damaged entry reads as a miss, never as wrong bytes. WAL mode and a busy
+sha256 of its payload, so a damaged entry reads as a miss (encoded again and stored anew), never as
+wrong bytes. WAL mode and a busy
 timeout let two builds share one cache. One Cache object belongs to one thread (the pipeline's).
 
 The same file keeps the scan's stat memo (statmemo.py) of each build folder, keyed by its real path:
-what hashing each file found, so a warm build reads only the files whose stamp changed.
+what hashing each file found, so a warm build reads only the files whose stamp changed. Each row
+carries a digest of its own fields: a row altered on disk is dropped and its file read again.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ CACHE_VERSION = 1
 DB_NAME = f"cache-v{CACHE_VERSION}.sqlite3"
 _COMMIT_SECONDS = 2.0  # a killed build loses at most this much finished work
 _BUSY_MS = 30_000
+_STATS = "stat_memo"  # the stat memo's table; "stats", its version without a row check, is no longer read
 
 
 def library_version(distribution: str) -> str:
@@ -37,6 +40,15 @@ def library_version(distribution: str) -> str:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return "missing"
+
+
+def _stat_digest(root: str, rel: str, entry: Entry) -> bytes:
+    """A stat memo row's own check: a row altered or damaged on disk no longer matches it, and is dropped
+    (the file is read again), so a wrong sha256 or SRI never reaches the manifest."""
+    found = entry.found
+    fields = (root, rel, *entry.stamp, entry.checked_ns, found.size, found.sha256, found.sha384)
+    text = "\0".join(str(f) for f in fields).encode("utf-8", "surrogateescape")
+    return hashlib.sha256(text + b"\0" + found.head).digest()[:16]
 
 
 def key(source_sha256: str, codec: str, settings: str) -> str:
@@ -65,10 +77,10 @@ class Cache:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, digest BLOB NOT NULL, "
                        "payload BLOB NOT NULL) WITHOUT ROWID")
-            db.execute("CREATE TABLE IF NOT EXISTS stats (root TEXT NOT NULL, rel TEXT NOT NULL, size INTEGER, "
-                       "mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, dev INTEGER, checked_ns INTEGER, "
-                       "found_size INTEGER, sha256 TEXT, sha384 TEXT, head BLOB, PRIMARY KEY (root, rel)) "
-                       "WITHOUT ROWID")
+            db.execute(f"CREATE TABLE IF NOT EXISTS {_STATS} (root TEXT NOT NULL, rel TEXT NOT NULL, "
+                       "size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, dev INTEGER, "
+                       "checked_ns INTEGER, found_size INTEGER, sha256 TEXT, sha384 TEXT, head BLOB, "
+                       "digest BLOB NOT NULL, PRIMARY KEY (root, rel)) WITHOUT ROWID")
             db.commit()
         except (OSError, sqlite3.Error):
             self._broken = True  # an unusable cache only costs speed
@@ -117,12 +129,17 @@ class Cache:
         if db is not None:
             try:
                 rows = db.execute("SELECT rel, size, mtime_ns, ctime_ns, ino, dev, checked_ns, found_size, sha256, "
-                                  "sha384, head FROM stats WHERE root = ?", (root,)).fetchall()
+                                  f"sha384, head, digest FROM {_STATS} WHERE root = ?", (root,)).fetchall()
             except sqlite3.Error:
                 rows = []  # a cache from before the stats table, or damaged: every file is read
-            for rel, size, mtime, ctime, ino, dev, checked, found_size, sha256, sha384, head in rows:
-                entries[rel] = Entry((size, mtime, ctime, ino, dev), checked,
-                                     Found(found_size, sha256, sha384, bytes(head)))
+            for rel, size, mtime, ctime, ino, dev, checked, found_size, sha256, sha384, head, digest in rows:
+                try:
+                    entry = Entry((size, mtime, ctime, ino, dev), checked, Found(found_size, sha256, sha384,
+                                                                                 bytes(head)))
+                    if _stat_digest(root, rel, entry) == digest:  # else altered or damaged: read the file again
+                        entries[rel] = entry
+                except (TypeError, ValueError):
+                    continue
         memo.load(entries)
 
     def save_stats(self, root: str, memo: StatMemo) -> None:
@@ -134,10 +151,10 @@ class Cache:
         if db is None:
             return
         try:
-            db.executemany("DELETE FROM stats WHERE root = ? AND rel = ?", [(root, rel) for rel in gone])
-            db.executemany("INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.executemany(f"DELETE FROM {_STATS} WHERE root = ? AND rel = ?", [(root, rel) for rel in gone])
+            db.executemany(f"INSERT OR REPLACE INTO {_STATS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(root, rel, *e.stamp, e.checked_ns, e.found.size, e.found.sha256, e.found.sha384,
-                             e.found.head) for rel, e in changed.items()])
+                             e.found.head, _stat_digest(root, rel, e)) for rel, e in changed.items()])
             self.flush()
         except sqlite3.Error:
             pass

@@ -201,6 +201,7 @@ def run_images(
     to_decode = sorted((j for j in plan.jobs if j.needs_decode),
                        key=lambda j: (-_megapixels(j), j.source.rel))
     jobs = {job.source.rel: job for job in plan.jobs}
+    everything: set[str] = set()  # images decoded for every rendition, the cache having lost some
     try:
         for job in to_decode:
             pool.submit(job.source.rel, (job, source_root, settings, False), _megapixels(job))
@@ -209,6 +210,7 @@ def run_images(
                 continue
             produced = _from_store(job, cache, {})
             if produced is None:  # a cache entry vanished or is damaged: decode after all
+                everything.add(job.source.rel)
                 pool.submit(job.source.rel, (job, source_root, settings, True), _megapixels(job))
                 continue
             yield ImageResult(job, produced)
@@ -224,6 +226,10 @@ def run_images(
                 key = next(r.key for r in job.renditions if r.format == fmt and r.width == width)
                 cache.put(key, data)
             produced = _from_store(job, cache, outcome)
+            if produced is None and rel not in everything:  # a cached rendition is damaged: encode it too
+                everything.add(rel)
+                pool.submit(rel, (job, source_root, settings, True), _megapixels(job))
+                continue
             if produced is None:
                 yield Failure(rel, "the cache lost an entry during the build; run it again")
                 continue

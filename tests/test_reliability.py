@@ -9,21 +9,28 @@ happens to hit. Each trial runs the real console entry point in a child process.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import os
+import random
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 import brotli
 import pytest
 
-from .conftest import REPO, snapshot
+from assetpipe.statmemo import RACY_NS
+
+from .conftest import DEMO, REPO, snapshot
 
 STRACE = shutil.which("strace")
-pytestmark = pytest.mark.skipif(STRACE is None, reason="needs strace (.ci/run installs it)")
+needs_strace = pytest.mark.skipif(STRACE is None, reason="needs strace (.ci/run installs it)")
 
 # The calls through which a build changes the folder: file contents and journal lines (write), putting a
 # file in place (rename; renameat/renameat2 where the C library uses those) and removals (unlink).
@@ -102,6 +109,7 @@ def _clean(site: Path, tmp_path: Path) -> dict[str, str]:
     return snapshot(clean)
 
 
+@needs_strace
 @pytest.mark.parametrize("scenario", ["cold build", "rebuild"])
 def test_a_kill_at_every_write_rename_and_journal_step_recovers_byte_identical(tmp_path: Path,
                                                                                scenario: str) -> None:
@@ -138,3 +146,77 @@ def test_a_kill_at_every_write_rename_and_journal_step_recovers_byte_identical(t
                 trials += 1
     assert trials >= 20 and counted["write"] and any(counted[n] for n in FAMILIES["rename"])
     print(f"{scenario}: {trials} crash points, each recovered byte-identical ({dict(counted)})")
+
+
+# --- a damaged cache is a miss, never a failure or wrong bytes -----------------------------------------
+
+
+def _cli_build(site: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assetpipe", "build", str(site), "--cache-dir", str(cache)],
+                          env=_env(), text=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def demo_clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path]:
+    """The demo site built clean, and the cache that build left (to be damaged, on copies)."""
+    root = tmp_path_factory.mktemp("cache-damage")
+    shutil.copytree(DEMO, root / "site")
+    result = _cli_build(root / "site", root / "cache")
+    assert result.returncode == 0, result.stderr
+    return snapshot(root / "site"), root / "cache"
+
+
+def test_every_damaged_cache_entry_is_encoded_again_and_stored_anew(demo_clean, tmp_path: Path) -> None:
+    expected, good = demo_clean
+    cache = tmp_path / "cache"
+    shutil.copytree(good, cache)
+    with sqlite3.connect(cache / "cache-v1.sqlite3") as db:  # one bit of every payload flipped
+        rows = db.execute("SELECT key, payload FROM entries").fetchall()
+        db.executemany("UPDATE entries SET payload = ? WHERE key = ?",
+                       [(bytes([payload[0] ^ 1]) + payload[1:], key) for key, payload in rows])
+    assert len(rows) > 50
+    site = tmp_path / "site"
+    shutil.copytree(DEMO, site)
+    result = _cli_build(site, cache)
+    assert result.returncode == 0 and "error" not in result.stderr, result.stderr
+    assert f"{len(rows)} encoded" in result.stderr or "0 cache hits" in result.stderr, result.stderr
+    assert snapshot(site) == expected
+    with sqlite3.connect(cache / "cache-v1.sqlite3") as db:  # stored anew: whole again
+        assert all(hashlib.sha256(p).digest() == d for d, p in db.execute("SELECT digest, payload FROM entries"))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_bit_flips_in_the_cache_file_never_fail_a_build(demo_clean, tmp_path: Path, seed: int) -> None:
+    expected, good = demo_clean
+    cache = tmp_path / "cache"
+    shutil.copytree(good, cache)
+    path = cache / "cache-v1.sqlite3"
+    data = bytearray(path.read_bytes())
+    rng = random.Random(seed)
+    for _ in range(24):
+        data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+    path.write_bytes(bytes(data))
+    site = tmp_path / "site"
+    shutil.copytree(DEMO, site)
+    result = _cli_build(site, cache)
+    assert result.returncode == 0 and "error" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert snapshot(site) == expected
+
+
+def test_an_altered_stat_memo_row_is_dropped_and_the_file_read_again(tmp_path: Path) -> None:
+    """A stat memo row whose sha256/sha384 were changed on disk would put a wrong hash and SRI in the
+    manifest if trusted: its own digest no longer matches, so the file is read again."""
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    _text_site(site, 1)
+    assert _build(site, cache).returncode == 0
+    time.sleep(RACY_NS / 1e9 + 0.2)  # every file old enough for the memo to trust it
+    assert _build(site, cache).returncode == 0  # recorded now, while old: trusted from here on
+    manifest = (site / ".assetpipe" / "manifest.json").read_bytes()
+    with sqlite3.connect(cache / "cache-v1.sqlite3") as db:
+        changed = db.execute("UPDATE stat_memo SET sha256 = ?, sha384 = ? WHERE rel = 'f1.js'",
+                             ("0" * 64, "sha384-" + "A" * 64)).rowcount
+    assert changed == 1
+    assert _build(site, cache).returncode == 0
+    assert (site / ".assetpipe" / "manifest.json").read_bytes() == manifest
+    entry = json.loads(manifest)["files"]["f1.js"]
+    assert entry["sha256"] == hashlib.sha256((site / "f1.js").read_bytes()).hexdigest()
