@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__, config, headersfile, ledger, uploadplan
-from .model import AssetpipeError, BuildResult, ConfigError
+from .model import AssetpipeError, BuildResult, ConfigError, WriteStopped
 from .report import TerminalObserver, plan_lines, result_json
 from .sizes import human
 from .writer import Writer, WriteRefused
@@ -139,6 +139,10 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
     )
     try:
         result = build(request, observer)
+    except WriteStopped as exc:  # a full disk: what was written is whole, the rest was not written
+        observer.done()
+        observer.error(str(exc))
+        sys.exit(EXIT_FAILED)
     except AssetpipeError as exc:
         observer.done()
         observer.error(str(exc))

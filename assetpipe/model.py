@@ -29,6 +29,12 @@ class UsageError(AssetpipeError):
     """A command was called with arguments that cannot work (exit 2)."""
 
 
+class WriteStopped(AssetpipeError):
+    """The build stopped writing part-way (the disk is full, or its own state cannot be written): every
+    file in place is whole, the journal knows what was written, and a later build finishes the job
+    (exit 1: files were not written)."""
+
+
 class Kind(Enum):
     """What a file is, decided by its content where the content says, else by its name."""
 

@@ -211,13 +211,22 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                 observer.advance(outcome.file, "failed")
                 continue
             _count(outcome.work, counts)
-            kept = _apply(outcome, writer, encodings, notices, observer, counts)
+            try:
+                kept = _apply(outcome, writer, encodings, notices, observer, counts)
+            except OSError as exc:  # this sidecar only (a read-only folder); a full disk stops the build
+                if outcome.job.source.rel not in {f.file for f in failures}:
+                    failures.append(_report(observer, Failure(outcome.job.source.rel,
+                                                              f"cannot write sidecar: {_reason(exc)}")))
+                kept = False
             if outcome.work is not Action.FRESH:
                 observer.advance(outcome.job.output, outcome.work.value if kept else "dropped")
         observer.done()
         for stale in plan.stale:
-            writer.remove(stale.rel)
-            counts["removed"] += 1
+            try:
+                writer.remove(stale.rel)
+                counts["removed"] += 1
+            except OSError as exc:  # kept, and still recorded as assetpipe's: the next build tries again
+                failures.append(_report(observer, Failure(stale.rel, f"cannot remove: {_reason(exc)}")))
         present = _present(replace(inventory, sources=stage.sources), failures, request.source)
         vite = manifest.read_vite(request.source, present)
         present_rels = {s.rel for s in present}

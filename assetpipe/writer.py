@@ -12,6 +12,7 @@ A WriteGate lets another thread stop the writes at a safe point (`assetpipe watc
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
@@ -23,7 +24,10 @@ from typing import IO
 
 from . import ledger
 from .ledger import COPY, Record, copy_key
-from .model import Minified
+from .model import Minified, WriteStopped
+
+# A write that fails for want of space stops the whole build: every later write would fail the same way.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class WriteRefused(Exception):
@@ -155,8 +159,18 @@ class Writer:
         return self.write(rel, data, previous.key)
 
     def write_state(self, name: str, data: bytes) -> None:
-        """Write a file of assetpipe's own inside `.assetpipe/` (the manifest, the ledger)."""
-        self._atomic(self._state_folder() / name, lambda handle: handle.write(data))
+        """Write a file of assetpipe's own inside `.assetpipe/` (the manifest, the ledger), unless it
+        already holds exactly these bytes (so an unchanged build leaves it, and its mtime, alone)."""
+        path = self._state_folder() / name
+        with contextlib.suppress(OSError):
+            if path.stat().st_size == len(data) and path.read_bytes() == data:
+                return
+        try:
+            self._atomic(path, lambda handle: handle.write(data))
+        except OSError as exc:
+            raise WriteStopped(f"{ledger.STATE_DIR}/{name}: cannot write: {exc.strerror or exc}; the files "
+                               "written are whole and the journal keeps them assetpipe's: fix that and build "
+                               "again") from None
 
     def remove(self, rel: str) -> None:
         """Delete an earlier output of assetpipe's that this build no longer makes."""
@@ -217,7 +231,11 @@ class Writer:
     def _state_folder(self) -> Path:
         """`.assetpipe/`, made if missing; never followed out of the target (a link there is refused)."""
         folder = self.target / ledger.STATE_DIR
-        folder.mkdir(exist_ok=True)
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError as exc:
+            self._stop_if_full(exc, folder)
+            raise WriteStopped(f"{ledger.STATE_DIR}: cannot create: {exc.strerror or exc}") from None
         if folder.is_symlink() or os.path.realpath(folder) != os.path.join(self._real_target, ledger.STATE_DIR):
             raise WriteRefused(f"{ledger.STATE_DIR}: a symbolic link or outside {self.target}; state not written")
         return folder
@@ -226,23 +244,56 @@ class Writer:
         self._log_line(ledger.journal_line(rel, record))
 
     def _log_line(self, line: str) -> None:
-        if self._journal is None:
-            self._journal = (self._state_folder() / ledger.JOURNAL).open("a", encoding="utf-8")
-        with self._gate.open():
-            self._journal.write(line)
-            self._journal.flush()
+        path = self._state_folder() / ledger.JOURNAL
+        try:
+            if self._journal is None:
+                self._journal = path.open("a", encoding="utf-8")
+            with self._gate.open():
+                self._journal.write(line)
+                self._journal.flush()
+        except OSError as exc:
+            self._stop_if_full(exc, path)
+            raise WriteStopped(f"{ledger.STATE_DIR}/{ledger.JOURNAL}: cannot write: {exc.strerror or exc}; "
+                               "nothing more was written") from None
 
     def _atomic(self, path: Path, fill: Callable[[IO[bytes]], object]) -> None:
         with self._gate.open():
-            fd, temp = _create_temp(path)
+            try:
+                fd, temp = _create_temp(path)
+            except OSError as exc:
+                self._stop_if_full(exc, path)
+                raise
             try:
                 with os.fdopen(fd, "wb") as handle:
                     fill(handle)
                 os.replace(temp, path)
-            except BaseException:
+            except BaseException as exc:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp)
+                if isinstance(exc, OSError):
+                    self._stop_if_full(exc, path)
                 raise
+
+    def _stop_if_full(self, exc: OSError, path: Path) -> None:
+        """A full disk (or quota) stops the build at this write, with the file system named."""
+        if exc.errno not in _NO_SPACE:
+            return
+        rel = os.path.relpath(path, self.target)
+        raise WriteStopped(f"{rel}: {exc.strerror or 'no space left'} on {_mount_of(self._real_target)}; the build "
+                           "stopped there: every file in place is whole and the journal keeps them assetpipe's; free "
+                           "space and build again") from None
+
+
+def _mount_of(path: str) -> str:
+    """`the file system mounted at /mnt/x (device 0:53)`: where a full disk is, for the error line."""
+    mount = path
+    while not os.path.ismount(mount) and os.path.dirname(mount) != mount:
+        mount = os.path.dirname(mount)
+    try:
+        device = os.stat(mount).st_dev
+        return f"the file system mounted at {mount} (device {os.major(device)}:{os.minor(device)})"
+    except OSError:
+        return f"the file system mounted at {mount}"
 
 
 def _create_temp(path: Path) -> tuple[int, str]:

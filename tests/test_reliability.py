@@ -220,3 +220,86 @@ def test_an_altered_stat_memo_row_is_dropped_and_the_file_read_again(tmp_path: P
     assert (site / ".assetpipe" / "manifest.json").read_bytes() == manifest
     entry = json.loads(manifest)["files"]["f1.js"]
     assert entry["sha256"] == hashlib.sha256((site / "f1.js").read_bytes()).hexdigest()
+
+
+# --- a full disk: one line, no torn file, byte-identical after space is freed ----------------------------
+
+
+def _mount_tmpfs(path: Path, size: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    return done.returncode == 0
+
+
+def _words_site(root: Path, files: int) -> None:
+    rng = random.Random(7)
+    words = ["".join(rng.choice("abcdefghij") for _ in range(rng.randint(2, 8))) for _ in range(400)]
+    root.mkdir()
+    for i in range(files):
+        (root / f"f{i:02}.js").write_text(" ".join(rng.choice(words) for _ in range(2500)))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs (CI runs as root)")
+@pytest.mark.parametrize(("out", "size"), [(False, "256k"), (False, "352k"), (False, "392k"), (False, "400k"),
+                                           (True, "256k")])
+def test_a_full_disk_stops_with_one_line_and_a_rebuild_after_freeing_space_is_clean(tmp_path: Path, out: bool,
+                                                                                   size: str) -> None:
+    """The space runs out at a sidecar (256k, 352k), near or at the state files (392k, 400k), with --out at a copy."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, size):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        source = (tmp_path / "source") if out else (disk / "site")
+        _words_site(source, 12 if not out else 20)
+        target = disk / "out" if out else source
+        args = [str(source), *(["--out", str(target)] if out else [])]
+        cache = tmp_path / "cache"
+        full = subprocess.run([sys.executable, "-m", "assetpipe", "build", *args, "--cache-dir", str(cache)],
+                              env=_env(), text=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+        assert full.returncode == 1, full.stderr
+        lines = full.stderr.strip().splitlines()
+        errors = [line for line in lines if line.startswith("error:")]
+        assert len(errors) == 1 and "No space left on device" in errors[0] and str(disk) in errors[0], full.stderr
+        assert "Traceback" not in full.stderr
+        versions = {p.name: {p.read_bytes()} for p in source.iterdir() if p.is_file()}
+        _no_torn_files(target, versions)
+        subprocess.run(["mount", "-o", "remount,size=4m", str(disk)], check=True)
+        again = subprocess.run([sys.executable, "-m", "assetpipe", "build", *args, "--cache-dir", str(cache)],
+                               env=_env(), text=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+        assert again.returncode == 0 and "warning" not in again.stderr, again.stderr
+        clean = tmp_path / "clean"
+        shutil.copytree(source, clean, ignore=shutil.ignore_patterns("*.br", "*.gz", ".assetpipe"))
+        if out:  # a clean --out build of the same source (an --out ledger also records the copies)
+            done = subprocess.run([sys.executable, "-m", "assetpipe", "build", str(clean), "--out",
+                                   str(tmp_path / "clean-out"), "--cache-dir", str(tmp_path / "clean-cache")],
+                                  env=_env(), capture_output=True)
+            assert done.returncode == 0
+            clean = tmp_path / "clean-out"
+        else:
+            assert _build(clean, tmp_path / "clean-cache").returncode == 0
+        assert snapshot(target) == snapshot(clean)
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root's file-mode override dropped with setpriv (CI runs as root)")
+def test_a_read_only_folder_fails_its_files_and_the_rest_go_on(tmp_path: Path) -> None:
+    """Without root's override of file modes, a file in a 0555 folder is one line; the others are done."""
+    site = tmp_path / "site"
+    _text_site(site, 1)
+    (site / "ro").mkdir()
+    shutil.copy(site / "f1.js", site / "ro" / "x.js")
+    (site / "ro").chmod(0o555)
+    try:
+        result = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search", sys.executable,
+                                 "-m", "assetpipe", "build", str(site), "--cache-dir", str(tmp_path / "cache"),
+                                 "--no-images"], env=_env(), text=True, capture_output=True,
+                                stdin=subprocess.DEVNULL, timeout=120)
+    finally:
+        (site / "ro").chmod(0o755)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: ro/x.js: cannot write sidecar: Permission denied"], result.stderr
+    assert (site / "f1.js.br").is_file() and (site / "index.html.gz").is_file()
+    assert not list((site / "ro").glob(".*assetpipe-tmp"))
