@@ -42,6 +42,17 @@ def library_version(distribution: str) -> str:
         return "missing"
 
 
+def _storable(*texts: str) -> bool:
+    """SQLite keeps UTF-8 text: a path whose name is not valid UTF-8 (kept by Python as surrogates) is
+    not remembered, so that file is simply read on every build."""
+    try:
+        for text in texts:
+            text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _stat_digest(root: str, rel: str, entry: Entry) -> bytes:
     """A stat memo row's own check: a row altered or damaged on disk no longer matches it, and is dropped
     (the file is read again), so a wrong sha256 or SRI never reaches the manifest."""
@@ -126,7 +137,7 @@ class Cache:
         """Fill `memo` with what the cache remembers of the folder at real path `root`."""
         db = self._open(create=False)
         entries: dict[str, Entry] = {}
-        if db is not None:
+        if db is not None and _storable(root):
             try:
                 rows = db.execute("SELECT rel, size, mtime_ns, ctime_ns, ino, dev, checked_ns, found_size, sha256, "
                                   f"sha384, head, digest FROM {_STATS} WHERE root = ?", (root,)).fetchall()
@@ -145,16 +156,18 @@ class Cache:
     def save_stats(self, root: str, memo: StatMemo) -> None:
         """Store what changed in `memo` since it was loaded or last saved (errors only cost speed)."""
         changed, gone = memo.take_changes()
-        if not changed and not gone:
+        if (not changed and not gone) or not _storable(root):
             return
         db = self._open(create=True)
         if db is None:
             return
         try:
-            db.executemany(f"DELETE FROM {_STATS} WHERE root = ? AND rel = ?", [(root, rel) for rel in gone])
+            db.executemany(f"DELETE FROM {_STATS} WHERE root = ? AND rel = ?",
+                           [(root, rel) for rel in gone if _storable(root, rel)])
             db.executemany(f"INSERT OR REPLACE INTO {_STATS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(root, rel, *e.stamp, e.checked_ns, e.found.size, e.found.sha256, e.found.sha384,
-                             e.found.head, _stat_digest(root, rel, e)) for rel, e in changed.items()])
+                             e.found.head, _stat_digest(root, rel, e)) for rel, e in changed.items()
+                            if _storable(root, rel)])
             self.flush()
         except sqlite3.Error:
             pass
