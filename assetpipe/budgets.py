@@ -17,8 +17,8 @@ from typing import Any
 from .config import Budget
 from .globs import compile_glob
 from .model import ConfigError, Notice
-from .sizes import UNITS
 from .sizetypes import CATEGORIES, BudgetResult, BudgetRule, FileChange, SizeDiff
+from .units import UNITS
 
 _ORDER = {"ok": 0, "skipped": 0, "warn": 1, "error": 2}
 # Lighthouse resource types -> assetpipe's types (https://web.dev/articles/use-lighthouse-for-performance-budgets).

@@ -19,7 +19,7 @@ import click
 from . import __version__, config, headersfile, ledger, uploadplan
 from .model import AssetpipeError, BuildResult, ConfigError
 from .report import TerminalObserver, plan_lines, result_json
-from .sizes import human
+from .units import human
 from .writer import Writer, WriteRefused
 
 # The size report (check, diffreport, htmlreport) and the upload are imported where they are used: a

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .model import ConfigError
-from .sizes import Limit, parse_limit
+from .units import Limit, parse_limit
 
 Check = Callable[[Any], Any]  # returns the normalised value or raises ValueError with the fix
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .budgets import as_json
-from .sizes import human
 from .sizetypes import BudgetResult, FileChange, MeasuredFile, SizeReport, Sizes, Total
+from .units import human
 
 MARKER = "<!-- assetpipe:size-report -->"
 _ICONS = {"added": "🆕", "removed": "🗑️", "grew": "▲", "shrank": "▼", "unchanged": ""}

@@ -11,7 +11,7 @@ import pytest
 from assetpipe import config
 from assetpipe.config import Config, describe, toml_value
 from assetpipe.model import ConfigError
-from assetpipe.sizes import Limit, parse_limit
+from assetpipe.units import Limit, parse_limit
 
 from .conftest import REPO, snapshot
 
