@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cache as cache_keys
 from . import images
-from .cache import Cache
+from .cache import store as cache_keys
+from .cache.store import Cache
 from .config import ImagesConfig
 from .encodepool import EncodePool, TaskFailed
 from .images import EXTENSION, MIME, ImageError, ImageInfo, ImageSettings

@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 
 from . import esmodule, mediatypes
-from .cache import library_version
+from .cache.store import library_version
 
 TYPES = ("html", "css", "js", "svg", "json")
 _MEDIA_TYPES = {"text/html": "html", "text/css": "css", "text/javascript": "js", "image/svg+xml": "svg",

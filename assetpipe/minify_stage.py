@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import cache
-from .cache import Cache
+from .cache import store as cache
+from .cache.store import Cache
 from .minify import Minifier, MinifyFailed, minify_bytes, skip_reason, type_of, worth_keeping
 from .model import Action, Minified, MinifyJob, Notice, SourceFile
 

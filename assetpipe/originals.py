@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from .cache import library_version
+from .cache.store import library_version
 from .images import ImageInfo
 
 _ORIENTATION = 0x0112

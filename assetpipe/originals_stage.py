@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import cache as cache_keys
 from . import originals
-from .cache import Cache
+from .cache import store as cache_keys
+from .cache.store import Cache
 from .encodepool import EncodePool
 from .images import ImageSettings
 from .imagestage import ImageJob, ImagePlan, ImageResult, run_images

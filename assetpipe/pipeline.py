@@ -17,7 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from . import compress, imagestage, ledger, manifest, minify, minify_stage, originals, originals_stage
-from .cache import Cache
+from .cache.statmemo import StatMemo
+from .cache.store import Cache
 from .config import Config
 from .encodepool import EncodePool
 from .ledger import Record
@@ -40,7 +41,6 @@ from .picture import PictureSpec
 from .plan import make_plan
 from .run import execute
 from .scan import scan
-from .statmemo import StatMemo
 from .writer import WriteGate, Writer, WriteRefused
 
 

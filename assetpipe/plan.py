@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import cache, mediatypes, naming
+from . import mediatypes, naming
+from .cache import store as cache
 from .compress import Codec
 from .config import CompressConfig
 from .ledger import copy_key

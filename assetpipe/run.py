@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from .cache import Cache
+from .cache.store import Cache
 from .compress import Codec, keep
 from .model import Action, Encoded, Failure, Job
 

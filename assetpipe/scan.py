@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from . import ledger, mediatypes
+from .cache.statmemo import Found, StatMemo, stamp_of
 from .ledger import Record
 from .model import Failure, Inventory, Notice, OwnedFile, SourceFile
-from .statmemo import Found, StatMemo, stamp_of
 
 # Folders that are never part of a site: version control metadata, and assetpipe's own state.
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn"})

@@ -67,9 +67,9 @@ from watchdog.observers.api import ObservedWatch
 from watchdog.utils import platform
 
 from . import imagestage, ledger, manifest, scan
+from .cache.statmemo import StatMemo, stamp_of
 from .model import BuildResult, Failure, Notice, Observer
 from .pipeline import BuildRequest, build
-from .statmemo import StatMemo, stamp_of
 from .writer import WriteGate
 
 QUIET_CAP = 2.0  # seconds: the longest a steady stream of writes waits for a run

@@ -14,7 +14,7 @@ import brotli
 from PIL import Image
 
 from assetpipe import ledger
-from assetpipe.cache import DB_NAME, Cache
+from assetpipe.cache.store import DB_NAME, Cache
 from assetpipe.config import Config
 from assetpipe.writer import Writer
 

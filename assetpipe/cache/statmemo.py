@@ -19,7 +19,7 @@ stamp is the same AND the entry was recorded when the file's times were already 
 
 This holds where file times come from the same clock as the machine's (local filesystems); a network
 filesystem whose server's clock runs behind by more than RACY_NS could defeat it, as it defeats git.
-The entries live in the cache folder (outside the build folder, see cache.py); `assetpipe watch`
+The entries live in the cache folder (outside the build folder, see store.py); `assetpipe watch`
 keeps one memo across its runs.
 """
 
