@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from . import compress, ledger, manifest, mediatypes
+from . import ledger, manifest, mediatypes
+from .compress import codecs as compress
 from .config import CompressConfig, Config
 from .globs import compile_glob
 from .model import Failure, Notice, UsageError

@@ -16,9 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from . import compress, imagestage, ledger, manifest, minify, minify_stage, originals, originals_stage
+from . import imagestage, ledger, manifest, minify, minify_stage, originals, originals_stage
 from .cache.statmemo import StatMemo
 from .cache.store import Cache
+from .compress import codecs as compress
 from .config import Config
 from .encodepool import EncodePool
 from .ledger import Record

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from . import mediatypes, naming
 from .cache import store as cache
-from .compress import Codec
+from .compress.codecs import Codec
 from .config import CompressConfig
 from .ledger import copy_key
 from .model import Action, Job, Notice, OwnedFile, Plan, SourceFile

@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from .cache.store import Cache
-from .compress import Codec, keep
+from .compress.codecs import Codec, keep
 from .model import Action, Encoded, Failure, Job
 
 

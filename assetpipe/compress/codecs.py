@@ -15,7 +15,7 @@ from importlib.metadata import version
 import brotli
 import zstandard
 
-from .config import CompressConfig
+from ..config import CompressConfig
 
 CODEC_NAMES = ("br", "gzip", "zstd")
 BROTLI_QUALITY = 11  # the maximum: the file is compressed once and served many times
