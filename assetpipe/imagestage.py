@@ -20,9 +20,9 @@ from .cache import store as cache_keys
 from .cache.store import Cache
 from .config import ImagesConfig
 from .encodepool import EncodePool, TaskFailed
+from .html.picture import Candidate, PictureSpec
 from .images import EXTENSION, MIME, ImageError, ImageInfo, ImageSettings
 from .model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
-from .picture import Candidate, PictureSpec
 
 # Megapixels decoded at once across the worker processes (an image with alpha counts twice, see
 # _megapixels); a larger image runs alone, smaller ones beside it. Measured on the corpus: the 24 MP

@@ -22,6 +22,7 @@ from .cache.store import Cache
 from .compress import codecs as compress
 from .config import Config
 from .encodepool import EncodePool
+from .html.picture import PictureSpec
 from .ledger import Record
 from .model import (
     Action,
@@ -38,7 +39,6 @@ from .model import (
     SourceFile,
     UsageError,
 )
-from .picture import PictureSpec
 from .plan import make_plan
 from .run import execute
 from .scan import scan
@@ -381,7 +381,7 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
             updated.append(source)
             failures.append(_report(observer, Failure(source.rel, f"cannot read: {_reason(exc)}")))
             continue
-        from . import markup  # here: html5lib is imported only by a build that has pages
+        from .html import rewrite as markup  # here: html5lib is imported only by a build that has pages
 
         result = markup.rewrite(html, source.rel, specs, default_sizes=request.config.images.sizes)
         if result.unreadable:

@@ -9,7 +9,9 @@ from pathlib import Path
 import html5lib
 import pytest
 
-from assetpipe.markup import Candidate, PictureSpec, Rewrite, references, resolve, rewrite
+from assetpipe.html.picture import Candidate, PictureSpec
+from assetpipe.html.rewrite import Rewrite, references, rewrite
+from assetpipe.html.urls import resolve
 from assetpipe.minify import minify_bytes
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "markup"

@@ -1,7 +1,8 @@
 """What the `<picture>` rewrite needs to know about one processed image (SPEC §2.2).
 
-Apart from markup.py, which reads pages with html5lib, so that the image stage can describe its
-outputs without importing an HTML parser (a build of a site without pages never needs one).
+Apart from the rewrite (rewrite.py, and parse.py, which reads pages with html5lib), so that the image
+stage can describe its outputs without importing an HTML parser (a build of a site without pages never
+needs one).
 """
 
 from __future__ import annotations
