@@ -16,13 +16,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from . import imagestage, ledger, manifest, minify, minify_stage, originals, originals_stage
+from . import ledger, manifest, minify, minify_stage
 from .cache.statmemo import StatMemo
 from .cache.store import Cache
 from .compress import codecs as compress
 from .config import Config
-from .encodepool import EncodePool
 from .html.picture import PictureSpec
+from .images import originals  # both halves of today's originals in one module
+from .images import originals as originals_stage
+from .images import stage as imagestage
+from .images.encodepool import EncodePool
 from .ledger import Record
 from .model import (
     Action,

@@ -66,8 +66,9 @@ from watchdog.observers import Observer as FolderObserver
 from watchdog.observers.api import ObservedWatch
 from watchdog.utils import platform
 
-from . import imagestage, ledger, manifest, scan
+from . import ledger, manifest, scan
 from .cache.statmemo import StatMemo, stamp_of
+from .images import stage as imagestage
 from .model import BuildResult, Failure, Notice, Observer
 from .pipeline import BuildRequest, build
 from .writer import WriteGate

@@ -20,24 +20,27 @@ from corpus import add_photo_arguments, photos_in
 
 
 def one(path: str) -> list[dict]:
-    from assetpipe import images, imagestage
     from assetpipe.config import ImagesConfig
+    from assetpipe.images.decode import _decode, _open, probe
+    from assetpipe.images.encode import _encode, _resize
+    from assetpipe.images.renditions import fallback_format, modern_formats, widths_for
+    from assetpipe.images.stage import settings_from
 
-    st = imagestage.settings_from(ImagesConfig())
+    st = settings_from(ImagesConfig())
     data = Path(path).read_bytes()
-    info = images.probe(data, st.max_pixels)
-    fallback = images.fallback_format(info, st)
-    formats = [f for f in (*images.modern_formats(info, st, fallback), fallback) if f]
+    info = probe(data, st.max_pixels)
+    fallback = fallback_format(info, st)
+    formats = [f for f in (*modern_formats(info, st, fallback), fallback) if f]
     t = time.perf_counter()
-    frames, durations, loop = images._decode(images._open(data), info)
+    frames, durations, loop = _decode(_open(data), info)
     rows = [{"phase": "decode", "s": time.perf_counter() - t}]
-    for w in images.widths_for(info, st.widths):
+    for w in widths_for(info, st.widths):
         t = time.perf_counter()
-        sized = [images._resize(f, w, info) for f in frames]
+        sized = [_resize(f, w, info) for f in frames]
         rows.append({"phase": "resize", "s": time.perf_counter() - t})
         for fmt in formats:
             t = time.perf_counter()
-            images._encode(sized, durations, loop, fmt, st, None)
+            _encode(sized, durations, loop, fmt, st, None)
             big = w == info.width and w > 1920
             rows.append({"phase": f"{fmt} {'own width > 1920' if big else 'other widths'}",
                          "s": time.perf_counter() - t, "photo": Path(path).name, "width": w, "fmt": fmt})

@@ -61,19 +61,22 @@ def encode(method: str, image, icc: bytes | None) -> bytes:  # image: a PIL imag
 def one(path: str, levels: tuple[int, ...]) -> list[dict]:
     from PIL import Image
 
-    from assetpipe import images, imagestage
     from assetpipe.config import ImagesConfig
+    from assetpipe.images.decode import _decode, _icc_for_output, _open, probe
+    from assetpipe.images.encode import _profile_fits, _resize
+    from assetpipe.images.renditions import widths_for
+    from assetpipe.images.stage import settings_from
 
-    st = imagestage.settings_from(ImagesConfig())
+    st = settings_from(ImagesConfig())
     data = Path(path).read_bytes()
-    info = images.probe(data, st.max_pixels)
-    opened = images._open(data)
-    frames, _, _ = images._decode(opened, info)
-    icc = images._icc_for_output(opened)
+    info = probe(data, st.max_pixels)
+    opened = _open(data)
+    frames, _, _ = _decode(opened, info)
+    icc = _icc_for_output(opened)
     rows = []
-    for width in images.widths_for(info, st.widths):
-        sized = images._resize(frames[0], width, info)
-        icc_ok = icc if icc and images._profile_fits(icc, sized.mode, "png") else None
+    for width in widths_for(info, st.widths):
+        sized = _resize(frames[0], width, info)
+        icc_ok = icc if icc and _profile_fits(icc, sized.mode, "png") else None
         pixels = sized.tobytes()
         for method in methods(levels):
             cpu, wall = time.process_time(), time.perf_counter()

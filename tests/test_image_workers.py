@@ -15,7 +15,7 @@ from PIL import Image
 
 from assetpipe import ledger
 from assetpipe.config import Config, ImagesConfig
-from assetpipe.encodepool import EncodePool
+from assetpipe.images.encodepool import EncodePool
 from assetpipe.model import Failure, Notice
 from assetpipe.pipeline import BuildRequest, build
 

@@ -15,14 +15,26 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import images
-from .cache import store as cache_keys
-from .cache.store import Cache
-from .config import ImagesConfig
+from ..cache import store as cache_keys
+from ..cache.store import Cache
+from ..config import ImagesConfig
+from ..html.picture import Candidate, PictureSpec
+from ..model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
+from . import decode, encode
 from .encodepool import EncodePool, TaskFailed
-from .html.picture import Candidate, PictureSpec
-from .images import EXTENSION, MIME, ImageError, ImageInfo, ImageSettings
-from .model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
+from .renditions import (
+    EXTENSION,
+    MIME,
+    Encoders,
+    ImageError,
+    ImageInfo,
+    ImageSettings,
+    fallback_format,
+    modern_formats,
+    parse_colour,
+    variant_name,
+    widths_for,
+)
 
 # Megapixels decoded at once across the worker processes (an image with alpha counts twice, see
 # _megapixels); a larger image runs alone, smaller ones beside it. Measured on the corpus: the 24 MP
@@ -42,10 +54,10 @@ _EXTENSIONS_OF = {"jpeg": ("jpg", "jpeg", "jpe", "jfif"), "png": ("png", "apng")
 
 def settings_from(config: ImagesConfig) -> ImageSettings:
     q = config.quality
-    return ImageSettings(config.widths, config.formats, config.fallback, images.parse_colour(config.background),
+    return ImageSettings(config.widths, config.formats, config.fallback, parse_colour(config.background),
                          {"avif": q.avif, "webp": q.webp, "jpeg": q.jpeg}, config.max_pixels,
-                         images.Encoders(config.avif_speed, config.webp_method, config.webp_alpha_quality,
-                                         config.subsampling))
+                         Encoders(config.avif_speed, config.webp_method, config.webp_alpha_quality,
+                                  config.subsampling))
 
 
 @dataclass(frozen=True)
@@ -122,7 +134,7 @@ def plan_images(
         if _looks_like_an_output(source.rel, user_files):
             continue
         try:
-            info = images.probe(read(source.rel), settings.max_pixels)
+            info = decode.probe(read(source.rel), settings.max_pixels)
         except ImageError as exc:
             failures.append(Failure(source.rel, str(exc)))
             continue
@@ -132,8 +144,8 @@ def plan_images(
         misnamed = _misnamed(source.rel, info.format)
         if misnamed:
             notices.append(Notice(source.rel, misnamed))
-        fallback = images.fallback_format(info, settings)
-        modern = images.modern_formats(info, settings, fallback)
+        fallback = fallback_format(info, settings)
+        modern = modern_formats(info, settings, fallback)
         if fallback is None and info.animated:
             notices.append(Notice(source.rel, f"animated: no {settings.fallback} fallback (it cannot animate)"))
         recipes = {fmt: settings.encoder_settings(fmt, info.animated)
@@ -150,11 +162,11 @@ def _renditions(source: SourceFile, info: ImageInfo, recipes: dict[str, str], mo
     """Every output of one image, `recipes` giving each format (modern ones first, then the fallback)
     its effective encoder settings."""
     planned: list[Rendition] = []
-    for width in images.widths_for(info, widths):
+    for width in widths_for(info, widths):
         height = max(1, round(info.height * width / info.width))
         for fmt, recipe in recipes.items():
             key = cache_keys.key(source.sha256, f"image:{fmt}:{width}", recipe)
-            name = images.variant_name(source.rel, info.format, fmt, width, f"{source.sha256} {recipe}")
+            name = variant_name(source.rel, info.format, fmt, width, f"{source.sha256} {recipe}")
             planned.append(_lookup(name, fmt, width, height, key, owned, in_cache, sidecar=False))
     if negotiate:
         for fmt in modern:
@@ -279,7 +291,7 @@ def _encode_task(task: tuple[ImageJob, Path, ImageSettings, bool], cores: int
     needed = (Action.ENCODE, Action.CACHED) if everything else (Action.ENCODE,)
     wanted = sorted({(r.format, r.width) for r in job.renditions if r.action in needed}, key=lambda o: o[1])
     try:
-        renditions = images.render(data, job.info, wanted, settings, threads=cores)
+        renditions = encode.render(data, job.info, wanted, settings, threads=cores)
     except ImageError as exc:
         return Failure(job.source.rel, str(exc))
     return {(r.format, r.width): r.data for r in renditions}
