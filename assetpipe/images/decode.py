@@ -25,7 +25,7 @@ def probe(data: bytes, max_pixels: int) -> ImageInfo:
     """Read an image's header: format, oriented size, animation, alpha. Refuses a pixel bomb here."""
     if not data:
         raise ImageError("empty file")
-    image = _open(data)
+    image = open_image(data)
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(f"{width}x{height} is {width * height:_} pixels, over images.max_pixels ({max_pixels:_})")
@@ -65,7 +65,7 @@ def _metadata_after_pixels(data: bytes) -> bool:
 # --- decoding -------------------------------------------------------------------------------------
 
 
-def _open(data: bytes) -> Image.Image:
+def open_image(data: bytes) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
@@ -77,20 +77,20 @@ def _open(data: bytes) -> Image.Image:
     return image
 
 
-def _decode_source(data: bytes, info: ImageInfo
-                   ) -> tuple[list[Image.Image], list[int], int | None, bytes | None]:
+def decode_source(data: bytes, info: ImageInfo
+                  ) -> tuple[list[Image.Image], list[int], int | None, bytes | None]:
     """The frames, durations, loop count and the outputs' ICC profile; the opened file is let go here,
     so only the normalised frames stay in memory."""
-    image = _open(data)
-    icc = _icc_for_output(image)
+    image = open_image(data)
+    icc = icc_for_output(image)
     try:
-        frames, durations, loop = _decode(image, info)
+        frames, durations, loop = decode_frames(image, info)
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(_reason(exc)) from None
     return frames, durations, loop, icc
 
 
-def _decode(image: Image.Image, info: ImageInfo) -> tuple[list[Image.Image], list[int], int | None]:
+def decode_frames(image: Image.Image, info: ImageInfo) -> tuple[list[Image.Image], list[int], int | None]:
     """Every frame as an oriented, colour-correct RGB(A)/L(A) image, with durations and the loop count."""
     frames: list[Image.Image] = []
     durations: list[int] = []
@@ -146,7 +146,7 @@ def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _icc_for_output(image: Image.Image) -> bytes | None:
+def icc_for_output(image: Image.Image) -> bytes | None:
     """The profile the outputs carry: the source's, except for CMYK, which was converted to sRGB."""
     if image.mode == "CMYK":
         return None

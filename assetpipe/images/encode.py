@@ -29,7 +29,7 @@ import oxipng
 from PIL import Image, ImageCms
 
 from . import bmff
-from .decode import _decode_source, _reason
+from .decode import _reason, decode_source
 from .renditions import PNG_OXIPNG_LEVEL, RESIZE_REDUCING_GAP, ImageError, ImageInfo, ImageSettings, Rendition
 
 
@@ -40,7 +40,7 @@ def render(
     grouped by width, one resized copy held at a time, each resized from the decode. More (a worker
     that has the machine to itself): a still image's encodes run side by side, the costliest first.
     The bytes are the same either way: every encoder runs on one thread of its own."""
-    frames, durations, loop, icc = _decode_source(data, info)
+    frames, durations, loop, icc = decode_source(data, info)
     if threads > 1 and len(frames) == 1 and len(outputs) > 1:
         return _render_side_by_side(frames[0], durations, loop, info, outputs, settings, icc, threads)
     renditions: list[Rendition] = []
@@ -48,7 +48,7 @@ def render(
     for fmt, width in outputs:
         if not sized or sized[0].width != min(width, frames[0].width):
             sized = []  # the previous width's copy goes before the next one is made
-            sized = [_resize(frame, width, info) for frame in frames]
+            sized = [resize(frame, width, info) for frame in frames]
         renditions.append(_rendition(sized, durations, loop, fmt, settings, icc))
     return renditions
 
@@ -93,7 +93,7 @@ class _SharedCopies:
         with self._lock:
             image = self._copies.get(width)
             if image is None:
-                image = self._copies[width] = _resize(self._frame, width, self._info)
+                image = self._copies[width] = resize(self._frame, width, self._info)
         try:
             yield image._new(image.im)
         finally:
@@ -106,7 +106,7 @@ class _SharedCopies:
 def _rendition(sized: list[Image.Image], durations: list[int], loop: int | None, fmt: str,
                settings: ImageSettings, icc: bytes | None) -> Rendition:
     try:
-        encoded = _encode(sized, durations, loop, fmt, settings, icc)
+        encoded = encode_frames(sized, durations, loop, fmt, settings, icc)
     except (OSError, ValueError, KeyError) as exc:
         raise ImageError(f"{fmt} encoder failed: {_reason(exc)}") from None
     return Rendition(fmt, sized[0].width, sized[0].height, encoded)
@@ -115,19 +115,19 @@ def _rendition(sized: list[Image.Image], durations: list[int], loop: int | None,
 # --- resizing and encoding ------------------------------------------------------------------------
 
 
-def _resize(frame: Image.Image, width: int, info: ImageInfo) -> Image.Image:
+def resize(frame: Image.Image, width: int, info: ImageInfo) -> Image.Image:
     if width >= frame.width:
         return frame
     height = max(1, round(frame.height * width / frame.width))
     return frame.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=RESIZE_REDUCING_GAP)
 
 
-def _encode(frames: list[Image.Image], durations: list[int], loop: int | None, fmt: str,
-            settings: ImageSettings, icc: bytes | None) -> bytes:
+def encode_frames(frames: list[Image.Image], durations: list[int], loop: int | None, fmt: str,
+                  settings: ImageSettings, icc: bytes | None) -> bytes:
     first = frames[0]
     buffer = io.BytesIO()
     options: dict[str, object] = {}
-    if icc and _profile_fits(icc, first.mode, fmt):
+    if icc and profile_fits(icc, first.mode, fmt):
         options["icc_profile"] = icc
     if len(frames) > 1:
         options.update(save_all=True, append_images=frames[1:], duration=durations)
@@ -171,7 +171,7 @@ def _png(image: Image.Image, icc: object) -> bytes:
         raise ValueError(str(exc)) from None
 
 
-def _profile_fits(icc: bytes, mode: str, fmt: str) -> bool:
+def profile_fits(icc: bytes, mode: str, fmt: str) -> bool:
     """A greyscale profile only fits an output that stays greyscale (WebP is always RGB)."""
     try:
         space = ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
