@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from . import ledger, manifest, minify, minify_stage
+from . import ledger, manifest
 from .cache.statmemo import StatMemo
 from .cache.store import Cache
 from .compress import codecs as compress
@@ -27,6 +27,8 @@ from .images import originals as originals_stage
 from .images import stage as imagestage
 from .images.encodepool import EncodePool
 from .ledger import Record
+from .minify import minifier as minify
+from .minify import stage as minify_stage
 from .model import (
     Action,
     BuildResult,

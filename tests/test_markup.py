@@ -12,7 +12,7 @@ import pytest
 from assetpipe.html.picture import Candidate, PictureSpec
 from assetpipe.html.rewrite import Rewrite, references, rewrite
 from assetpipe.html.urls import resolve
-from assetpipe.minify import minify_bytes
+from assetpipe.minify.minifier import minify_bytes
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "markup"
 UPDATE = os.environ.get("ASSETPIPE_UPDATE_GOLDEN") == "1"  # regenerate the expected files, then review the diff

@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .cache import store as cache
-from .cache.store import Cache
-from .minify import Minifier, MinifyFailed, minify_bytes, skip_reason, type_of, worth_keeping
-from .model import Action, Minified, MinifyJob, Notice, SourceFile
+from ..cache import store as cache
+from ..cache.store import Cache
+from ..model import Action, Minified, MinifyJob, Notice, SourceFile
+from .minifier import Minifier, MinifyFailed, minify_bytes, skip_reason, type_of, worth_keeping
 
 _KEEP, _MINIFIED = b"K", b"M"  # a cache entry: keep the original (+ why), or the minified bytes
 

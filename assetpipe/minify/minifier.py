@@ -19,8 +19,9 @@ import re
 import threading
 from dataclasses import dataclass
 
-from . import esmodule, mediatypes
-from .cache.store import library_version
+from .. import mediatypes
+from ..cache.store import library_version
+from . import esmodule
 
 TYPES = ("html", "css", "js", "svg", "json")
 _MEDIA_TYPES = {"text/html": "html", "text/css": "css", "text/javascript": "js", "image/svg+xml": "svg",
