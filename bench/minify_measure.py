@@ -80,7 +80,7 @@ def candidates() -> dict[str, tuple[str, dict[str, Callable[[bytes], bytes]]]]:
         from assetpipe.minify import minifier as ap
 
         def ap_minify(kind: str, data: bytes) -> bytes:
-            _use_config("assetpipe", ap._LIBRARY_CONFIG)  # the library's config is global
+            _use_config("assetpipe", ap.LIBRARY_CONFIG)  # the library's config is global
             return ap.minify_bytes(kind, data)
 
         found["assetpipe (tdewolff-minify)"] = (
@@ -216,7 +216,7 @@ def semantics(modules: Path, scratch: Path) -> dict:
 
     from assetpipe.minify import minifier as ap
 
-    minify.config(ap._LIBRARY_CONFIG)
+    minify.config(ap.LIBRARY_CONFIG)
     result: dict = {"minified": 0, "left": 0}
     for side in ("before", "after"):
         root = scratch / side

@@ -30,7 +30,7 @@ _MEDIA_TYPES = {"text/html": "html", "text/css": "css", "text/javascript": "js",
 _LIBRARY_TYPES = {"html": "text/html", "css": "text/css", "js": "application/javascript",
                   "svg": "image/svg+xml", "json": "application/json"}
 # The library's configuration (global to the library, so set once, here, and never changed).
-_LIBRARY_CONFIG: dict[str, str | bool | int] = {
+LIBRARY_CONFIG: dict[str, str | bool | int] = {
     "html-keep-document-tags": True,
     "html-keep-end-tags": True,
     "html-keep-default-attr-vals": True,
@@ -70,7 +70,7 @@ class Minifier:
 def minifier() -> Minifier:
     lib_version, grammar, parser = (library_version(name) for name in ("tdewolff-minify",
                                                                         "tree-sitter-javascript", "tree-sitter"))
-    options = ",".join(f"{k}={v}" for k, v in sorted(_LIBRARY_CONFIG.items()))
+    options = ",".join(f"{k}={v}" for k, v in sorted(LIBRARY_CONFIG.items()))
     return Minifier("tdewolff-minify", f"{lib_version} {options} min_saving={MIN_SAVING} "
                                        f"line={MINIFIED_LINE_LENGTH} esm-rename={esmodule.REVISION} "
                                        f"tree-sitter={parser} tree-sitter-javascript={grammar}")
@@ -154,7 +154,7 @@ def _configure(library: object) -> None:
         return
     with _configure_lock:
         if not _configured:
-            library.config(_LIBRARY_CONFIG)  # type: ignore[attr-defined]
+            library.config(LIBRARY_CONFIG)  # type: ignore[attr-defined]
             _configured = True
 
 
