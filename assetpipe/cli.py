@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__, config, headersfile, ledger, uploadplan
+from . import __version__, config, headersfile, uploadplan
+from .build import ledger
+from .build.writer import Writer, WriteRefused
 from .model import AssetpipeError, BuildResult, ConfigError
 from .report import TerminalObserver, plan_lines, result_json
 from .units import human
-from .writer import Writer, WriteRefused
 
 # The size report (check, diffreport, htmlreport) and the upload are imported where they are used: a
 # plain `build` needs neither, and a warm build of an unchanged tree is mostly the interpreter starting.
@@ -105,7 +106,7 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
                   report_path: Path | None, base: Path | None, headers_format: str | None, then_upload: bool,
                   quiet: bool, verbose: bool) -> None:
     """Optimise DIRECTORY (default ./dist) in place, or into --out."""
-    from .pipeline import BuildRequest, build
+    from .build.pipeline import BuildRequest, build
 
     observer = TerminalObserver(quiet=quiet, verbose=verbose)
     loaded = _load_config(config_path, observer)
@@ -188,7 +189,7 @@ def _not_for_watch(command: Callable[..., None]) -> Callable[..., None]:
 def watch_command(directory: Path, config_path: Path | None, jobs: int | None, cache_dir: Path | None,
                   no_compress: bool, no_images: bool, minify_all: bool, quiet: bool) -> None:
     """Build DIRECTORY (default ./dist) in place, then again after every change, until Ctrl-C."""
-    from .pipeline import BuildRequest
+    from .build.pipeline import BuildRequest
     from .watch import Watcher  # here, so that the other commands do not pay for importing watchdog
 
     observer = TerminalObserver(quiet=quiet)

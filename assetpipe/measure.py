@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from . import ledger, manifest, mediatypes
+from . import mediatypes
+from .build import ledger, manifest
+from .build.scan import scan
 from .compress import codecs as compress
 from .config import CompressConfig, Config
 from .globs import compile_glob
 from .model import Failure, Notice, UsageError
-from .scan import scan
 from .sizetypes import ImageInfo, ImageVariant, Measured, MeasuredFile, Sizes
 
 MANIFEST = f"{ledger.STATE_DIR}/{manifest.NAME}"

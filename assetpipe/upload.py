@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from . import ledger, scan, uploadplan
+from . import uploadplan
+from .build import ledger, scan
 from .config import UploadConfig
 from .model import ConfigError, Failure, Notice, UsageError
 from .uploadplan import FileFacts, UploadItem, UploadPlan

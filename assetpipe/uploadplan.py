@@ -16,9 +16,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .build.manifest import NAME as MANIFEST_NAME
 from .config import UploadConfig, UploadRule
 from .globs import matches
-from .manifest import NAME as MANIFEST_NAME
 from .mediatypes import classify
 from .model import AssetpipeError
 

@@ -66,12 +66,12 @@ from watchdog.observers import Observer as FolderObserver
 from watchdog.observers.api import ObservedWatch
 from watchdog.utils import platform
 
-from . import ledger, manifest, scan
+from .build import ledger, manifest, scan
+from .build.pipeline import BuildRequest, build
+from .build.writer import WriteGate
 from .cache.statmemo import StatMemo, stamp_of
 from .images import stage as imagestage
 from .model import BuildResult, Failure, Notice, Observer
-from .pipeline import BuildRequest, build
-from .writer import WriteGate
 
 QUIET_CAP = 2.0  # seconds: the longest a steady stream of writes waits for a run
 # A run for at most this many changed paths keeps the watch: its own writes are few (a file's sidecars,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from assetpipe.build.pipeline import BuildRequest, build
 from assetpipe.config import Config
 from assetpipe.model import Failure, Notice
-from assetpipe.pipeline import BuildRequest, build
 
 from .conftest import snapshot
 

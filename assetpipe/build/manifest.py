@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import Encoding, Failure, Minified, SourceFile
-from .naming import content_hash
+from ..model import Encoding, Failure, Minified, SourceFile
+from ..naming import content_hash
 
 SCHEMA = 1
 NAME = "manifest.json"

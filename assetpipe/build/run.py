@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from .cache.store import Cache
-from .compress.codecs import Codec, keep
-from .model import Action, Encoded, Failure, Job
+from ..cache.store import Cache
+from ..compress.codecs import Codec, keep
+from ..model import Action, Encoded, Failure, Job
 
 
 class SourceChanged(Exception):

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _string
 from pathlib import Path
 
+from ..model import Minified
 from .manifest import json_lines
-from .model import Minified
 
 STATE_DIR = ".assetpipe"
 OUTPUTS = "outputs.json"

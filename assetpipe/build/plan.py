@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import mediatypes, naming
-from .cache import store as cache
-from .compress.codecs import Codec
-from .config import CompressConfig
+from .. import mediatypes, naming
+from ..cache import store as cache
+from ..compress.codecs import Codec
+from ..config import CompressConfig
+from ..model import Action, Job, Notice, OwnedFile, Plan, SourceFile
 from .ledger import copy_key
-from .model import Action, Job, Notice, OwnedFile, Plan, SourceFile
 
 
 def wants_compression(source: SourceFile, config: CompressConfig) -> bool:

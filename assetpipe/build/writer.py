@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+from ..model import Minified
 from . import ledger
 from .ledger import COPY, Record, copy_key
-from .model import Minified
 
 
 class WriteRefused(Exception):

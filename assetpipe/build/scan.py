@@ -18,10 +18,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import ledger, mediatypes
-from .cache.statmemo import Found, StatMemo, stamp_of
+from .. import mediatypes
+from ..cache.statmemo import Found, StatMemo, stamp_of
+from ..model import Failure, Inventory, Notice, OwnedFile, SourceFile
+from . import ledger
 from .ledger import Record
-from .model import Failure, Inventory, Notice, OwnedFile, SourceFile
 
 # Folders that are never part of a site: version control metadata, and assetpipe's own state.
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
