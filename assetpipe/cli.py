@@ -23,12 +23,12 @@ from .model import AssetpipeError, BuildResult, ConfigError
 from .report import TerminalObserver, plan_lines, result_json
 from .units import human
 
-# The size report (check, diffreport, htmlreport) and the upload are imported where they are used: a
+# The size report (sizes/: check, formats, treemap) and the upload are imported where they are used: a
 # plain `build` needs neither, and a warm build of an unchanged tree is mostly the interpreter starting.
 # The pipeline (images, markup: Pillow, html5lib) likewise, so that `assetpipe diff` does not pay for it.
 if TYPE_CHECKING:
     from . import upload
-    from .sizetypes import SizeReport
+    from .sizes.model import SizeReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUDGET = 0, 1, 2, 3
 DEFAULT_CACHE_DIR = ".assetpipe-cache"
@@ -263,8 +263,8 @@ def diff_command(base: Path, head: Path, fmt: str, report_path: Path | None, con
 
     BASE and HEAD are assetpipe manifests or built folders; a missing BASE is not an error.
     """
-    from . import diffreport
-    from .check import SizeRequest, size_report
+    from .sizes import formats as diffreport
+    from .sizes.check import SizeRequest, size_report
 
     observer = TerminalObserver(quiet=quiet)
     try:
@@ -300,8 +300,8 @@ def _size_exit(report: SizeReport) -> int:
 
 
 def _write_html_report(report: SizeReport, path: Path) -> None:
-    from .check import chunk_breakdowns, write_atomic
-    from .htmlreport import render
+    from .sizes.check import chunk_breakdowns, write_atomic
+    from .sizes.treemap import render
 
     chunks, notices = chunk_breakdowns(report.diff.head)
     write_atomic(path, render(report, chunks, notices))
@@ -312,8 +312,8 @@ def _check_build_sizes(result: BuildResult, cfg: config.Config, base: Path | Non
     """After `build`: check the budgets (exit 3 on an error-level breach) and write --report, when asked."""
     if result.dry_run or not (cfg.has_budgets or report_path is not None):
         return result.exit_code
-    from . import diffreport
-    from .check import SizeRequest, size_report
+    from .sizes import formats as diffreport
+    from .sizes.check import SizeRequest, size_report
 
     try:
         report = size_report(SizeRequest(base, result.target, cfg, jobs, Path.cwd()))

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from . import mediatypes
-from .build import ledger, manifest
-from .build.scan import scan
-from .compress import codecs as compress
-from .config import CompressConfig, Config
-from .globs import compile_glob
-from .model import Failure, Notice, UsageError
-from .sizetypes import ImageInfo, ImageVariant, Measured, MeasuredFile, Sizes
+from .. import mediatypes
+from ..build import ledger, manifest
+from ..build.scan import scan
+from ..compress import codecs as compress
+from ..config import CompressConfig, Config
+from ..globs import compile_glob
+from ..model import Failure, Notice, UsageError
+from .model import ImageInfo, ImageVariant, Measured, MeasuredFile, Sizes
 
 MANIFEST = f"{ledger.STATE_DIR}/{manifest.NAME}"
 _FONTS = frozenset({"woff", "woff2", "ttf", "otf", "eot"})

@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .config import Budget
-from .globs import compile_glob
-from .model import ConfigError, Notice
-from .sizetypes import CATEGORIES, BudgetResult, BudgetRule, FileChange, SizeDiff
-from .units import UNITS
+from ..config import Budget
+from ..globs import compile_glob
+from ..model import ConfigError, Notice
+from ..units import UNITS
+from .model import CATEGORIES, BudgetResult, BudgetRule, FileChange, SizeDiff
 
 _ORDER = {"ok": 0, "skipped": 0, "warn": 1, "error": 2}
 # Lighthouse resource types -> assetpipe's types (https://web.dev/articles/use-lighthouse-for-performance-budgets).

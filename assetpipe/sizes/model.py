@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import Failure, Notice
+from ..model import Failure, Notice
 
 METRICS = ("raw", "gzip", "brotli")
 # The groups totals are given for, in the order reports show them.

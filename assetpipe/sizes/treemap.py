@@ -14,10 +14,10 @@ import json
 from importlib.resources import files
 from typing import Any
 
+from ..model import Notice
 from .budgets import as_json
-from .diffreport import to_json
-from .model import Notice
-from .sizetypes import CATEGORIES, SizeReport
+from .formats import to_json
+from .model import CATEGORIES, SizeReport
 from .sourcemaps import Breakdown
 
 _CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
@@ -28,7 +28,7 @@ def render(report: SizeReport, chunks: tuple[Breakdown, ...] = (), notices: tupl
     data = page_data(report, chunks)
     payload = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     payload = payload.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    assets = files("assetpipe") / "report_assets"
+    assets = files("assetpipe.sizes") / "report_assets"
     style = (assets / "report.css").read_text(encoding="utf-8")
     script = (assets / "report.js").read_text(encoding="utf-8")
     diff = report.diff

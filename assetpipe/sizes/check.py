@@ -11,12 +11,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import Config
+from ..model import Notice, UsageError
 from .budgets import evaluate, read_lighthouse, rules_from_config
-from .config import Config
 from .diff import compare
 from .measure import measure, source_map_for
-from .model import Notice, UsageError
-from .sizetypes import Measured, SizeReport
+from .model import Measured, SizeReport
 from .sourcemaps import Breakdown, SourceMapError, breakdown
 
 

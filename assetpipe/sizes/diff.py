@@ -12,8 +12,8 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from .model import Notice
-from .sizetypes import CATEGORIES, FileChange, Measured, MeasuredFile, SizeDiff, Sizes, Total
+from ..model import Notice
+from .model import CATEGORIES, FileChange, Measured, MeasuredFile, SizeDiff, Sizes, Total
 
 # Vite/Rollup's 8 base64url characters (with a digit, or a capital after the first character, so that
 # `use-selector.js` and `logo-Homepage.svg` keep their names) or webpack's 8-64 hex digits, before a dot.

@@ -10,9 +10,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ..units import human
 from .budgets import as_json
-from .sizetypes import BudgetResult, FileChange, MeasuredFile, SizeReport, Sizes, Total
-from .units import human
+from .model import BudgetResult, FileChange, MeasuredFile, SizeReport, Sizes, Total
 
 MARKER = "<!-- assetpipe:size-report -->"
 _ICONS = {"added": "🆕", "removed": "🗑️", "grew": "▲", "shrank": "▼", "unchanged": ""}
