@@ -16,19 +16,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__, config, headersfile, uploadplan
+from . import __version__, config
 from .build import ledger
 from .build.writer import Writer, WriteRefused
 from .model import AssetpipeError, BuildResult, ConfigError
 from .report import TerminalObserver, plan_lines, result_json
 from .units import human
+from .upload import headersfile
+from .upload import plan as uploadplan
 
 # The size report (sizes/: check, formats, treemap) and the upload are imported where they are used: a
 # plain `build` needs neither, and a warm build of an unchanged tree is mostly the interpreter starting.
 # The pipeline (images, markup: Pillow, html5lib) likewise, so that `assetpipe diff` does not pay for it.
 if TYPE_CHECKING:
-    from . import upload
     from .sizes.model import SizeReport
+    from .upload import targets as upload
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUDGET = 0, 1, 2, 3
 DEFAULT_CACHE_DIR = ".assetpipe-cache"
@@ -378,7 +380,7 @@ class _UploadReport:
 
 def _upload(directory: Path, cfg: config.UploadConfig, target: str | None, dry_run: bool, as_json: bool,
             observer: TerminalObserver) -> int:
-    from . import upload
+    from .upload import targets as upload
 
     target = target or cfg.target
     try:
@@ -442,7 +444,7 @@ def _upload_summary(result: upload.UploadResult) -> str:
 
 def _write_headers_file(target: Path, cfg: config.UploadConfig, observer: TerminalObserver) -> int:
     """`build --headers netlify`: DIR/_headers from the upload plan, written (and recorded) as assetpipe's."""
-    from . import upload
+    from .upload import targets as upload
 
     try:
         plan = upload.read_plan(target, cfg)

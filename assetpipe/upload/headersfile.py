@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from .uploadplan import UploadPlan
+from .plan import UploadPlan
 
 NAME = "_headers"
 FORMATS = ("netlify",)

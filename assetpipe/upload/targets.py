@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from . import uploadplan
-from .build import ledger, scan
-from .config import UploadConfig
-from .model import ConfigError, Failure, Notice, UsageError
-from .uploadplan import FileFacts, UploadItem, UploadPlan
+from ..build import ledger, scan
+from ..config import UploadConfig
+from ..model import ConfigError, Failure, Notice, UsageError
+from . import plan as uploadplan
+from .plan import FileFacts, UploadItem, UploadPlan
 
 # Files from this size go up in parts (S3's own recommendation starts at 100 MB; 8 MiB is what the
 # AWS CLI and s3transfer use, and keeps a retried part small).

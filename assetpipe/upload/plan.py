@@ -16,11 +16,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .build.manifest import NAME as MANIFEST_NAME
-from .config import UploadConfig, UploadRule
-from .globs import matches
-from .mediatypes import classify
-from .model import AssetpipeError
+from ..build.manifest import NAME as MANIFEST_NAME
+from ..config import UploadConfig, UploadRule
+from ..globs import matches
+from ..mediatypes import classify
+from ..model import AssetpipeError
 
 SCHEMA = 1
 IMMUTABLE = "public, max-age=31536000, immutable"
