@@ -192,7 +192,7 @@ def watch_command(directory: Path, config_path: Path | None, jobs: int | None, c
                   no_compress: bool, no_images: bool, minify_all: bool, quiet: bool) -> None:
     """Build DIRECTORY (default ./dist) in place, then again after every change, until Ctrl-C."""
     from .build.pipeline import BuildRequest
-    from .watch import Watcher  # here, so that the other commands do not pay for importing watchdog
+    from .watch.watcher import Watcher  # here, so that the other commands do not pay for importing watchdog
 
     observer = TerminalObserver(quiet=quiet)
     loaded = _load_config(config_path, observer)

@@ -27,7 +27,7 @@ from PIL import Image
 from assetpipe.build import ledger
 from assetpipe.build.pipeline import BuildRequest, build
 from assetpipe.config import Config
-from assetpipe.watch import Watcher
+from assetpipe.watch.watcher import Watcher
 
 from .conftest import REPO, snapshot
 

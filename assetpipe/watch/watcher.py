@@ -41,148 +41,32 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import queue
 import stat
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
 
-from watchdog.events import (
-    DirCreatedEvent,
-    DirDeletedEvent,
-    DirMovedEvent,
-    FileClosedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
 from watchdog.observers import Observer as FolderObserver
 from watchdog.observers.api import ObservedWatch
-from watchdog.utils import platform
 
-from .build import ledger, manifest, scan
-from .build.pipeline import BuildRequest, build
-from .build.writer import WriteGate
-from .cache.statmemo import StatMemo, stamp_of
-from .images import stage as imagestage
-from .model import BuildResult, Failure, Notice, Observer
+from ..build import ledger, scan
+from ..build.pipeline import BuildRequest, build
+from ..build.writer import WriteGate
+from ..cache.statmemo import StatMemo, stamp_of
+from ..images import stage as imagestage
+from ..model import BuildResult, Observer
+from .recorder import _IN_FOLDER, _IN_PARENT, _STATE, _Recorder
+from .runs import _Builder, _RunObserver
 
 QUIET_CAP = 2.0  # seconds: the longest a steady stream of writes waits for a run
 # A run for at most this many changed paths keeps the watch: its own writes are few (a file's sidecars,
 # an image's variants and the pages that show it), and their events cost less than walking the folder.
 SMALL_RUN = 64
 CHECK_EVERY = 1.0  # seconds: how often an idle watcher checks that the folder is still the same folder
-# Only these reach the handler (and the inotify mask is made from them): reads are no change (every
-# build reads every file), a file's content is complete when it is closed (inotify says when; the
-# observers of other systems do not, and report modifications instead), and a folder's creation is
-# followed by events for its files.
-_CONTENT = FileClosedEvent if platform.is_linux() else FileModifiedEvent
-_IN_FOLDER = [FileCreatedEvent, _CONTENT, FileDeletedEvent, FileMovedEvent, DirDeletedEvent, DirMovedEvent]
-_IN_PARENT = [DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
-# Inside .assetpipe/ only these going away is a change (a clean build would write them again).
-_STATE = {ledger.STATE_DIR, f"{ledger.STATE_DIR}/{manifest.NAME}", f"{ledger.STATE_DIR}/{ledger.OUTPUTS}"}
 
 Say = Callable[[str], None]
-T = TypeVar("T")
-
-
-class _Recorder(FileSystemEventHandler):
-    """On the observer's thread: note the paths an event names and wake the loop; nothing else."""
-
-    def __init__(self, root: str, ignore: tuple[str, ...]) -> None:
-        self.root = root
-        self.prefix = root + os.sep
-        self.ignore = tuple(p + os.sep for p in ignore)  # folders inside root that are not the site (the cache)
-        self.ignore_dirs = tuple(Path(p) for p in ignore)
-        self.wake = threading.Event()
-        self._lock = threading.Lock()
-        self._paths: set[str] = set()
-        self._open: set[str] = set()  # files created and not closed yet: still being written
-        self._deleted = False  # something went: a wipe or a rename of folders, more is likely to come
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        names = [n for n in (os.fsdecode(event.src_path), os.fsdecode(event.dest_path)) if self._wanted(n, event)]
-        if names:
-            with self._lock:
-                self._paths.update(names)
-                if event.event_type == "created" and not event.is_directory:
-                    self._open.add(names[0])
-                elif event.event_type in ("closed", "deleted", "moved"):
-                    self._open.discard(names[0])
-                self._deleted = self._deleted or event.event_type == "deleted"
-            self.wake.set()
-
-    def settled(self) -> bool:
-        """Every event so far put a whole file in place: each file created was closed, none went."""
-        with self._lock:
-            return not self._open and not self._deleted
-
-    def add(self, paths: list[str]) -> None:
-        """Paths found changed other than by an event (while the folder was not watched)."""
-        if paths:
-            with self._lock:
-                self._paths.update(paths)
-            self.wake.set()
-
-    def take(self) -> set[str]:
-        with self._lock:
-            paths, self._paths, self._open, self._deleted = self._paths, set(), set(), False
-        return paths
-
-    def _wanted(self, path: str, event: FileSystemEvent) -> bool:
-        if path == self.root:
-            return True
-        if not path.startswith(self.prefix) or path.endswith(ledger.TEMP_SUFFIX) or path.startswith(self.ignore):
-            return False
-        rel = path[len(self.prefix):].replace(os.sep, "/")
-        if rel.split("/", 1)[0] == ledger.STATE_DIR:
-            return event.event_type == "deleted" and rel in _STATE
-        return True
-
-
-class _RunObserver:
-    """A run's Observer: no progress (one line per run says enough), and a failure or a warning only
-    when the last run did not report it too, or its file has just changed."""
-
-    def __init__(self, inner: Observer) -> None:
-        self.inner = inner
-        self.progress = True  # the first build may show progress; the runs after it do not
-        self._before: set[tuple[str, str]] = set()
-        self._now: set[tuple[str, str]] = set()
-        self._changed: set[str] = set()
-
-    def begin(self, changed: list[str], *, progress: bool) -> None:
-        self._before, self._now, self._changed, self.progress = self._now, set(), set(changed), progress
-
-    def start(self, total: int, label: str) -> None:
-        if self.progress:
-            self.inner.start(total, label)
-
-    def advance(self, output: str, outcome: str) -> None:
-        if self.progress:
-            self.inner.advance(output, outcome)
-
-    def done(self) -> None:
-        if self.progress:
-            self.inner.done()
-
-    def failure(self, failure: Failure) -> None:
-        if self._new((failure.file, "error: " + failure.reason)):
-            self.inner.failure(failure)
-
-    def notice(self, notice: Notice) -> None:
-        if self._new((notice.file, notice.message)):
-            self.inner.notice(notice)
-
-    def _new(self, key: tuple[str, str]) -> bool:
-        self._now.add(key)
-        return key not in self._before or key[0] in self._changed
 
 
 class Watcher:
@@ -424,35 +308,6 @@ class Watcher:
             self._identity = None
             return False
         return True
-
-
-class _Builder:
-    """One thread, for the watcher's life, that runs its builds one at a time. The image workers a build
-    starts are tied to the thread that started them (they die when it ends: encodepool.py), so one
-    thread for every run keeps them from run to run."""
-
-    def __init__(self) -> None:
-        self._tasks: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]] = queue.SimpleQueue()
-        threading.Thread(target=self._serve, name="assetpipe-run", daemon=True).start()
-
-    def call(self, task: Callable[[], T]) -> T:
-        """Run `task` on the builder's thread and return what it returns (or raise what it raised)."""
-        outcome: list[Any] = []
-        finished = threading.Event()
-        self._tasks.put((task, outcome, finished))
-        finished.wait()
-        if isinstance(outcome[0], BaseException):
-            raise outcome[0]
-        return outcome[0]
-
-    def _serve(self) -> None:
-        while True:
-            task, outcome, finished = self._tasks.get()
-            try:
-                outcome.append(task())
-            except BaseException as exc:  # handed to the waiting thread
-                outcome.append(exc)
-            finished.set()
 
 
 def _done(result: BuildResult) -> str:
