@@ -1,7 +1,7 @@
 """The settings: every key of every section, its default and the reason for it, in one place.
 
-The README's config table (docs/config.md) and `config/assetpipe.toml` are checked against `describe()`
-by a test, so the three never disagree.
+The config table of docs/config.md (the README links to it) and `config/assetpipe.toml` are checked
+against `describe()` by a test, so the three never disagree.
 """
 
 from __future__ import annotations

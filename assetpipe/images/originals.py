@@ -13,7 +13,7 @@ with the same original gets its optimised copy back without running an optimiser
 into the build folder: the pipeline hands the result to the writer.
 
 The optimisers are pure: an original's bytes in, a smaller file in its own format out. Candidates, each
-measured in bench/originals.py (figures in the README):
+measured in bench/originals.py (figures in docs/libraries.md):
 - PNG: oxipng (pyoxipng), lossless: the same pixels, colour chunks (iCCP, sRGB, gAMA, cHRM, cICP) kept,
   text and EXIF chunks dropped. A PNG whose EXIF orientation is not 1 is left alone (dropping eXIf would
   turn it; keeping it would keep its GPS).
