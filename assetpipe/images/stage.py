@@ -20,18 +20,16 @@ from ..cache.store import Cache
 from ..config import ImagesConfig
 from ..html.picture import Candidate, PictureSpec
 from ..model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
-from . import decode, encode
+from . import decode, encode, renditions
 from .encodepool import EncodePool, TaskFailed
 from .renditions import (
     EXTENSION,
     MIME,
-    Encoders,
     ImageError,
     ImageInfo,
     ImageSettings,
     fallback_format,
     modern_formats,
-    parse_colour,
     variant_name,
     widths_for,
 )
@@ -54,10 +52,10 @@ _EXTENSIONS_OF = {"jpeg": ("jpg", "jpeg", "jpe", "jfif"), "png": ("png", "apng")
 
 def settings_from(config: ImagesConfig) -> ImageSettings:
     q = config.quality
-    return ImageSettings(config.widths, config.formats, config.fallback, parse_colour(config.background),
+    return ImageSettings(config.widths, config.formats, config.fallback, renditions.parse_colour(config.background),
                          {"avif": q.avif, "webp": q.webp, "jpeg": q.jpeg}, config.max_pixels,
-                         Encoders(config.avif_speed, config.webp_method, config.webp_alpha_quality,
-                                  config.subsampling))
+                         renditions.Encoders(config.avif_speed, config.webp_method, config.webp_alpha_quality,
+                                             config.subsampling))
 
 
 @dataclass(frozen=True)
