@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .model import Action, BuildResult, Failure, Notice, Plan
-from .sizes import human
+from .units import human
 
 # Progress is for long work: fewer outputs than this finish before a bar would be worth drawing.
 _LONG_WORK = 100

@@ -41,13 +41,14 @@ def encode_one(args: tuple[str, str, int, int]) -> list[dict]:
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole configuration to stderr otherwise
     import pillow_avif  # noqa: F401 - registers the plugin's AVIF encoder (aom, SVT-AV1, rav1e)
 
-    from assetpipe import images
+    from assetpipe.images.decode import decode_source, probe
+    from assetpipe.images.encode import resize
 
     path, out, width, aom_speed = Path(args[0]), Path(args[1]), args[2], args[3]
     data = path.read_bytes()
-    info = images.probe(data, 10**9)
-    frames, _, _, _ = images._decode_source(data, info)
-    ref = images._resize(frames[0], min(width, info.width), info).convert("RGB")
+    info = probe(data, 10**9)
+    frames, _, _, _ = decode_source(data, info)
+    ref = resize(frames[0], min(width, info.width), info).convert("RGB")
     stem = path.stem
     ref.save(out / f"{stem}.ref.png")
     rows = []

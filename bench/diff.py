@@ -46,7 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assetpipe.diff import DEFAULT_HASH_PATTERN
+from assetpipe.sizes.diff import DEFAULT_HASH_PATTERN
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -348,12 +348,12 @@ def bench_diff(runs: int, count: int, seed: int) -> dict[str, Any]:
 
 def _in_process(base: Path, head: Path, runs: int) -> dict[str, Any]:
     """The same work without the interpreter's start: each phase timed separately."""
-    from assetpipe import diffreport
-    from assetpipe.budgets import evaluate
     from assetpipe.config import Config
-    from assetpipe.diff import compare
-    from assetpipe.measure import measure
-    from assetpipe.sizetypes import SizeReport
+    from assetpipe.sizes import formats as diffreport
+    from assetpipe.sizes.budgets import evaluate
+    from assetpipe.sizes.diff import compare
+    from assetpipe.sizes.measure import measure
+    from assetpipe.sizes.model import SizeReport
 
     config = Config()
     phases: dict[str, list[float]] = {k: [] for k in ("measure", "compare", "text", "markdown", "json")}

@@ -2,8 +2,8 @@
 
 python image_phases.py [PHOTOS_DIR] [--jobs N]        (run with assetpipe's own Python)
 
-Runs assetpipe's own decode/resize/encode functions (`assetpipe.images`, private helpers: this breaks
-when they are renamed) with the default settings, one photo at a time, in N processes (default: all
+Runs assetpipe's own decode/resize/encode functions (`assetpipe.images.decode` and `.encode`, the
+steps a build runs inside `render`) with the default settings, one photo at a time, in N processes (default: all
 cores), and prints CPU seconds per phase: each format split into the photo's own width above 1920 px
 (variants eleventy-img never makes) and the rest. Writes nothing. Takes about as long as a cold build.
 """
@@ -20,24 +20,27 @@ from corpus import add_photo_arguments, photos_in
 
 
 def one(path: str) -> list[dict]:
-    from assetpipe import images, imagestage
     from assetpipe.config import ImagesConfig
+    from assetpipe.images.decode import decode_frames, open_image, probe
+    from assetpipe.images.encode import encode_frames, resize
+    from assetpipe.images.renditions import fallback_format, modern_formats, widths_for
+    from assetpipe.images.stage import settings_from
 
-    st = imagestage.settings_from(ImagesConfig())
+    st = settings_from(ImagesConfig())
     data = Path(path).read_bytes()
-    info = images.probe(data, st.max_pixels)
-    fallback = images.fallback_format(info, st)
-    formats = [f for f in (*images.modern_formats(info, st, fallback), fallback) if f]
+    info = probe(data, st.max_pixels)
+    fallback = fallback_format(info, st)
+    formats = [f for f in (*modern_formats(info, st, fallback), fallback) if f]
     t = time.perf_counter()
-    frames, durations, loop = images._decode(images._open(data), info)
+    frames, durations, loop = decode_frames(open_image(data), info)
     rows = [{"phase": "decode", "s": time.perf_counter() - t}]
-    for w in images.widths_for(info, st.widths):
+    for w in widths_for(info, st.widths):
         t = time.perf_counter()
-        sized = [images._resize(f, w, info) for f in frames]
+        sized = [resize(f, w, info) for f in frames]
         rows.append({"phase": "resize", "s": time.perf_counter() - t})
         for fmt in formats:
             t = time.perf_counter()
-            images._encode(sized, durations, loop, fmt, st, None)
+            encode_frames(sized, durations, loop, fmt, st, None)
             big = w == info.width and w > 1920
             rows.append({"phase": f"{fmt} {'own width > 1920' if big else 'other widths'}",
                          "s": time.perf_counter() - t, "photo": Path(path).name, "width": w, "fmt": fmt})

@@ -77,10 +77,10 @@ def candidates() -> dict[str, tuple[str, dict[str, Callable[[bytes], bytes]]]]:
     """name -> (version, {type: bytes -> bytes}); only those importable here."""
     found: dict[str, tuple[str, dict[str, Callable[[bytes], bytes]]]] = {}
     try:
-        from assetpipe import minify as ap
+        from assetpipe.minify import minifier as ap
 
         def ap_minify(kind: str, data: bytes) -> bytes:
-            _use_config("assetpipe", ap._LIBRARY_CONFIG)  # the library's config is global
+            _use_config("assetpipe", ap.LIBRARY_CONFIG)  # the library's config is global
             return ap.minify_bytes(kind, data)
 
         found["assetpipe (tdewolff-minify)"] = (
@@ -88,7 +88,7 @@ def candidates() -> dict[str, tuple[str, dict[str, Callable[[bytes], bytes]]]]:
             {t: (lambda data, t=t: ap_minify(t, data)) for t in TYPES},
         )
     except ImportError as exc:
-        print(f"assetpipe.minify not importable: {exc}", file=sys.stderr)
+        print(f"assetpipe.minify.minifier not importable: {exc}", file=sys.stderr)
     try:
         import minify
 
@@ -214,9 +214,9 @@ def semantics(modules: Path, scratch: Path) -> dict:
     """lodash-es (every file minified) and three's modules, run in node before and after assetpipe's minifier."""
     import minify
 
-    from assetpipe import minify as ap
+    from assetpipe.minify import minifier as ap
 
-    minify.config(ap._LIBRARY_CONFIG)
+    minify.config(ap.LIBRARY_CONFIG)
     result: dict = {"minified": 0, "left": 0}
     for side in ("before", "after"):
         root = scratch / side

@@ -2,8 +2,8 @@
 
 python png_fallback.py [PHOTOS_DIR] [--jobs N] [--json OUT]      (run with assetpipe's own Python)
 
-For every PNG in the folder it decodes and resizes exactly as a build does (assetpipe.images, the
-default widths plus the photo's own), then writes each fallback every way below and checks that the
+For every PNG in the folder it decodes and resizes exactly as a build does (assetpipe.images.decode and
+.encode, the default widths plus the photo's own), then writes each fallback every way below and checks that the
 result decodes to the same pixels:
   pillow-cN      Pillow, compress_level N (1..9), no optimize
   pillow-opt     Pillow, optimize=True (what assetpipe did before)
@@ -61,19 +61,22 @@ def encode(method: str, image, icc: bytes | None) -> bytes:  # image: a PIL imag
 def one(path: str, levels: tuple[int, ...]) -> list[dict]:
     from PIL import Image
 
-    from assetpipe import images, imagestage
     from assetpipe.config import ImagesConfig
+    from assetpipe.images.decode import decode_frames, icc_for_output, open_image, probe
+    from assetpipe.images.encode import profile_fits, resize
+    from assetpipe.images.renditions import widths_for
+    from assetpipe.images.stage import settings_from
 
-    st = imagestage.settings_from(ImagesConfig())
+    st = settings_from(ImagesConfig())
     data = Path(path).read_bytes()
-    info = images.probe(data, st.max_pixels)
-    opened = images._open(data)
-    frames, _, _ = images._decode(opened, info)
-    icc = images._icc_for_output(opened)
+    info = probe(data, st.max_pixels)
+    opened = open_image(data)
+    frames, _, _ = decode_frames(opened, info)
+    icc = icc_for_output(opened)
     rows = []
-    for width in images.widths_for(info, st.widths):
-        sized = images._resize(frames[0], width, info)
-        icc_ok = icc if icc and images._profile_fits(icc, sized.mode, "png") else None
+    for width in widths_for(info, st.widths):
+        sized = resize(frames[0], width, info)
+        icc_ok = icc if icc and profile_fits(icc, sized.mode, "png") else None
         pixels = sized.tobytes()
         for method in methods(levels):
             cpu, wall = time.process_time(), time.perf_counter()

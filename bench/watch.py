@@ -46,8 +46,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from assetpipe.build.pipeline import BuildRequest, build
 from assetpipe.config import Config
-from assetpipe.pipeline import BuildRequest, build
 
 HERE = Path(__file__).resolve().parent
 TMP = Path(os.environ.get("TMPDIR", "/tmp"))

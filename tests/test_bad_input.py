@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from assetpipe.build.pipeline import BuildRequest, build
 from assetpipe.config import Config
 from assetpipe.model import Failure, Notice
-from assetpipe.pipeline import BuildRequest, build
 
 from .conftest import REPO, snapshot
 

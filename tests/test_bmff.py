@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from assetpipe.bmff import BmffError, without_timestamps
+from assetpipe.images.bmff import BmffError, without_timestamps
 
 
 def box(kind: bytes, body: bytes) -> bytes:

@@ -10,8 +10,8 @@ import tomllib
 import pytest
 
 from assetpipe import config
-from assetpipe.budgets import read_lighthouse
 from assetpipe.model import ConfigError
+from assetpipe.sizes.budgets import read_lighthouse
 
 from .conftest import REPO
 

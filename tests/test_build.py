@@ -13,10 +13,10 @@ from pathlib import Path
 import brotli
 from PIL import Image
 
-from assetpipe import ledger
-from assetpipe.cache import DB_NAME, Cache
+from assetpipe.build import ledger
+from assetpipe.build.writer import Writer
+from assetpipe.cache.store import DB_NAME, Cache
 from assetpipe.config import Config
-from assetpipe.writer import Writer
 
 from .conftest import DEMO, snapshot
 

@@ -9,7 +9,7 @@ import brotli
 import pytest
 import zstandard
 
-from assetpipe.compress import ZSTD_MAX_WINDOW_LOG, Codec, codecs, keep
+from assetpipe.compress.codecs import ZSTD_MAX_WINDOW_LOG, Codec, codecs, keep
 from assetpipe.config import CompressConfig
 
 from .conftest import DEMO

@@ -11,7 +11,7 @@ import pytest
 from assetpipe import config
 from assetpipe.config import Config, describe, toml_value
 from assetpipe.model import ConfigError
-from assetpipe.sizes import Limit, parse_limit
+from assetpipe.units import Limit, parse_limit
 
 from .conftest import REPO, snapshot
 
@@ -125,8 +125,8 @@ def test_shipped_config_file_lists_every_key_with_its_default() -> None:
     assert shipped == [f"{d.key} = {toml_value(d.default)}" for d in describe()]
 
 
-def test_readme_table_matches_the_code() -> None:
-    rows = re.findall(r"^\| `([\w.]+)` \| `(.+?)` \| (.+?) \|$", (REPO / "README.md").read_text(), re.M)
+def test_docs_config_table_matches_the_code() -> None:
+    rows = re.findall(r"^\| `([\w.]+)` \| `(.+?)` \| (.+?) \|$", (REPO / "docs" / "config.md").read_text(), re.M)
     assert [(k, v, r) for k, v, r in rows] == [(d.key, toml_value(d.default), d.reason) for d in describe()]
 
 

@@ -21,10 +21,10 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
+from assetpipe.build.pipeline import BuildRequest
 from assetpipe.cli import main
 from assetpipe.config import Config
-from assetpipe.pipeline import BuildRequest
-from assetpipe.watch import Watcher
+from assetpipe.watch.watcher import Watcher
 
 from .conftest import DEMO, snapshot
 from .test_watch import Quiet

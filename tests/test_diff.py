@@ -9,9 +9,9 @@ import shutil
 import pytest
 
 from assetpipe.config import Config
-from assetpipe.diff import DEFAULT_HASH_PATTERN, strip_hash
-from assetpipe.diffreport import MARKER
-from assetpipe.measure import measure
+from assetpipe.sizes.diff import DEFAULT_HASH_PATTERN, strip_hash
+from assetpipe.sizes.formats import MARKER
+from assetpipe.sizes.measure import measure
 
 from .conftest import DEMO, REPO, snapshot
 

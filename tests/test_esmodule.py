@@ -1,4 +1,4 @@
-"""Renaming an ES module's top-level names (assetpipe/esmodule.py): modules minified this way run the same
+"""Renaming an ES module's top-level names (assetpipe/minify/esmodule.py): modules minified this way run the same
 in node, through a real build as a user runs it; and every case where renaming would change what a
 module means makes it decline, leaving the plain minifier's result."""
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from assetpipe import esmodule, minify
+from assetpipe.minify import esmodule
+from assetpipe.minify import minifier as minify
 
 from .conftest import REPO
 

@@ -166,9 +166,9 @@ def test_a_hostile_tree_never_leads_to_a_write_outside(tmp_path: Path, mode: str
     before = snapshot(outside)
     stamps = {p: p.stat().st_mtime_ns for p in outside.rglob("*")}
     if mode == "watch first run":
+        from assetpipe.build.pipeline import BuildRequest
         from assetpipe.config import Config
-        from assetpipe.pipeline import BuildRequest
-        from assetpipe.watch import Watcher
+        from assetpipe.watch.watcher import Watcher
 
         from .test_watch import Quiet
         watcher = Watcher(BuildRequest(site, Config(), cache, jobs=2), Quiet(), lambda line: None, quiet=0.05,

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from assetpipe import ledger
+from assetpipe.build import ledger
+from assetpipe.build.pipeline import BuildRequest, build
 from assetpipe.config import Config, ImagesConfig
-from assetpipe.encodepool import EncodePool
+from assetpipe.images.encodepool import EncodePool
 from assetpipe.model import Failure, Notice
-from assetpipe.pipeline import BuildRequest, build
 
 from .conftest import snapshot
 

@@ -12,18 +12,18 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 
 from assetpipe.config import ImagesConfig
-from assetpipe.images import (
+from assetpipe.images.decode import probe
+from assetpipe.images.encode import render
+from assetpipe.images.renditions import (
     ImageError,
     ImageSettings,
     fallback_format,
     modern_formats,
     parse_colour,
-    probe,
-    render,
     variant_name,
     widths_for,
 )
-from assetpipe.imagestage import settings_from
+from assetpipe.images.stage import settings_from
 
 from .conftest import REPO
 

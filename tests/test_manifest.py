@@ -9,7 +9,7 @@ import json
 import jsonschema
 import pytest
 
-from assetpipe import ledger, manifest
+from assetpipe.build import ledger, manifest
 from assetpipe.model import Minified
 from assetpipe.naming import content_hash
 

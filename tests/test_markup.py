@@ -9,8 +9,10 @@ from pathlib import Path
 import html5lib
 import pytest
 
-from assetpipe.markup import Candidate, PictureSpec, Rewrite, references, resolve, rewrite
-from assetpipe.minify import minify_bytes
+from assetpipe.html.picture import Candidate, PictureSpec
+from assetpipe.html.rewrite import Rewrite, references, rewrite
+from assetpipe.html.urls import resolve
+from assetpipe.minify.minifier import minify_bytes
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "markup"
 UPDATE = os.environ.get("ASSETPIPE_UPDATE_GOLDEN") == "1"  # regenerate the expected files, then review the diff

@@ -16,7 +16,7 @@ import brotli
 import jsonschema
 import pytest
 
-from assetpipe import minify
+from assetpipe.minify import minifier as minify
 
 from .conftest import REPO, snapshot
 

@@ -15,13 +15,13 @@ import jsonschema
 import pytest
 from PIL import Image, PngImagePlugin
 
-from assetpipe import originals
+from assetpipe.build.pipeline import BuildRequest
+from assetpipe.build.pipeline import build as run_build
 from assetpipe.config import Config, ImagesConfig
-from assetpipe.images import probe
+from assetpipe.images import originals
+from assetpipe.images.decode import probe
+from assetpipe.images.originals import OptimiseError
 from assetpipe.model import Failure, Notice
-from assetpipe.originals import OptimiseError
-from assetpipe.pipeline import BuildRequest
-from assetpipe.pipeline import build as run_build
 
 from .conftest import REPO, snapshot
 

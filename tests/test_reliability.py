@@ -25,7 +25,7 @@ from pathlib import Path
 import brotli
 import pytest
 
-from assetpipe.statmemo import RACY_NS
+from assetpipe.cache.statmemo import RACY_NS
 
 from .conftest import DEMO, REPO, snapshot
 

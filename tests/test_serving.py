@@ -27,9 +27,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from assetpipe import upload, uploadplan
 from assetpipe.cli import main
 from assetpipe.config import UploadConfig
+from assetpipe.upload import plan as uploadplan
+from assetpipe.upload import targets as upload
 
 from .conftest import DEMO, REPO
 

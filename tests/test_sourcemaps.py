@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from assetpipe.sourcemaps import EOLS, MAP_COMMENT, UNMAPPED, SourceMapError, breakdown, decode_vlq, package_of
+from assetpipe.sizes.sourcemaps import EOLS, MAP_COMMENT, UNMAPPED, SourceMapError, breakdown, decode_vlq, package_of
 
 from .conftest import DEMO
 
@@ -92,7 +92,7 @@ def test_not_a_v3_map() -> None:
 def test_finding_a_chunks_map(tmp_path) -> None:
     import base64
 
-    from assetpipe.measure import source_map_for
+    from assetpipe.sizes.measure import source_map_for
 
     (tmp_path / "assets").mkdir()
     (tmp_path / "maps").mkdir()

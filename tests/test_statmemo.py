@@ -9,9 +9,9 @@ from pathlib import Path
 
 import brotli
 
+from assetpipe.build.pipeline import BuildRequest, build
+from assetpipe.cache.statmemo import RACY_NS, Entry, Found, StatMemo, trusted
 from assetpipe.config import Config
-from assetpipe.pipeline import BuildRequest, build
-from assetpipe.statmemo import RACY_NS, Entry, Found, StatMemo, trusted
 
 from .conftest import snapshot
 from .test_watch import Quiet

@@ -22,11 +22,11 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from click.testing import CliRunner
 
-from assetpipe import uploadplan
 from assetpipe.cli import main
 from assetpipe.config import UploadConfig, UploadRule
-from assetpipe.upload import _Stored, prune_choice
-from assetpipe.uploadplan import FileFacts, PlanError
+from assetpipe.upload import plan as uploadplan
+from assetpipe.upload.plan import FileFacts, PlanError
+from assetpipe.upload.targets import _Stored, prune_choice
 
 from .conftest import DEMO
 

@@ -24,10 +24,10 @@ import brotli
 import pytest
 from PIL import Image
 
-from assetpipe import ledger
+from assetpipe.build import ledger
+from assetpipe.build.pipeline import BuildRequest, build
 from assetpipe.config import Config
-from assetpipe.pipeline import BuildRequest, build
-from assetpipe.watch import Watcher
+from assetpipe.watch.watcher import Watcher
 
 from .conftest import REPO, snapshot
 

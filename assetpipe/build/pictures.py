@@ -1,0 +1,197 @@
+"""The image stage and the `<picture>` rewrite as one build runs them, between the copies and the minify stage.
+
+The images are encoded on the request's pool of worker processes (or one made for this build); each
+result's optimised original (opt-in) is settled, and its renditions worth keeping are written; then every
+page gets its `<picture>`s for the images just processed. In place the user's files are rewritten (the
+pages, optimised originals); with --out, their copies. Each function here is a step of `pipeline.build`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from dataclasses import replace
+
+from ..cache.store import Cache
+from ..html.picture import PictureSpec
+from ..images import originals as originals_stage
+from ..images import stage as imagestage
+from ..model import Action, Encoding, Failure, Minified, Notice, Observer, SourceFile
+from . import ledger
+from .counts import _count, _reason, _report
+from .request import BuildRequest
+from .writer import Writer, WriteRefused
+
+
+def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, settings: imagestage.ImageSettings, cache: Cache,
+                writer: Writer, encodings: dict[str, dict[str, Encoding]], failures: list[Failure],
+                notices: list[Notice], observer: Observer, counts: dict[str, int], optimised: dict[str, Minified],
+                ) -> tuple[dict[str, dict], dict[str, PictureSpec], dict[str, bytes]]:
+    """Produce every image's renditions and write the ones worth keeping; return the manifest's `image`
+    objects and what the markup rewrite needs, per source image, and the new bytes of every original
+    replaced now (opt-in images.optimize_originals). `optimised` starts as the originals optimised in
+    place before and ends as those optimised after this build. The encodes run on the request's pool
+    (`assetpipe watch` keeps one across its runs), else on one made for this build."""
+    known = dict(optimised)
+    observer.start(sum(job.needs_decode for job in plan.jobs), "images")
+    with contextlib.ExitStack() as own:
+        pool = request.encoders or own.enter_context(imagestage.encode_pool(request.jobs,
+                                                                            request.config.images.timeout))
+        outcomes = originals_stage.run(plan, request.source, cache, settings, pool, known)
+        result = _take_images(outcomes, request, settings, cache, writer, encodings, failures, notices, observer,
+                              counts, optimised, known)
+    observer.done()
+    return result
+
+
+def _take_images(outcomes: Iterator[imagestage.ImageResult | Failure], request: BuildRequest,
+                 settings: imagestage.ImageSettings, cache: Cache, writer: Writer,
+                 encodings: dict[str, dict[str, Encoding]], failures: list[Failure], notices: list[Notice],
+                 observer: Observer, counts: dict[str, int], optimised: dict[str, Minified],
+                 known: dict[str, Minified]) -> tuple[dict[str, dict], dict[str, PictureSpec], dict[str, bytes]]:
+    entries: dict[str, dict] = {}
+    specs: dict[str, PictureSpec] = {}
+    replaced: dict[str, bytes] = {}
+    with contextlib.closing(outcomes):  # an exception (Ctrl-C) stops the running encodes at once
+        for outcome in outcomes:
+            if isinstance(outcome, Failure):
+                failures.append(_report(observer, outcome))
+                observer.advance(outcome.file, "failed")
+                continue
+            rel = outcome.job.source.rel
+            record, data = _settle_original(outcome, request, cache, settings, writer, known.get(rel), notices,
+                                            observer, counts)
+            optimised.pop(rel, None)
+            if record is not None:
+                optimised[rel] = record
+            if data is not None:
+                replaced[rel] = data
+            # what the URL serves after this build: same-URL sidecars must be smaller than that
+            size = len(data) if data is not None else record.size if record is not None else outcome.job.source.size
+            outcome = replace(outcome, job=replace(outcome.job, source=replace(outcome.job.source, size=size)))
+            decision = imagestage.decide(outcome)
+            try:
+                refused = _write_renditions(decision, writer, notices, observer, counts)
+            except OSError as exc:
+                failures.append(_report(observer, Failure(outcome.job.source.rel, f"cannot write: {_reason(exc)}")))
+                continue
+            entry = dict(decision.entry)
+            entry["variants"] = [v for v in entry["variants"] if v["file"] not in refused]
+            entries[outcome.job.source.rel] = entry
+            specs[outcome.job.source.rel] = imagestage.picture_spec(outcome.job, entry)
+            for fmt, sidecar in decision.encodings.items():
+                if sidecar["file"] not in refused:
+                    encodings.setdefault(outcome.job.source.rel, {})[fmt] = Encoding(str(sidecar["file"]),
+                                                                                     int(sidecar["size"]))
+            if outcome.job.needs_decode:
+                observer.advance(outcome.job.source.rel, "encode")
+    return entries, specs, replaced
+
+
+def _write_renditions(decision: imagestage.Decision, writer: Writer, notices: list[Notice], observer: Observer,
+                      counts: dict[str, int]) -> set[str]:
+    """Write one image's renditions worth keeping and remove its earlier ones no longer worth it; return
+    the files refused (a user's file holds the name: noticed, left alone)."""
+    refused: set[str] = set()
+    for produced in decision.keep:
+        _count(produced.work, counts)
+        if produced.data is not None:
+            try:
+                counts["written"] += writer.write(produced.rendition.file, produced.data, produced.rendition.key)
+            except WriteRefused as exc:
+                refused.add(produced.rendition.file)
+                notice = Notice(produced.rendition.file, str(exc).split(": ", 1)[-1])
+                notices.append(notice)
+                observer.notice(notice)
+                continue
+        counts["variants"] += 1
+    for produced in decision.drop:
+        if produced.work is Action.FRESH:  # on disk from an earlier build, no longer worth it
+            writer.remove(produced.rendition.file)
+            counts["removed"] += 1
+    return refused
+
+
+def _settle_original(outcome: imagestage.ImageResult, request: BuildRequest, cache: Cache,
+                     settings: imagestage.ImageSettings, writer: Writer, known: Minified | None,
+                     notices: list[Notice], observer: Observer, counts: dict[str, int],
+                     ) -> tuple[Minified | None, bytes | None]:
+    """Opt-in images.optimize_originals for one image: (the record of the original when the file is an
+    optimised form of it after this build, the bytes put in place now). Failing leaves the file as it is."""
+    settled = originals_stage.settle(outcome, request.source, request.out or request.source, cache, settings,
+                                     request.config.images.optimize_originals, known)
+    if settled.work is not None:
+        _count(settled.work, counts)
+    notice = settled.notice
+    if settled.data is not None:
+        try:
+            if request.out is None:
+                if settled.original is not None:  # later builds make variants from these, never the copy
+                    cache.put(originals_stage.original_key(outcome.job.source.sha256), settled.original)
+                    cache.flush()
+                current = known.sha256 if known is not None else outcome.job.source.sha256
+                writer.rewrite_user_file(settled.rel, settled.data, current, settled.record, ledger.OPTIMIZED)
+                counts["written"] += 1
+            else:
+                counts["written"] += writer.transform_copy(settled.rel, settled.data)
+            return settled.record, settled.data
+        except (OSError, WriteRefused) as exc:
+            reason = str(exc).split(": ", 1)[-1] if isinstance(exc, WriteRefused) else _reason(exc)
+            notice = Notice(settled.rel, f"not optimised, left as it is: {reason}")
+            settled = replace(settled, record=known)
+    if notice is not None:
+        notices.append(notice)
+        observer.notice(notice)
+    return settled.record, None
+
+
+def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec], request: BuildRequest,
+                   writer: Writer, notices: list[Notice], failures: list[Failure], observer: Observer,
+                   counts: dict[str, int]) -> tuple[SourceFile, ...]:
+    """Give every page's `<img>` of a processed image its `<picture>` (SPEC §2.2); the sources as they are
+    now. In place the page itself is rewritten; with --out, its copy."""
+    target = request.out or request.source
+    updated: list[SourceFile] = []
+    for source in sources:
+        if source.media_type != "text/html":
+            updated.append(source)
+            continue
+        try:
+            html = (target / source.rel).read_bytes()
+        except OSError as exc:
+            updated.append(source)
+            failures.append(_report(observer, Failure(source.rel, f"cannot read: {_reason(exc)}")))
+            continue
+        from ..html import rewrite as markup  # here: html5lib is imported only by a build that has pages
+
+        result = markup.rewrite(html, source.rel, specs, default_sizes=request.config.images.sizes)
+        if result.unreadable:
+            notice = Notice(source.rel, f"<img> tags not rewritten: {result.unreadable}")
+            notices.append(notice)
+            observer.notice(notice)
+        if result.html == html:
+            updated.append(_described(source, html))
+            continue
+        try:
+            if request.out is None:
+                writer.rewrite_user_file(source.rel, result.html, hashlib.sha256(html).hexdigest(), None)
+                counts["written"] += 1
+            else:
+                counts["written"] += writer.transform_copy(source.rel, result.html)
+        except (OSError, WriteRefused) as exc:
+            updated.append(source)
+            failures.append(_report(observer, Failure(source.rel, f"cannot rewrite: {_reason(exc)}")))
+            continue
+        updated.append(_described(source, result.html))
+    return tuple(updated)
+
+
+def _described(source: SourceFile, data: bytes) -> SourceFile:
+    """The source as described by these bytes (a page the rewrite, or an earlier stage, changed)."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    if sha256 == source.sha256:
+        return source
+    sri = "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
+    return replace(source, size=len(data), sha256=sha256, sha384=sri)

@@ -1,0 +1,285 @@
+"""One build, start to finish: folder -> Inventory -> Plan -> outcomes -> files, manifest.
+
+The library entry point: it never prints (it tells an Observer) and never exits (it returns a
+BuildResult, or raises UsageError before anything is written).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+
+from ..cache.statmemo import StatMemo
+from ..cache.store import Cache
+from ..compress import codecs as compress
+from ..images import originals
+from ..images import originals as originals_stage  # the image stage's step: one module with the optimisers
+from ..images import stage as imagestage
+from ..minify import minifier as minify
+from ..minify import stage as minify_stage
+from ..model import (
+    Action,
+    BuildResult,
+    BuildStats,
+    Encoded,
+    Encoding,
+    Failure,
+    Inventory,
+    Kind,
+    Notice,
+    Observer,
+    SourceFile,
+    UsageError,
+)
+from . import ledger, manifest, safety
+from .counts import _count, _reason, _report
+from .ledger import Record
+from .pictures import _described, _rewrite_pages, _run_images
+from .plan import make_plan
+from .request import BuildRequest, check_folders
+from .run import execute
+from .scan import scan
+from .writer import Writer, WriteRefused
+
+__all__ = ["BuildRequest", "build", "check_folders"]
+
+
+def build(request: BuildRequest, observer: Observer) -> BuildResult:
+    started = time.perf_counter()
+    check_folders(request.source, request.out, request.cache_dir, force=request.force)
+    optimize = request.images and request.config.images.optimize_originals
+    if optimize and (missing := originals.missing_packages()):
+        raise UsageError(f"images.optimize_originals needs {' and '.join(missing)}: "
+                         "pip install 'assetpipe[originals]'")
+    target = request.out or request.source
+    exclude = (request.cache_dir,)
+    cache = Cache(request.cache_dir)
+    memo = request.scan_memo if request.scan_memo is not None else StatMemo()
+    memo_root = os.path.realpath(request.source)
+    try:
+        if not memo.loaded:
+            cache.load_stats(memo_root, memo)
+        state = ledger.read(request.source)
+        inventory = scan(request.source, state.outputs, exclude=exclude, memo=memo)
+        if not request.dry_run:  # --dry-run writes nothing, the cache included
+            cache.save_stats(memo_root, memo)
+        target_inventory = inventory
+        if request.out is not None:
+            target_inventory = _out_inventory(request.out, exclude)
+    except BaseException:
+        cache.close()
+        raise
+    for failure in inventory.failures:
+        observer.failure(failure)
+    for notice in inventory.notices:
+        observer.notice(notice)
+
+    codecs = compress.codecs(request.config.compress) if request.compress else ()
+    # The stages run in this order: images (and the <picture> rewrite of the pages), minify (opt-in),
+    # precompression; each later one works on what the earlier ones left. The plans made here, before
+    # anything is written, are what --dry-run prints.
+    known_minified = state.minified if request.out is None else ledger.load_minified(target)
+    image_plan = imagestage.ImagePlan((), (), ())
+    # Image originals an earlier build optimised in place (opt-in): the image stage sees their originals.
+    image_sources, optimized = originals_stage.recognise(
+        inventory.sources, state.optimized)
+    settings = imagestage.settings_from(request.config.images)
+    if request.images:
+        image_plan = imagestage.plan_images(image_sources,
+                                            originals_stage.original_reader(request.source, optimized, cache),
+                                            target_inventory.owned, request.config.images, settings, cache.has)
+        for failure in image_plan.failures:
+            observer.failure(failure)
+    original_actions = tuple((job.source.rel, action) for job in image_plan.jobs if (action := originals_stage.planned(
+        job, settings, optimize, optimized.get(job.source.rel), cache.has)) not in (None, Action.FRESH))
+    minify_jobs = minify_stage.make_jobs(inventory.sources, request.config.minify.types(), known_minified,
+                                         minify.minifier(), cache.has)
+    minify_types = request.config.minify.types()
+
+    def transformed(source: SourceFile) -> bool:  # --out: a later stage remakes this copy each build
+        rewritten = source.media_type == "text/html" and request.images and request.config.html.rewrite
+        optimised = optimize and source.kind is Kind.IMAGE and source.media_type in imagestage.MIME.values()
+        return rewritten or optimised or minify.type_of(source.rel, source.media_type) in minify_types
+
+    plan = make_plan(inventory.sources, target_inventory.owned, codecs, request.config.compress, cache.has,
+                     copy_sources=request.out is not None, other_outputs=image_plan.outputs,
+                     transformed=transformed)
+    plan = replace(plan, minify=minify_jobs, notices=image_plan.notices + plan.notices,
+                   images=tuple((r.file, r.action) for job in image_plan.jobs for r in job.renditions)
+                   + original_actions)
+    for notice in plan.notices:
+        observer.notice(notice)
+    refusal = None
+    if not request.allow_delete:
+        in_target = len(target_inventory.sources) + len(target_inventory.owned)
+        refusal = safety.removal_refusal(safety.removals(plan.stale, inventory.sources), in_target, target)
+    if refusal is not None and not request.dry_run:
+        cache.close()
+        raise UsageError(refusal)
+    if request.dry_run:
+        cache.close()
+        stats = BuildStats(files=len(inventory.sources), seconds=time.perf_counter() - started)
+        return BuildResult(target, plan, inventory.failures + image_plan.failures, inventory.notices + plan.notices,
+                           stats, dry_run=True, refusal=refusal)
+
+    failures = list(inventory.failures + image_plan.failures)
+    notices = list(inventory.notices + plan.notices)
+    writer = Writer(target, {o.rel: Record(o.key, o.sha256, o.size) for o in target_inventory.owned},
+                    optimized=optimized if request.out is None else None, gate=request.gate)
+    counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
+    encodings: dict[str, dict[str, Encoding]] = {}
+    try:
+        for rel in target_inventory.leftovers:
+            writer.remove_leftover(rel)
+        for source in plan.copies:
+            try:
+                writer.copy(request.source / source.rel, source.rel, source.sha256, source.size)
+                counts["written"] += 1
+            except (OSError, WriteRefused) as exc:
+                failures.append(_report(observer, Failure(source.rel, f"cannot copy: {_reason(exc)}")))
+        # From here on every stage reads the target: in place it is DIR, with --out the copies.
+        optimised = dict(optimized)  # image originals that are optimised copies; updated by the image stage
+        image_entries, specs, replaced = _run_images(image_plan, request, settings, cache, writer, encodings,
+                                                     failures, notices, observer, counts, optimised)
+        sources = tuple(_described(s, replaced[s.rel]) if s.rel in replaced else s for s in inventory.sources)
+        if request.images and request.config.html.rewrite:
+            sources = _rewrite_pages(sources, specs, request, writer, notices, failures, observer, counts)
+        stage = minify_stage.StageResult(sources, {}, {}, (), 0)
+        minify_jobs = minify_stage.make_jobs(sources, request.config.minify.types(), known_minified,
+                                             minify.minifier(), cache.has)
+        if minify_jobs:
+            stage = minify_stage.run(minify_jobs, sources, known_minified, target, cache, request.jobs)
+            for notice in stage.notices:
+                notices.append(notice)
+                observer.notice(notice)
+            _write_minified(stage, request, writer, failures, observer, counts)
+        if stage.sources != inventory.sources:  # what the files hold now is what gets compressed
+            plan = replace(make_plan(stage.sources, target_inventory.owned, codecs, request.config.compress,
+                                     cache.has, copy_sources=request.out is not None,
+                                     other_outputs=image_plan.outputs, transformed=transformed),
+                           copies=plan.copies, minify=minify_jobs, images=plan.images, notices=plan.notices)
+        work = [j for j in plan.jobs if j.action is not Action.FRESH]
+        observer.start(len(work), "compressing")
+        outcomes = execute(plan.jobs, target, {c.name: c for c in codecs}, cache,
+                           request.config.compress.min_ratio, request.jobs)
+        for outcome in outcomes:
+            if isinstance(outcome, Failure):
+                if outcome.file not in {f.file for f in failures}:  # one line per file, not per sidecar
+                    failures.append(_report(observer, outcome))
+                observer.advance(outcome.file, "failed")
+                continue
+            _count(outcome.work, counts)
+            try:
+                kept = _apply(outcome, writer, encodings, notices, observer, counts)
+            except OSError as exc:  # this sidecar only (a read-only folder); a full disk stops the build
+                if outcome.job.source.rel not in {f.file for f in failures}:
+                    failures.append(_report(observer, Failure(outcome.job.source.rel,
+                                                              f"cannot write sidecar: {_reason(exc)}")))
+                kept = False
+            if outcome.work is not Action.FRESH:
+                observer.advance(outcome.job.output, outcome.work.value if kept else "dropped")
+        observer.done()
+        for stale in plan.stale:
+            try:
+                writer.remove(stale.rel)
+                counts["removed"] += 1
+            except OSError as exc:  # kept, and still recorded as assetpipe's: the next build tries again
+                failures.append(_report(observer, Failure(stale.rel, f"cannot remove: {_reason(exc)}")))
+        present = _present(replace(inventory, sources=stage.sources), failures, request.source)
+        vite = manifest.read_vite(request.source, present)
+        present_rels = {s.rel for s in present}
+        minified = {rel: m for rel, m in stage.minified.items() if rel in present_rels}
+        optimised = {rel: r for rel, r in optimised.items() if rel in present_rels}
+        document = manifest.build(present, encodings, tuple(failures), vite, minified, image_entries, optimised)
+        writer.write_state(manifest.NAME, manifest.dumps(document))
+        writer.finish()
+        left = {s.rel: (s.size, s.sha256) for s in present}
+        left.update((rel, (r.size, r.sha256)) for rel, r in writer.records.items())
+    finally:
+        writer.close()
+        cache.close()
+    stats = _stats(present, encodings, counts, time.perf_counter() - started)
+    stats = replace(stats, minified=len(minified), minify_runs=stage.minify_runs,
+                    minify_saved=sum(m.original_size - m.size for m in minified.values()),
+                    images=len(image_entries), variants=counts["variants"], optimized=len(optimised),
+                    optimized_saved=sum(r.original_size - r.size for r in optimised.values()))
+    return BuildResult(target, plan, tuple(failures), tuple(notices), stats, left=MappingProxyType(left),
+                       outputs=frozenset(writer.records))
+
+
+def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writer: Writer,
+                    failures: list[Failure], observer: Observer, counts: dict[str, int]) -> None:
+    """Put each newly minified file in place (opt-in [minify]): in place the user's file itself, with
+    the ledger keeping the record of every minified file still present (so the next build knows it and
+    its original); with --out, the copy."""
+    writer.keep_minified({rel: m for rel, m in stage.minified.items() if rel not in stage.new_bytes})
+    for rel, data in stage.new_bytes.items():
+        record = stage.minified[rel]
+        try:
+            if request.out is None:
+                writer.rewrite_user_file(rel, data, record.original_sha256, record)
+                counts["written"] += 1
+            else:
+                counts["written"] += writer.transform_copy(rel, data)
+                writer.keep_minified({**writer.minified, rel: record})
+        except (OSError, WriteRefused) as exc:
+            failures.append(_report(observer, Failure(rel, f"cannot minify in place: {_reason(exc)}")))
+
+
+def _out_inventory(out: Path, exclude: tuple[Path, ...]) -> Inventory:
+    if not out.exists():
+        return Inventory(out, (), ())
+    found = scan(out, ledger.load(out), exclude=exclude, copies_owned=True)
+    if found.sources:
+        first = found.sources[0].rel
+        more = f" and {len(found.sources) - 1} more" if len(found.sources) > 1 else ""
+        raise UsageError(f"--out {out}: holds files assetpipe did not write ({first}{more}); "
+                         "choose an empty or new folder")
+    return found
+
+
+def _apply(outcome: Encoded, writer: Writer, encodings: dict[str, dict[str, Encoding]],
+           notices: list[Notice], observer: Observer, counts: dict[str, int]) -> bool:
+    """Write (or drop) one outcome; True when its sidecar is in the folder afterwards."""
+    job = outcome.job
+    if not outcome.keep:
+        if outcome.work is Action.FRESH:  # kept before, but the ratio rule changed
+            writer.remove(job.output)
+            counts["removed"] += 1
+        return False
+    if outcome.data is not None:
+        try:
+            counts["written"] += writer.write(job.output, outcome.data, job.key)
+        except WriteRefused as exc:
+            notice = Notice(job.output, str(exc).split(": ", 1)[-1])
+            notices.append(notice)
+            observer.notice(notice)
+            return False
+    encodings.setdefault(job.source.rel, {})[job.codec] = Encoding(job.output, outcome.size)
+    return True
+
+
+def _present(inventory: Inventory, failures: list[Failure], root: Path) -> tuple:
+    """The sources still in the folder: a file that vanished mid-build is listed only as a failure."""
+    failed = {f.file for f in failures}
+    return tuple(s for s in inventory.sources if s.rel not in failed or (root / s.rel).exists())
+
+
+def _stats(sources: tuple, encodings: dict[str, dict[str, Encoding]], counts: dict[str, int],
+           seconds: float) -> BuildStats:
+    kept: dict[str, int] = {}
+    original = best = 0
+    for source in sources:
+        # Content-Encoding sidecars only; the same-URL image sidecars are counted with the images.
+        found = {c: e for c, e in encodings.get(source.rel, {}).items() if c in compress.CODEC_NAMES}
+        if not found:
+            continue
+        for codec in found:
+            kept[codec] = kept.get(codec, 0) + 1
+        original += source.size
+        best += min(e.size for e in found.values())
+    return BuildStats(files=len(sources), kept=kept, original_bytes=original, best_bytes=best,
+                      seconds=seconds, **counts)

@@ -1,0 +1,56 @@
+"""What one build is asked to do (`BuildRequest`), and the checks of its folders made before anything is read."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cache.statmemo import StatMemo
+from ..config import Config
+from ..images.encodepool import EncodePool
+from ..model import UsageError
+from . import safety
+from .writer import WriteGate
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    source: Path
+    config: Config
+    cache_dir: Path
+    out: Path | None = None
+    jobs: int = 1
+    dry_run: bool = False
+    compress: bool = True
+    images: bool = True
+    scan_memo: StatMemo | None = None  # `assetpipe watch`: one memo across its runs (else one per build)
+    encoders: EncodePool | None = None  # `assetpipe watch`: one pool of image workers across its runs
+    gate: WriteGate | None = None  # `assetpipe watch`: stops the writes from another thread on Ctrl-C
+    allow_delete: bool = False  # go ahead with removals over the net (safety.py): --allow-delete
+    force: bool = False  # build a folder that looks like a project's sources: --force
+
+
+def check_folders(source: Path, out: Path | None, cache_dir: Path | None = None, *, force: bool = False) -> None:
+    """Refuse arguments that cannot work, or that would lose or expose someone's files, before anything
+    is read or written."""
+    if not source.exists():
+        raise UsageError(f"{source}: no such folder")
+    if not source.is_dir():
+        raise UsageError(f"{source}: not a folder")
+    if not force and (refusal := safety.project_sources(source)):
+        raise UsageError(refusal)
+    if cache_dir is not None and (refusal := safety.cache_refusal(cache_dir, (source,) if out is None else
+                                                                   (source, out))):
+        raise UsageError(refusal)
+    if (refusal := safety.state_refusal(source if out is None else out)) is not None:
+        raise UsageError(refusal)
+    if out is None:
+        return
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: not a folder")
+    real_source, real_out = os.path.realpath(source), os.path.realpath(out)
+    if real_out == real_source:
+        raise UsageError(f"--out {out}: is the build folder itself; leave out --out to build in place")
+    if real_out.startswith(real_source + os.sep) or real_source.startswith(real_out + os.sep):
+        raise UsageError(f"--out {out}: must not be inside {source}, nor contain it")

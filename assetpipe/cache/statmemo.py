@@ -1,0 +1,106 @@
+"""What reading a file found, remembered by its stat stamp, so an unchanged file is not read again.
+
+A file's stamp is (size, mtime_ns, ctime_ns, inode, device). The memo trusts an entry only when the
+stamp is the same AND the entry was recorded when the file's times were already older than
+`RACY_NS` (git's "racily clean" rule, the index's answer to the same problem):
+
+- Every change of a file's content (or a rename over it, or a `touch -d` setting its mtime back)
+  sets its ctime to the kernel's clock at that moment, which userspace cannot set. The filesystem's
+  clock is coarse (a tick, up to 10 ms on Linux; 2 s on FAT) and lags the wall clock by less than
+  `RACY_NS`.
+- An entry records `checked_ns`, the wall clock read before the stat. Any change after that moment
+  gets a ctime >= checked_ns - RACY_NS. An entry is trusted only if the recorded ctime (and mtime) is
+  below checked_ns - RACY_NS, so a later change always gives a different stamp. The read happens after
+  the stat, so what was read is at least as new as the stamp; a change during the read changes the
+  stamp too, and the next look reads again. The scan also stats the file again after reading it and
+  records nothing when the stamp moved (a file renamed over it, or written, meanwhile).
+- A file changed within `RACY_NS` before it was recorded is simply read again next time (and recorded
+  anew, by then old enough).
+
+This holds where file times come from the same clock as the machine's (local filesystems); a network
+filesystem whose server's clock runs behind by more than RACY_NS could defeat it, as it defeats git.
+The entries live in the cache folder (outside the build folder, see store.py); `assetpipe watch`
+keeps one memo across its runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+RACY_NS = 2_000_000_000  # FAT's 2 s timestamps are the coarsest a local filesystem gives
+
+Stamp = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
+
+
+@dataclass(frozen=True)
+class Found:
+    """What reading a file gave: its size, sha256 (hex), SRI sha384 and first bytes."""
+
+    size: int
+    sha256: str
+    sha384: str
+    head: bytes
+
+
+@dataclass(frozen=True)
+class Entry:
+    stamp: Stamp
+    checked_ns: int  # the wall clock before the stat that gave `stamp`
+    found: Found
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def trusted(entry: Entry, stamp: Stamp) -> bool:
+    """The entry still describes the file whose stamp this is (see the module docstring)."""
+    return entry.stamp == stamp and max(stamp[1], stamp[2]) < entry.checked_ns - RACY_NS
+
+
+class StatMemo:
+    """rel -> Entry, and which entries changed since it was loaded (for the cache to save)."""
+
+    def __init__(self) -> None:
+        self.loaded = False  # filled from the cache yet (a watcher's memo is loaded once)
+        self._entries: dict[str, Entry] = {}
+        self._dirty: set[str] = set()
+        self._gone: set[str] = set()
+
+    def load(self, entries: dict[str, Entry]) -> None:
+        self._entries = dict(entries)
+        self._dirty, self._gone, self.loaded = set(), set(), True
+
+    def lookup(self, rel: str, stamp: Stamp) -> Found | None:
+        entry = self._entries.get(rel)
+        return entry.found if entry is not None and trusted(entry, stamp) else None
+
+    def record(self, rel: str, stamp: Stamp, checked_ns: int, found: Found) -> None:
+        self._entries[rel] = Entry(stamp, checked_ns, found)
+        self._dirty.add(rel)
+        self._gone.discard(rel)
+
+    def forget(self, rel: str) -> None:
+        if self._entries.pop(rel, None) is not None:
+            self._gone.add(rel)
+        self._dirty.discard(rel)
+
+    def keep_only(self, present: set[str]) -> None:
+        for rel in self._entries.keys() - present:
+            self.forget(rel)
+
+    def clear(self) -> None:
+        for rel in list(self._entries):
+            self.forget(rel)
+
+    def entries(self) -> dict[str, Entry]:
+        return dict(self._entries)
+
+    def take_changes(self) -> tuple[dict[str, Entry], set[str]]:
+        """The entries recorded and the paths forgotten since the last call (what to save)."""
+        changed = {rel: self._entries[rel] for rel in self._dirty}
+        gone = self._gone
+        self._dirty, self._gone = set(), set()
+        return changed, gone
+

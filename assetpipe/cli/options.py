@@ -1,0 +1,70 @@
+"""What the commands share: the exit codes, the defaults of `-j` and `--cache-dir`, the config loading
+every command starts with, and the options `build` and `watch` both take."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from .. import config
+from ..model import ConfigError
+from ..report import TerminalObserver
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUDGET = 0, 1, 2, 3
+DEFAULT_CACHE_DIR = ".assetpipe-cache"
+
+
+def _default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _load_config(config_path: Path | None, observer: TerminalObserver) -> config.LoadedConfig:
+    """The config (--config, else ./assetpipe.toml, else ./pyproject.toml); every problem in it is an
+    error line, and exit 2."""
+    try:
+        return config.load(config_path, Path.cwd())
+    except ConfigError as exc:
+        for problem in exc.problems:
+            observer.error(problem)
+        sys.exit(EXIT_USAGE)
+
+
+def _cache_dir(option: Path | None, *folders: Path | None) -> Path:
+    """--cache-dir, else $ASSETPIPE_CACHE_DIR, else ./.assetpipe-cache; when the working directory is
+    inside the folder being built, the user's cache folder instead, so the cache is never deployed. An
+    explicit folder inside it is refused by the build (exit 2)."""
+    from ..build.safety import default_cache_dir
+
+    explicit = option or os.environ.get("ASSETPIPE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return default_cache_dir(Path.cwd(), [f for f in folders if f is not None], os.environ)
+
+
+def _pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options `build` and `watch` share: workers, cache folder, the stages to skip, the safety nets."""
+    options = [
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help="Parallel workers (default: all cores)."),
+        click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+                     help=f"Cache folder (default: $ASSETPIPE_CACHE_DIR, else ./{DEFAULT_CACHE_DIR}, or "
+                          "~/.cache/assetpipe when run from inside DIR); never inside DIR."),
+        click.option("--no-compress", is_flag=True, help="Skip precompression (and remove sidecars assetpipe wrote)."),
+        click.option("--no-images", is_flag=True, help="Skip the responsive-image stage."),
+        click.option("--allow-delete", is_flag=True, default=None,
+                     help="Go ahead when a build would remove more than 10 %% of the folder's files (outputs of "
+                          "sources that are gone); default: stop before writing anything, exit 2."),
+        click.option("--force", is_flag=True,
+                     help="Build a folder even though it looks like a project's sources (package.json beside "
+                          "node_modules/, vite.config.*, mkdocs.yml, ...) rather than its build output."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command

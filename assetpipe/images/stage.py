@@ -1,0 +1,363 @@
+"""The image stage of a build: plan every rendition of every raster image, then produce them.
+
+Planning reads each image's header (never its pixels), names every output and looks each one up:
+already on disk from an earlier build, in the cache, or to be encoded. Running decodes a source only
+when at least one of its outputs must be encoded, and then only once, in a worker process (see
+encodepool: a process can be stopped at its time limit, and memory is admitted by megapixels). The
+cache is read and written on the calling thread. Nothing here writes into the build folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cache import store as cache_keys
+from ..cache.store import Cache
+from ..config import ImagesConfig
+from ..html.picture import Candidate, PictureSpec
+from ..model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
+from . import decode, encode, renditions
+from .encodepool import EncodePool, TaskFailed
+from .renditions import (
+    EXTENSION,
+    MIME,
+    ImageError,
+    ImageInfo,
+    ImageSettings,
+    fallback_format,
+    modern_formats,
+    variant_name,
+    widths_for,
+)
+
+# Megapixels decoded at once across the worker processes (an image with alpha counts twice, see
+# _megapixels); a larger image runs alone, smaller ones beside it. Measured on the corpus: the 24 MP
+# photo's worker peaks at 550 MB (libaom's AVIF encoder at the image's own width), a 14.7 MP PNG
+# with alpha at 610 MB, and about 100 MB more when an image that runs alone encodes its formats side
+# by side (encodepool: it is given both cores); the whole build's process tree peaked at 1.0 GB (PSS),
+# two mid-size photos side by side taking more per pixel than that 24 MP one. A lower figure trades
+# wall time for memory.
+IN_FLIGHT_MEGAPIXELS = 24.0
+
+# Names assetpipe gives image outputs. A file named so is one of them whose ledger record was lost
+# (`.assetpipe/` deleted): processing it again would make variants of variants, so it is passed over.
+_VARIANT_NAME = re.compile(r"\.[0-9a-f]{8}\.[0-9]+w\.(?:avif|webp|jpg|png|gif)$")
+_EXTENSIONS_OF = {"jpeg": ("jpg", "jpeg", "jpe", "jfif"), "png": ("png", "apng"), "gif": ("gif",),
+                  "webp": ("webp",), "avif": ("avif",)}
+
+
+def settings_from(config: ImagesConfig) -> ImageSettings:
+    q = config.quality
+    return ImageSettings(config.widths, config.formats, config.fallback, renditions.parse_colour(config.background),
+                         {"avif": q.avif, "webp": q.webp, "jpeg": q.jpeg}, config.max_pixels,
+                         renditions.Encoders(config.avif_speed, config.webp_method, config.webp_alpha_quality,
+                                             config.subsampling))
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One planned output image: a variant at a width, or a same-URL sidecar (`x.jpg.avif`)."""
+
+    file: str
+    format: str
+    width: int
+    height: int
+    key: str  # cache key of its bytes
+    action: Action
+    fresh_size: int = 0
+    sidecar: bool = False  # a same-URL format sidecar, written only when smaller than the original
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    source: SourceFile
+    info: ImageInfo
+    fallback: str | None
+    modern: tuple[str, ...]
+    renditions: tuple[Rendition, ...]
+    settings: tuple[tuple[str, str], ...]  # (format, its effective encoder settings), for the manifest
+
+    @property
+    def needs_decode(self) -> bool:
+        return any(r.action is Action.ENCODE for r in self.renditions)
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    jobs: tuple[ImageJob, ...]
+    failures: tuple[Failure, ...]
+    notices: tuple[Notice, ...]
+
+    @property
+    def outputs(self) -> frozenset[str]:
+        return frozenset(r.file for job in self.jobs for r in job.renditions)
+
+
+@dataclass(frozen=True)
+class Produced:
+    """A rendition's size and, unless it is already on disk, its bytes."""
+
+    rendition: Rendition
+    size: int
+    data: bytes | None
+    work: Action
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    job: ImageJob
+    produced: tuple[Produced, ...]
+
+
+def plan_images(
+    sources: tuple[SourceFile, ...],
+    read: Callable[[str], bytes],
+    owned: tuple[OwnedFile, ...],
+    config: ImagesConfig,
+    settings: ImageSettings,
+    in_cache: Callable[[str], bool],
+) -> ImagePlan:
+    owned_by_rel = {o.rel: o for o in owned}
+    user_files = {s.rel for s in sources}
+    jobs: list[ImageJob] = []
+    failures: list[Failure] = []
+    notices: list[Notice] = []
+    for source in sources:
+        if source.kind is not Kind.IMAGE or source.media_type not in MIME.values():
+            continue
+        if _looks_like_an_output(source.rel, user_files):
+            continue
+        try:
+            info = decode.probe(read(source.rel), settings.max_pixels)
+        except ImageError as exc:
+            failures.append(Failure(source.rel, str(exc)))
+            continue
+        except OSError as exc:
+            failures.append(Failure(source.rel, f"cannot read: {exc.strerror or exc}"))
+            continue
+        misnamed = _misnamed(source.rel, info.format)
+        if misnamed:
+            notices.append(Notice(source.rel, misnamed))
+        fallback = fallback_format(info, settings)
+        modern = modern_formats(info, settings, fallback)
+        if fallback is None and info.animated:
+            notices.append(Notice(source.rel, f"animated: no {settings.fallback} fallback (it cannot animate)"))
+        recipes = {fmt: settings.encoder_settings(fmt, info.animated)
+                   for fmt in (*modern, *([fallback] if fallback else []))}
+        renditions = _renditions(source, info, recipes, modern, settings.widths, config.negotiate, owned_by_rel,
+                                 in_cache)
+        jobs.append(ImageJob(source, info, fallback, modern, renditions, tuple(recipes.items())))
+    return ImagePlan(tuple(jobs), tuple(failures), tuple(notices))
+
+
+def _renditions(source: SourceFile, info: ImageInfo, recipes: dict[str, str], modern: tuple[str, ...],
+                widths: tuple[int, ...], negotiate: bool, owned: dict[str, OwnedFile],
+                in_cache: Callable[[str], bool]) -> tuple[Rendition, ...]:
+    """Every output of one image, `recipes` giving each format (modern ones first, then the fallback)
+    its effective encoder settings."""
+    planned: list[Rendition] = []
+    for width in widths_for(info, widths):
+        height = max(1, round(info.height * width / info.width))
+        for fmt, recipe in recipes.items():
+            key = cache_keys.key(source.sha256, f"image:{fmt}:{width}", recipe)
+            name = variant_name(source.rel, info.format, fmt, width, f"{source.sha256} {recipe}")
+            planned.append(_lookup(name, fmt, width, height, key, owned, in_cache, sidecar=False))
+    if negotiate:
+        for fmt in modern:
+            own = next(r for r in planned if r.format == fmt and r.width == info.width)
+            name = f"{source.rel}.{EXTENSION[fmt]}"
+            planned.append(_lookup(name, fmt, own.width, own.height, own.key, owned, in_cache, sidecar=True))
+    return tuple(planned)
+
+
+def _lookup(name: str, fmt: str, width: int, height: int, key: str, owned: dict[str, OwnedFile],
+            in_cache: Callable[[str], bool], *, sidecar: bool) -> Rendition:
+    previous = owned.get(name)
+    if previous is not None and previous.key == key:
+        return Rendition(name, fmt, width, height, key, Action.FRESH, previous.size, sidecar)
+    action = Action.CACHED if in_cache(key) else Action.ENCODE
+    return Rendition(name, fmt, width, height, key, action, 0, sidecar)
+
+
+def _looks_like_an_output(rel: str, user_files: set[str]) -> bool:
+    if _VARIANT_NAME.search(rel):
+        return True
+    base, _, ext = rel.rpartition(".")
+    return ext in ("avif", "webp") and base in user_files and base.rpartition(".")[2].lower() in {
+        e for exts in _EXTENSIONS_OF.values() for e in exts}
+
+
+def _misnamed(rel: str, real: str) -> str | None:
+    ext = rel.rsplit("/", 1)[-1].rpartition(".")[2].lower()
+    if ext in _EXTENSIONS_OF[real]:
+        return None
+    return f"is a {real.upper()} named .{ext}; treated as {real.upper()} (outputs are named and typed by content)"
+
+
+def run_images(
+    plan: ImagePlan,
+    source_root: Path,
+    cache: Cache,
+    settings: ImageSettings,
+    pool: EncodePool,
+) -> Iterator[ImageResult | Failure]:
+    """Yield each image's renditions as they are ready (from the cache first, then the encodes on `pool`,
+    largest images first). Close the iterator to stop: running encodes are killed at once (the pool's
+    workers with them; it starts others for its next tasks)."""
+    to_decode = sorted((j for j in plan.jobs if j.needs_decode),
+                       key=lambda j: (-_megapixels(j), j.source.rel))
+    jobs = {job.source.rel: job for job in plan.jobs}
+    everything: set[str] = set()  # images decoded for every rendition, the cache having lost some
+    try:
+        for job in to_decode:
+            pool.submit(job.source.rel, (job, source_root, settings, False), _megapixels(job))
+        for job in plan.jobs:
+            if job.needs_decode:
+                continue
+            produced = _from_store(job, cache, {})
+            if produced is None:  # a cache entry vanished or is damaged: decode after all
+                everything.add(job.source.rel)
+                pool.submit(job.source.rel, (job, source_root, settings, True), _megapixels(job))
+                continue
+            yield ImageResult(job, produced)
+        for rel, outcome in pool.results():
+            job = jobs[rel]
+            if isinstance(outcome, TaskFailed):
+                yield Failure(rel, outcome.reason)
+                continue
+            if isinstance(outcome, Failure):
+                yield outcome
+                continue
+            for (fmt, width), data in outcome.items():
+                key = next(r.key for r in job.renditions if r.format == fmt and r.width == width)
+                cache.put(key, data)
+            produced = _from_store(job, cache, outcome)
+            if produced is None and rel not in everything:  # a cached rendition is damaged: encode it too
+                everything.add(rel)
+                pool.submit(rel, (job, source_root, settings, True), _megapixels(job))
+                continue
+            if produced is None:
+                yield Failure(rel, "the cache lost an entry during the build; run it again")
+                continue
+            yield ImageResult(job, produced)
+    except BaseException:  # closed early, or Ctrl-C
+        pool.close()
+        raise
+    finally:
+        cache.flush()
+
+
+def encode_pool(workers: int, timeout: float) -> EncodePool:
+    """The worker processes that decode and encode images, `workers` at a time, within the memory budget."""
+    return EncodePool(_encode_task, workers, timeout, IN_FLIGHT_MEGAPIXELS)
+
+
+def _megapixels(job: ImageJob) -> float:
+    """What decoding and encoding the image holds in memory, roughly: its pixels, every frame, twice
+    over with alpha (libavif encodes the alpha plane as a second AV1 image: a 14.7 MP PNG with alpha
+    peaked at 620 MB in its worker, more than the 24 MP photo without)."""
+    return job.info.width * job.info.height * job.info.frames * (2 if job.info.alpha else 1) / 1e6
+
+
+def _from_store(job: ImageJob, cache: Cache, fresh: dict[tuple[str, int], bytes]) -> tuple[Produced, ...] | None:
+    produced: list[Produced] = []
+    for r in job.renditions:
+        if (r.format, r.width) in fresh:
+            data = fresh[(r.format, r.width)]
+            produced.append(Produced(r, len(data), data, Action.ENCODE))
+        elif r.action is Action.FRESH:
+            produced.append(Produced(r, r.fresh_size, None, Action.FRESH))
+        else:
+            data = cache.get(r.key)
+            if data is None:
+                return None
+            produced.append(Produced(r, len(data), data, Action.CACHED))
+    return tuple(produced)
+
+
+def _encode_task(task: tuple[ImageJob, Path, ImageSettings, bool], cores: int
+                 ) -> dict[tuple[str, int], bytes] | Failure:
+    """In a worker process: read one source, check it is what was planned, render what it needs (all
+    that is not on disk when `everything`, the cache having lost some), on `cores` threads."""
+    job, source_root, settings, everything = task
+    try:
+        data = (source_root / job.source.rel).read_bytes()
+    except FileNotFoundError:
+        return Failure(job.source.rel, "vanished during the build")
+    except OSError as exc:
+        return Failure(job.source.rel, f"cannot read: {exc.strerror or exc}")
+    if hashlib.sha256(data).hexdigest() != job.source.sha256:
+        return Failure(job.source.rel, "changed during the build; run the build again")
+    needed = (Action.ENCODE, Action.CACHED) if everything else (Action.ENCODE,)
+    wanted = sorted({(r.format, r.width) for r in job.renditions if r.action in needed}, key=lambda o: o[1])
+    try:
+        renditions = encode.render(data, job.info, wanted, settings, threads=cores)
+    except ImageError as exc:
+        return Failure(job.source.rel, str(exc))
+    return {(r.format, r.width): r.data for r in renditions}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one image's results come to: the files to have on disk, and what the manifest says."""
+
+    keep: tuple[Produced, ...]  # renditions to have on disk (variants and sidecars)
+    drop: tuple[Produced, ...]  # renditions not worth writing (an earlier copy on disk goes)
+    entry: dict  # the manifest's `image` object
+    encodings: dict[str, dict[str, int | str]]  # same-URL sidecars for the manifest's `encodings`
+
+
+def decide(result: ImageResult) -> Decision:
+    """Apply the size rules: a modern variant not smaller than the fallback at its width is skipped
+    (recorded with both sizes); a same-URL sidecar is kept only when smaller than the original."""
+    job = result.job
+    fallback_size = {p.rendition.width: p.size for p in result.produced
+                     if not p.rendition.sidecar and p.rendition.format == job.fallback}
+    keep: list[Produced] = []
+    drop: list[Produced] = []
+    skipped: list[dict] = []
+    encodings: dict[str, dict[str, int | str]] = {}
+    for p in result.produced:
+        r = p.rendition
+        if r.sidecar:
+            if p.size < job.source.size:
+                keep.append(p)
+                encodings[r.format] = {"file": r.file, "size": p.size}
+            else:
+                drop.append(p)
+            continue
+        limit = fallback_size.get(r.width)
+        if r.format != job.fallback and limit is not None and p.size >= limit:
+            drop.append(p)
+            skipped.append({"format": r.format, "width": r.width, "reason": "not smaller than fallback",
+                            "size": p.size, "fallback_size": limit})
+            continue
+        keep.append(p)
+    variants = [{"file": p.rendition.file, "format": p.rendition.format, "width": p.rendition.width,
+                 "height": p.rendition.height, "size": p.size} for p in keep if not p.rendition.sidecar]
+    entry: dict = {"width": job.info.width, "height": job.info.height, "format": job.info.format,
+                   "animated": job.info.animated, "variants": variants, "settings": dict(job.settings)}
+    if skipped:
+        entry["skipped"] = skipped
+    return Decision(tuple(keep), tuple(drop), entry, encodings)
+
+
+def picture_spec(job: ImageJob, entry: dict) -> PictureSpec:
+    """What the markup rewrite needs to know of one processed image (its manifest entry's variants)."""
+    variants = entry["variants"]
+
+    def candidates(fmt: str) -> tuple[Candidate, ...]:
+        return tuple(sorted((Candidate(v["file"], v["width"]) for v in variants if v["format"] == fmt),
+                            key=lambda c: c.width))
+
+    sources = tuple((MIME[fmt], found) for fmt in job.modern if (found := candidates(fmt)))
+    if job.fallback is not None:
+        return PictureSpec(job.source.rel, job.info.width, job.info.height, sources, MIME[job.fallback],
+                           candidates(job.fallback))
+    # No fallback can carry this image (an animation with a forced still format): the original is it.
+    return PictureSpec(job.source.rel, job.info.width, job.info.height, sources, MIME[job.info.format],
+                       (Candidate(job.source.rel, job.info.width),))

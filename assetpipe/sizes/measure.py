@@ -1,0 +1,231 @@
+"""One side of a size comparison: an assetpipe manifest, or a built folder, read into `Measured`.
+
+A folder's own `.assetpipe/manifest.json` is used when it has one; otherwise the folder is scanned and
+measured in memory, and nothing is written into it. Compressed sizes come from the manifest's sidecars;
+a compressible file without one is compressed here with the build's own codecs and settings (when its
+bytes are at hand and still match the manifest), so both sides are measured alike. Files that are never
+precompressed (images, fonts in woff/woff2, archives, media) count at their raw size in every column:
+that is what a server sends; and no encoded size is counted above the raw size, since a server that has
+no smaller sidecar sends the file as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from .. import mediatypes
+from ..build import ledger, manifest
+from ..build.scan import scan
+from ..compress import codecs as compress
+from ..config import CompressConfig, Config
+from ..globs import compile_glob
+from ..model import Failure, Notice, UsageError
+from .model import ImageInfo, ImageVariant, Measured, MeasuredFile, Sizes
+
+MANIFEST = f"{ledger.STATE_DIR}/{manifest.NAME}"
+_FONTS = frozenset({"woff", "woff2", "ttf", "otf", "eot"})
+_SCRIPTS = frozenset({"js", "mjs", "cjs"})
+
+
+def measure(path: Path, config: Config, *, jobs: int = 1) -> Measured:
+    """Read one side; UsageError when it cannot be read (a missing path is the caller's decision)."""
+    if path.is_dir():
+        state = path / MANIFEST
+        if state.is_file():
+            return _from_manifest(_read_manifest(state), path, str(path), config, jobs)
+        return _from_folder(path, config, jobs)
+    if path.is_file():
+        root = path.parent.parent if path.parent.name == ledger.STATE_DIR else None
+        return _from_manifest(_read_manifest(path), root, str(path), config, jobs)
+    raise UsageError(f"{path}: no such file or folder")
+
+
+def category(rel: str, media_type: str) -> str:
+    """js, css, html, image, font or other: the groups budgets and totals use."""
+    ext = mediatypes.extension(rel)
+    if ext in _SCRIPTS or media_type == "text/javascript":
+        return "js"
+    if ext == "css" or media_type == "text/css":
+        return "css"
+    if media_type == "text/html" or ext in {"html", "htm"}:
+        return "html"
+    if media_type.startswith("image/") and ext != "ico":
+        return "image"
+    if ext in _FONTS or media_type.startswith("font/"):
+        return "font"
+    return "other"
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != manifest.SCHEMA or not isinstance(data.get("files"), dict):
+        raise UsageError(f"{path}: not an assetpipe manifest (schema {manifest.SCHEMA})")
+    return data
+
+
+def _from_folder(root: Path, config: Config, jobs: int) -> Measured:
+    inventory = scan(root, ledger.load(root))
+    vite = manifest.read_vite(root, inventory.sources)
+    document = manifest.build(inventory.sources, {}, inventory.failures, vite)
+    return _from_manifest(document, root, str(root), config, jobs, notices=inventory.notices)
+
+
+def _from_manifest(document: Mapping[str, Any], root: Path | None, label: str, config: Config, jobs: int,
+                   notices: tuple[Notice, ...] = ()) -> Measured:
+    ignore = [compile_glob(g) for g in config.diff.ignore]
+    files: list[MeasuredFile] = []
+    todo: list[tuple[int, str, str]] = []  # (index, path, codec name) to compute
+    for rel in sorted(document["files"]):
+        if any(g.fullmatch(rel) for g in ignore):
+            continue
+        entry = document["files"][rel]
+        if not isinstance(entry, dict) or not isinstance(entry.get("size"), int):
+            raise UsageError(f"{label}: files.{rel}: not a manifest entry (no size)")
+        media_type = str(entry.get("type", mediatypes.OCTET_STREAM))
+        raw = entry["size"]
+        encodings = entry.get("encodings") or {}
+        sizes = {"gzip": raw, "brotli": raw}
+        for metric, codec in (("brotli", "br"), ("gzip", "gzip")):
+            found = encodings.get(codec)
+            if isinstance(found, dict) and isinstance(found.get("size"), int):
+                sizes[metric] = found["size"]
+            elif _compressible(rel, media_type) and root is not None:
+                todo.append((len(files), rel, codec))
+        files.append(MeasuredFile(rel, category(rel, media_type), media_type, str(entry.get("sha256", "")),
+                                  Sizes(raw, sizes["gzip"], sizes["brotli"]), entry.get("logical"),
+                                  _image(entry.get("image"))))
+    failures = [Failure(str(f.get("file")), str(f.get("reason"))) for f in document.get("failures", [])
+                if isinstance(f, dict)]
+    if todo and root is not None:
+        files = _compute(files, todo, root, config.compress, jobs, failures)
+    initial = _initial_js(root) if root is not None else None
+    return Measured(label, tuple(files), initial, tuple(failures), tuple(notices), root)
+
+
+def _compressible(rel: str, media_type: str) -> bool:
+    if media_type.startswith("image/") and media_type != "image/svg+xml":
+        return False
+    return mediatypes.classify(rel, b"")[2]
+
+
+def _compute(files: list[MeasuredFile], todo: list[tuple[int, str, str]], root: Path, settings: CompressConfig,
+             jobs: int, failures: list[Failure]) -> list[MeasuredFile]:
+    """Compress what the manifest has no sidecar for, at the build's own settings, on a thread pool."""
+    codecs = {c.name: c for c in compress.codecs(replace(settings, formats=("br", "gzip")))}
+    wanted = sorted({(i, rel) for i, rel, _ in todo})
+    data: dict[int, bytes | None] = {}
+    for i, rel in wanted:
+        try:
+            blob = (root / rel).read_bytes()
+        except OSError:
+            blob = None  # a manifest without its files: raw sizes stand in
+        if blob is not None and files[i].sha256 and hashlib.sha256(blob).hexdigest() != files[i].sha256:
+            blob = None  # changed since the manifest was written: its bytes are not what it describes
+        data[i] = blob
+    work = [(i, codec) for i, _, codec in todo if data[i] is not None]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        sizes = list(pool.map(lambda item: len(codecs[item[1]].compress(data[item[0]] or b"")), work))
+    sizes = [min(size, files[i].sizes.raw) for (i, _), size in zip(work, sizes, strict=True)]
+    result = list(files)
+    for (i, codec), size in zip(work, sizes, strict=True):
+        metric = "brotli" if codec == "br" else "gzip"
+        result[i] = replace(result[i], sizes=replace(result[i].sizes, **{metric: size}))
+    return result
+
+
+def _image(raw: Any) -> ImageInfo | None:
+    if not isinstance(raw, dict):
+        return None
+    variants = tuple(
+        ImageVariant(str(v.get("file", "")), str(v.get("format", "")), int(v.get("width", 0)),
+                     int(v.get("height", 0)), int(v.get("size", 0)))
+        for v in raw.get("variants", []) if isinstance(v, dict))
+    return ImageInfo(int(raw.get("width", 0)), int(raw.get("height", 0)), str(raw.get("format", "")),
+                     tuple(sorted(variants, key=lambda v: (v.format, v.width, v.file))))
+
+
+def _initial_js(root: Path) -> frozenset[str] | None:
+    """Vite's entry chunks and everything they import statically, or None without Vite's manifest."""
+    for rel in manifest.VITE_MANIFESTS:
+        try:
+            data = json.loads((root / rel).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data and all(isinstance(v, dict) and "file" in v for v in data.values()):
+            return _closure(data)
+    return None
+
+
+def _closure(chunks: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    seen: set[str] = set()
+    stack = sorted(key for key, chunk in chunks.items() if chunk.get("isEntry"))
+    while stack:
+        key = stack.pop()
+        if key in seen or key not in chunks:
+            continue
+        seen.add(key)
+        stack.extend(i for i in chunks[key].get("imports", []) if isinstance(i, str))
+    files = {str(chunks[key]["file"]) for key in seen}
+    return frozenset(f for f in files if mediatypes.extension(f) in _SCRIPTS)
+
+
+def source_map_for(root: Path, rel: str, code: bytes) -> tuple[str, bytes] | None:
+    """The source map of a JS file: its `sourceMappingURL` (a file or a data: URL), else `FILE.map`."""
+    match = _MAP_URL.search(code[-4096:])
+    candidates: list[str | None] = []
+    if match:
+        url = match["url"].decode("utf-8", "replace")
+        if url.startswith("data:"):
+            return _data_url(rel, url)
+        if "://" not in url:
+            folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+            candidates.append(_normalise(folder + url.split("?", 1)[0].split("#", 1)[0]))
+    candidates.append(rel + ".map")
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        try:
+            return candidate, (root / candidate).read_bytes()
+        except OSError:
+            continue
+    return None
+
+
+_MAP_URL = re.compile(rb"//[#@] sourceMappingURL=(?P<url>\S+)\s*$")
+
+
+def _data_url(rel: str, url: str) -> tuple[str, bytes] | None:
+    head, _, body = url.partition(",")
+    try:
+        blob = base64.b64decode(body) if head.endswith(";base64") else unquote_to_bytes(body)
+    except ValueError:
+        return None
+    return rel, blob
+
+
+def _normalise(rel: str) -> str | None:
+    parts: list[str] = []
+    for part in rel.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None  # outside the build folder
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts)
