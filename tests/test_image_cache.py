@@ -119,3 +119,21 @@ def test_an_added_width_encodes_only_that_width_and_keeps_every_name(cli, site, 
         new = {v["file"]: v for v in entry["image"]["variants"]}
         assert {f: v for f, v in new.items() if v["width"] != 480} == old, rel
         assert all(on_disk[f] == snapshot(site)[f] for f in old), rel
+
+
+def test_a_changed_background_encodes_only_the_jpegs_of_images_with_alpha(cli, site, cache_dir, tmp_path) -> None:
+    """With a JPEG fallback only an image with alpha is flattened onto the background, so only its JPEGs
+    depend on it; every opaque image's outputs come from the cache (issue 17, item 2)."""
+    (tmp_path / "assetpipe.toml").write_text('[images]\nfallback = "jpeg"\n')
+    build(cli, site, cache_dir)
+    before = images_of(site)
+    alpha = {rel for rel, entry in before.items() if "bg" in entry["image"]["settings"]["jpeg"]}
+    assert alpha and alpha != set(before), "the demo has images with alpha and without"
+    (tmp_path / "assetpipe.toml").write_text('[images]\nfallback = "jpeg"\nbackground = "#000000"\n')
+    encoded, after = rebuild(cli, site, cache_dir)
+    assert encoded == sum(fmt == "jpeg" for rel in alpha for fmt, _ in outputs(after[rel]))
+    for rel, entry in after.items():
+        if rel in alpha:
+            assert names(entry, "jpeg").isdisjoint(names(before[rel], "jpeg")), rel
+        else:
+            assert entry == before[rel], rel

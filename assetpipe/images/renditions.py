@@ -72,8 +72,10 @@ class ImageSettings:
         "avif": str(features.version("avif")), "webp": str(features.version("webp")),
         "pyoxipng": importlib.metadata.version("pyoxipng")})
 
-    def encoder_settings(self, fmt: str, animated: bool = False) -> str:
-        """Everything that changes one format's bytes, for the cache key and the output name."""
+    def encoder_settings(self, fmt: str, animated: bool = False, alpha: bool = True) -> str:
+        """Everything that changes one format's bytes, for the cache key and the output name, and only
+        that: the background colour changes a JPEG only when the image has alpha to flatten, so an
+        opaque image's JPEGs keep their key (and name) when `images.background` changes."""
         version = f"pillow {Image.__version__}"
         chroma = self.encoders.subsampling.replace(":", "")
         if fmt == "avif":
@@ -84,7 +86,8 @@ class ImageSettings:
             return (f"{version} libwebp {self.versions['webp']} q{self.quality['webp']} m{self.encoders.webp_method} "
                     f"a{self.encoders.webp_alpha_quality}")
         if fmt == "jpeg":
-            return f"{version} q{self.quality['jpeg']} progressive optimize {chroma} bg{self.background}"
+            background = f" bg{self.background}" if alpha else ""
+            return f"{version} q{self.quality['jpeg']} progressive optimize {chroma}{background}"
         if fmt == "png":
             return (f"{version} pyoxipng {self.versions['pyoxipng']} o{PNG_OXIPNG_LEVEL} lossless; "
                     "animated: pillow optimize")

@@ -146,7 +146,7 @@ def plan_images(
         modern = modern_formats(info, settings, fallback)
         if fallback is None and info.animated:
             notices.append(Notice(source.rel, f"animated: no {settings.fallback} fallback (it cannot animate)"))
-        recipes = {fmt: settings.encoder_settings(fmt, info.animated)
+        recipes = {fmt: settings.encoder_settings(fmt, info.animated, info.alpha)
                    for fmt in (*modern, *([fallback] if fallback else []))}
         renditions = _renditions(source, info, recipes, modern, settings.widths, config.negotiate, owned_by_rel,
                                  in_cache)
