@@ -23,17 +23,19 @@ def images_of(site: Path) -> dict[str, dict]:
 
 
 def outputs(entry: dict) -> list[tuple[str, int]]:
-    """Every (format, width) an image's build encodes: each format at each width, and a same-URL
-    sidecar per modern format (kept or not, it is encoded)."""
+    """Every (format, width) an image's build encodes: each format at each width. A same-URL sidecar is
+    the own-width variant's bytes (one encode, stored once: SPEC §2.1), so it adds nothing."""
     image = entry["image"]
     widths = {v["width"] for v in image["variants"]} | {s["width"] for s in image.get("skipped", [])}
     formats = sorted(image["settings"])
-    sidecars = [(fmt, image["width"]) for fmt in formats if fmt in ("avif", "webp") and fmt != image["format"]]
-    return [(fmt, width) for width in sorted(widths) for fmt in formats] + sidecars
+    return [(fmt, width) for width in sorted(widths) for fmt in formats]
 
 
 def names(entry: dict, fmt: str) -> set[str]:
-    return {v["file"] for v in entry["image"]["variants"] if v["format"] == fmt}
+    """The hashed names of an image's variants in one format (the own-width one of a hashed original
+    is its same-URL sidecar, whose name is the original's and never changes)."""
+    same_url = {e["file"] for e in entry.get("encodings", {}).values()}
+    return {v["file"] for v in entry["image"]["variants"] if v["format"] == fmt and v["file"] not in same_url}
 
 
 def build(cli, site: Path, cache_dir: Path) -> dict:

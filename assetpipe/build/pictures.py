@@ -72,13 +72,15 @@ def _take_images(outcomes: Iterator[imagestage.ImageResult | Failure], request: 
             size = len(data) if data is not None else record.size if record is not None else outcome.job.source.size
             outcome = replace(outcome, job=replace(outcome.job, source=replace(outcome.job.source, size=size)))
             decision = imagestage.decide(outcome)
+            redirected: dict[str, str] = {}
             try:
-                refused = _write_renditions(decision, writer, notices, observer, counts)
+                refused = _write_renditions(decision, writer, notices, observer, counts, redirected)
             except OSError as exc:
                 failures.append(_report(observer, Failure(outcome.job.source.rel, f"cannot write: {_reason(exc)}")))
                 continue
             entry = dict(decision.entry)
-            entry["variants"] = [v for v in entry["variants"] if v["file"] not in refused]
+            entry["variants"] = [{**v, "file": redirected.get(v["file"], v["file"])} for v in entry["variants"]
+                                 if v["file"] not in refused]
             entries[outcome.job.source.rel] = entry
             specs[outcome.job.source.rel] = imagestage.picture_spec(outcome.job, entry)
             for fmt, sidecar in decision.encodings.items():
@@ -91,11 +93,16 @@ def _take_images(outcomes: Iterator[imagestage.ImageResult | Failure], request: 
 
 
 def _write_renditions(decision: imagestage.Decision, writer: Writer, notices: list[Notice], observer: Observer,
-                      counts: dict[str, int]) -> set[str]:
-    """Write one image's renditions worth keeping and remove its earlier ones no longer worth it; return
-    the files refused (a user's file holds the name: noticed, left alone)."""
+                      counts: dict[str, int], redirected: dict[str, str]) -> set[str]:
+    """Write one image's renditions worth keeping (a variant that is its sidecar's bytes as a hard link
+    to it) and remove its earlier ones no longer worth it; return the files refused (a user's file holds
+    the name: noticed, left alone). `redirected` gets the variants that could not be linked: their
+    entries name the sidecar instead."""
     refused: set[str] = set()
+    twins = dict(decision.twins)
     for produced in decision.keep:
+        if produced.rendition.file in twins:  # its sidecar's bytes (one encode), linked below
+            continue
         _count(produced.work, counts)
         if produced.data is not None:
             try:
@@ -106,6 +113,25 @@ def _write_renditions(decision: imagestage.Decision, writer: Writer, notices: li
                 notices.append(notice)
                 observer.notice(notice)
                 continue
+        counts["variants"] += 1
+    for variant, sidecar in decision.twins:
+        if sidecar in refused:
+            refused.add(variant)
+            continue
+        key = next(p.rendition.key for p in decision.keep if p.rendition.file == variant)
+        try:
+            counts["written"] += writer.link(variant, sidecar, key)
+        except WriteRefused as exc:
+            refused.add(variant)
+            notice = Notice(variant, str(exc).split(": ", 1)[-1])
+            notices.append(notice)
+            observer.notice(notice)
+            continue
+        except OSError:  # no hard links here: the srcset names the sidecar itself (SPEC §2.1)
+            redirected[variant] = sidecar
+            if variant in writer.records:
+                writer.remove(variant)
+            continue
         counts["variants"] += 1
     for produced in decision.drop:
         if produced.work is Action.FRESH:  # on disk from an earlier build, no longer worth it

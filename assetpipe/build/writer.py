@@ -92,6 +92,36 @@ class Writer:
         self._records[rel] = record
         return True
 
+    def link(self, rel: str, existing: str, key: str) -> bool:
+        """Make `rel` a second name (a hard link) of `existing`, an output of this build, recorded as made
+        from cache key `key`; False when it already is one. OSError when the file system cannot link
+        (the caller then names `existing` instead)."""
+        record = self._records.get(existing)
+        if record is None:
+            raise WriteRefused(f"{existing}: not written by assetpipe; not linked to")
+        path, target = self._checked(rel), self._inside(existing)
+        linked = Record(key, record.sha256, record.size)
+        with contextlib.suppress(OSError):
+            if os.path.samefile(path, target):
+                if self._records.get(rel) != linked:
+                    self._log(rel, linked)
+                    self._records[rel] = linked
+                return False
+        self._log(rel, linked)
+        with self._gate.open():
+            temp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}{ledger.TEMP_SUFFIX}")
+            try:
+                os.link(target, temp)
+                os.replace(temp, path)
+            except BaseException as exc:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+                if isinstance(exc, OSError):
+                    self._stop_if_full(exc, path)
+                raise
+        self._records[rel] = linked
+        return True
+
     def copy(self, source: Path, rel: str, sha256: str, size: int) -> None:
         """Copy a source file into the target (for --out), recorded as assetpipe's copy."""
         path = self._checked(rel)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import naming
 from ..cache import store as cache_keys
 from ..cache.store import Cache
 from ..config import ImagesConfig
@@ -309,6 +310,9 @@ class Decision:
     drop: tuple[Produced, ...]  # renditions not worth writing (an earlier copy on disk goes)
     entry: dict  # the manifest's `image` object
     encodings: dict[str, dict[str, int | str]]  # same-URL sidecars for the manifest's `encodings`
+    # (variant, same-URL sidecar) holding the same bytes: the variant is a second name of the sidecar's
+    # file (a hard link), so no rendition is stored twice (SPEC §2.1)
+    twins: tuple[tuple[str, str], ...] = ()
 
 
 def decide(result: ImageResult) -> Decision:
@@ -337,13 +341,34 @@ def decide(result: ImageResult) -> Decision:
                             "size": p.size, "fallback_size": limit})
             continue
         keep.append(p)
-    variants = [{"file": p.rendition.file, "format": p.rendition.format, "width": p.rendition.width,
-                 "height": p.rendition.height, "size": p.size} for p in keep if not p.rendition.sidecar]
+    keep, drop, named, twins = _store_once(job, keep, drop)
+    listed = {p.rendition.file for p in keep} | named.keys()
+    variants = [{"file": named.get(p.rendition.file, p.rendition.file), "format": p.rendition.format,
+                 "width": p.rendition.width, "height": p.rendition.height, "size": p.size}
+                for p in result.produced if not p.rendition.sidecar and p.rendition.file in listed]
     entry: dict = {"width": job.info.width, "height": job.info.height, "format": job.info.format,
                    "animated": job.info.animated, "variants": variants, "settings": dict(job.settings)}
     if skipped:
         entry["skipped"] = skipped
-    return Decision(tuple(keep), tuple(drop), entry, encodings)
+    return Decision(tuple(keep), tuple(drop), entry, encodings, twins)
+
+
+def _store_once(job: ImageJob, keep: list[Produced], drop: list[Produced]
+                ) -> tuple[list[Produced], list[Produced], dict[str, str], tuple[tuple[str, str], ...]]:
+    """The own-width AVIF/WebP variant and the same-URL sidecar (`hero.jpg.avif`) are the same bytes
+    (one cache key). When the original's name is content-hashed, its sidecar is as cacheable as the
+    variant, so the variant is not written and its entry names the sidecar; otherwise the variant,
+    whose hashed name caches for a year, becomes a hard link to the sidecar. Returns keep, drop, the
+    variants renamed to their sidecar, and the (variant, sidecar) pairs to link."""
+    sidecars = {p.rendition.key: p.rendition.file for p in keep if p.rendition.sidecar}
+    pairs = {p.rendition.file: sidecars[p.rendition.key] for p in keep
+             if not p.rendition.sidecar and p.rendition.key in sidecars}
+    if not pairs:
+        return keep, drop, {}, ()
+    if naming.content_hash(job.source.rel) is None:
+        return keep, drop, {}, tuple(sorted(pairs.items()))
+    return ([p for p in keep if p.rendition.file not in pairs], drop + [p for p in keep if p.rendition.file in pairs],
+            pairs, ())
 
 
 def picture_spec(job: ImageJob, entry: dict) -> PictureSpec:
