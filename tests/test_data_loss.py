@@ -351,3 +351,19 @@ def test_a_state_folder_that_links_outside_is_refused(cli: Callable[..., Result]
     assert "symbolic link" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert list(elsewhere.iterdir()) == []
     assert snapshot(site) == before
+
+
+def test_what_reads_an_out_trees_ledger_sees_every_file(cli: Callable[..., Result], tmp_path: Path) -> None:
+    """An --out tree's ledger also records the copies (issue 17, item 6): `diff` of the folder, `upload`
+    and a build in place all count them as the site's files, exactly as for a tree built in place."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    shutil.copytree(DEMO, src)
+    assert cli("build", str(src), "--out", str(out)).exit_code == 0
+    compared = cli("diff", str(out / ".assetpipe" / "manifest.json"), str(out), "--format", "json")
+    assert compared.exit_code == 0, compared.output
+    statuses = {f["key"]: f["status"] for f in json.loads(compared.stdout)["files"]}
+    assert "index.html" in statuses and set(statuses.values()) == {"unchanged"}
+    planned = cli("upload", str(out), "--dry-run", "--json")
+    assert planned.exit_code == 0, planned.output
+    keys = {item["file"] for phase in json.loads(planned.stdout)["phases"] for item in phase}
+    assert {"index.html", "assets/hero-gYV4LCM5.jpg", "index.html.br"} <= keys
