@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from typing import IO, Any
 
@@ -17,15 +18,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .model import Action, BuildResult, Failure, Notice, Plan
 from .units import human
 
-# Progress is for long work: fewer outputs than this finish before a bar would be worth drawing.
+# Progress is for long work: a stage with this many outputs shows it at once; a shorter one only once it
+# has run for _SHOW_AFTER seconds (one image can take ten), so a quick build prints just its summary.
 _LONG_WORK = 100
-# Plain (non-terminal) progress: a line per tenth of the work, at most one every few seconds.
-_PLAIN_STEP = 0.1
-_PLAIN_MIN_SECONDS = 2.0
+_SHOW_AFTER = 2.0
+# Without a terminal (CI logs): a line when a stage starts to show, then one at most every
+# _PLAIN_EVERY seconds while it runs, so a log is never silent for long and never floods.
+_PLAIN_EVERY = 5.0
+_TICK = 0.5
 
 
 class TerminalObserver:
-    """The Observer the CLI gives a build."""
+    """The Observer the CLI gives a build. A stage's progress shows on stderr once the stage is long:
+    a bar on a terminal, plain lines otherwise; a ticker thread shows a stage whose first outputs are
+    slow to come (images), so neither the terminal nor a CI log sits silent while work runs."""
 
     def __init__(self, stream: IO[str] | None = None, *, quiet: bool = False, verbose: bool = False) -> None:
         self.stream = stream or sys.stderr
@@ -36,41 +42,65 @@ class TerminalObserver:
         self._task: Any = None
         self._total = 0
         self._done = 0
-        self._next_line = 0.0
-        self._last_line = 0.0
         self._label = ""
-        self._plain_progress = False
+        self._started = 0.0
+        self._last_line = 0.0
+        self._shown = False
+        self._lock = threading.RLock()
+        self._ticker: threading.Thread | None = None
+        self._stop_ticker = threading.Event()
 
     # --- Observer ---------------------------------------------------------------------------
 
     def start(self, total: int, label: str) -> None:
-        self._total, self._done, self._label = total, 0, label
-        self._plain_progress = False
-        if self.quiet or total < _LONG_WORK:
-            return
+        self.done()
+        with self._lock:
+            self._total, self._done, self._label = total, 0, label
+            self._started = time.monotonic()
+            self._shown = False
+            if self.quiet or total == 0:
+                return
+            if total >= _LONG_WORK:
+                self._show()
+            self._stop_ticker.clear()
+            self._ticker = threading.Thread(target=self._tick, name="assetpipe-progress", daemon=True)
+            self._ticker.start()
+
+    def advance(self, output: str, outcome: str) -> None:
+        with self._lock:
+            self._done += 1
+            if self.verbose:
+                self._line(f"{outcome:<7} {output}")
+            if self._progress is not None:
+                self._progress.advance(self._task)
+            else:
+                self._plain_tick(time.monotonic())
+
+    def _tick(self) -> None:
+        while not self._stop_ticker.wait(_TICK):
+            with self._lock:
+                now = time.monotonic()
+                if not self._shown and now - self._started >= _SHOW_AFTER and self._done < self._total:
+                    self._show()
+                elif self._progress is None:
+                    self._plain_tick(now)
+
+    def _show(self) -> None:
+        """Start showing the running stage: a bar on a terminal, a plain line otherwise."""
+        self._shown = True
         if self.console.is_terminal:
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                       TimeElapsedColumn(), console=self.console, transient=True)
             self._progress.start()
-            self._task = self._progress.add_task(label, total=total)
+            self._task = self._progress.add_task(self._label, total=self._total, completed=self._done)
         else:
-            self._plain(f"{label} {total} outputs")
-            self._plain_progress = True
-            self._next_line = _PLAIN_STEP
+            self._plain(f"{self._label} {self._done}/{self._total}")
             self._last_line = time.monotonic()
 
-    def advance(self, output: str, outcome: str) -> None:
-        self._done += 1
-        if self.verbose:
-            self._line(f"{outcome:<7} {output}")
-        if self._progress is not None:
-            self._progress.advance(self._task)
-        elif self._plain_progress and self._done / self._total >= self._next_line:
-            now = time.monotonic()
-            if now - self._last_line >= _PLAIN_MIN_SECONDS and self._done < self._total:
-                self._plain(f"{self._label} {self._done}/{self._total}")
-                self._last_line = now
-            self._next_line = self._done / self._total + _PLAIN_STEP
+    def _plain_tick(self, now: float) -> None:
+        if self._shown and self._done < self._total and now - self._last_line >= _PLAIN_EVERY:
+            self._plain(f"{self._label} {self._done}/{self._total} ({now - self._started:.0f} s)")
+            self._last_line = now
 
     def failure(self, failure: Failure) -> None:
         self._line(f"error: {failure.file}: {failure.reason}", style="red")
@@ -80,9 +110,14 @@ class TerminalObserver:
             self._line(f"warning: {notice.file}: {notice.message}", style="yellow")
 
     def done(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+        self._stop_ticker.set()
+        if self._ticker is not None and self._ticker is not threading.current_thread():
+            self._ticker.join()
+        self._ticker = None
+        with self._lock:
+            if self._progress is not None:
+                self._progress.stop()
+                self._progress = None
 
     # --- lines ------------------------------------------------------------------------------
 
@@ -94,8 +129,9 @@ class TerminalObserver:
             self._line(summary_line(result))
 
     def _line(self, text: str, style: str | None = None) -> None:
-        target = self._progress.console if self._progress is not None else self.console
-        target.print(text, style=style, markup=False, highlight=False)
+        with self._lock:
+            target = self._progress.console if self._progress is not None else self.console
+            target.print(text, style=style, markup=False, highlight=False)
 
     def _plain(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)

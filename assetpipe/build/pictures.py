@@ -35,7 +35,7 @@ def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, settings: ima
     place before and ends as those optimised after this build. The encodes run on the request's pool
     (`assetpipe watch` keeps one across its runs), else on one made for this build."""
     known = dict(optimised)
-    observer.start(sum(job.needs_decode for job in plan.jobs), "images")
+    observer.start(sum(job.needs_decode for job in plan.jobs), "encoding images")
     with contextlib.ExitStack() as own:
         pool = request.encoders or own.enter_context(imagestage.encode_pool(request.jobs,
                                                                             request.config.images.timeout))
