@@ -224,3 +224,9 @@ def result_json(result: BuildResult) -> str:
             "seconds": round(s.seconds, 3),
         })
     return json.dumps(document, indent=2, sort_keys=True)
+
+
+def error_json(exit_code: int, errors: list[str]) -> str:
+    """`--json` when the build could not run or stopped (exit 1, 2 or 130): the same `schema`, `exit_code`
+    and the error lines, so a program reading stdout always gets a JSON document."""
+    return json.dumps({"schema": 1, "exit_code": exit_code, "errors": errors}, indent=2, sort_keys=True)

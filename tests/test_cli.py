@@ -138,3 +138,17 @@ def test_ctrl_c_leaves_no_partial_file_and_the_next_build_finishes(site, tmp_pat
     assert proc.returncode == 0 and "warning" not in proc.stderr
     assert run_entry_point("build", "reference", "--cache-dir", "c1", cwd=tmp_path).returncode == 0
     assert snapshot(site) == snapshot(reference)
+
+
+def test_json_is_printed_whenever_the_build_cannot_run(site, tmp_path) -> None:
+    """`build MISSING --json` printed nothing on stdout (issue 24, item 10): a program reading it gets a
+    JSON document with the exit code and the error lines, whatever stopped the build."""
+    missing = run_entry_point("build", "missing", "--json", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert json.loads(missing.stdout) == {"schema": 1, "exit_code": 2, "errors": ["missing: no such folder"]}
+    assert missing.stderr == "error: missing: no such folder\n"
+    (tmp_path / "assetpipe.toml").write_text("[compress]\nmin_ratio = 2\n")
+    bad = run_entry_point("build", "dist", "--json", cwd=tmp_path)
+    assert bad.returncode == 2
+    document = json.loads(bad.stdout)
+    assert document["exit_code"] == 2 and "compress.min_ratio" in document["errors"][0]

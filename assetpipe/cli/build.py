@@ -22,6 +22,7 @@ from .options import (
     _default_jobs,
     _load_config,
     _pipeline_options,
+    _stop,
 )
 from .upload import _upload, _write_headers_file
 
@@ -55,7 +56,7 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
     from ..build.pipeline import BuildRequest, build
 
     observer = TerminalObserver(quiet=quiet, verbose=verbose)
-    loaded = _load_config(config_path, observer)
+    loaded = _load_config(config_path, observer, as_json=as_json)
     request = BuildRequest(
         source=directory,
         config=config.with_all_minified(loaded.config) if minify_all else loaded.config,
@@ -71,17 +72,11 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
     try:
         result = build(request, observer)
     except WriteStopped as exc:  # a full disk: what was written is whole, the rest was not written
-        observer.done()
-        observer.error(str(exc))
-        sys.exit(EXIT_FAILED)
+        _stop(observer, EXIT_FAILED, [str(exc)], as_json=as_json)
     except AssetpipeError as exc:
-        observer.done()
-        observer.error(str(exc))
-        sys.exit(EXIT_USAGE)
+        _stop(observer, EXIT_USAGE, [str(exc)], as_json=as_json)
     except KeyboardInterrupt:
-        observer.done()
-        observer.error("interrupted; every file written so far is complete")
-        sys.exit(130)
+        _stop(observer, 130, ["interrupted; every file written so far is complete"], as_json=as_json)
     if dry_run and not as_json:
         click.echo("\n".join(plan_lines(result.plan)))
     if as_json:

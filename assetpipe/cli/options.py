@@ -7,12 +7,13 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from .. import config
 from ..model import ConfigError
-from ..report import TerminalObserver
+from ..report import TerminalObserver, error_json
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUDGET = 0, 1, 2, 3
 DEFAULT_CACHE_DIR = ".assetpipe-cache"
@@ -25,15 +26,24 @@ def _default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _load_config(config_path: Path | None, observer: TerminalObserver) -> config.LoadedConfig:
+def _load_config(config_path: Path | None, observer: TerminalObserver, *, as_json: bool = False
+                 ) -> config.LoadedConfig:
     """The config (--config, else ./assetpipe.toml, else ./pyproject.toml); every problem in it is an
-    error line, and exit 2."""
+    error line, and exit 2 (with `as_json`, also a JSON error document on stdout)."""
     try:
         return config.load(config_path, Path.cwd())
     except ConfigError as exc:
-        for problem in exc.problems:
-            observer.error(problem)
-        sys.exit(EXIT_USAGE)
+        _stop(observer, EXIT_USAGE, exc.problems, as_json=as_json)
+
+
+def _stop(observer: TerminalObserver, code: int, errors: list[str], *, as_json: bool = False) -> NoReturn:
+    """End a command that could not run: one error line each, the JSON error document with --json."""
+    observer.done()
+    for error in errors:
+        observer.error(error)
+    if as_json:
+        click.echo(error_json(code, errors))
+    sys.exit(code)
 
 
 def _cache_dir(option: Path | None, *folders: Path | None) -> Path:
