@@ -28,6 +28,8 @@ def outputs(entry: dict) -> list[tuple[str, int]]:
     image = entry["image"]
     widths = {v["width"] for v in image["variants"]} | {s["width"] for s in image.get("skipped", [])}
     formats = sorted(image["settings"])
+    if not widths:  # no markup shows it (issue 24, item 5): its same-URL sidecars alone, at its own width
+        return [(fmt, image["width"]) for fmt in formats if fmt in ("avif", "webp") and fmt != image["format"]]
     return [(fmt, width) for width in sorted(widths) for fmt in formats]
 
 

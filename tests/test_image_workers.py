@@ -78,7 +78,7 @@ class _InterruptDuringImages:
         self.failures: list[Failure] = []
 
     def start(self, total: int, label: str) -> None:
-        if label == "images":
+        if label == "encoding images":
             main = threading.main_thread().ident
             assert main is not None
 

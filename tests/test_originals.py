@@ -50,8 +50,11 @@ def app(tmp_path: Path) -> Path:
     return make_app(tmp_path / "dist")
 
 
-def configure(tmp_path: Path, text: str = "") -> None:
-    (tmp_path / "assetpipe.toml").write_text("[images]\noptimize_originals = true\n" + text)
+def configure(tmp_path: Path, text: str = "", *, variants: bool = True) -> None:
+    """optimize_originals on; with `variants`, width variants for every image too (the app's images are
+    shown by its JS alone, which otherwise gets them the same-URL sidecars only)."""
+    (tmp_path / "assetpipe.toml").write_text("[images]\noptimize_originals = true\n"
+                                             + ('variants_for = ["**"]\n' if variants else "") + text)
 
 
 def build(cli, folder: Path, cache: Path, *extra: str) -> dict:
@@ -100,6 +103,24 @@ def test_an_image_only_js_names_gets_same_url_sidecars_and_stays_as_it_is(cli, a
 # --- optimize_originals: what the optimised file is -----------------------------------------------
 
 
+def test_images_no_markup_shows_are_optimised_with_no_variant_written(cli, app, cache_dir, tmp_path) -> None:
+    """The JS-only app without variants_for: its images get no width variants (nothing could name them,
+    issue 24 item 5), yet each JPEG is still weighed against its re-encode at the configured quality
+    (encoded, never written) and the originals shrink as with variants."""
+    configure(tmp_path, variants=False)
+    before = {rel: (app / rel).read_bytes() for rel in ORIGINALS}
+    stats = build(cli, app, cache_dir)
+    assert stats["warnings"] == [] and stats["optimized"]["files"] == len(ORIGINALS)
+    assert not [rel for rel in snapshot(app) if VARIANT.search(rel) or "#" in rel]
+    with_variants = make_app(tmp_path / "with-variants")
+    configure(tmp_path)
+    build(cli, with_variants, tmp_path / "other-cache")
+    for rel in ORIGINALS:  # the same optimised bytes either way
+        assert (app / rel).read_bytes() == (with_variants / rel).read_bytes() != before[rel], rel
+    configure(tmp_path, variants=False)
+    assert build(cli, app, cache_dir)["encoded"] == 0  # warm: nothing encoded again
+
+
 def test_originals_are_replaced_by_smaller_files_of_their_own_format(cli, app, cache_dir, tmp_path) -> None:
     configure(tmp_path)
     before = {rel: (app / rel).read_bytes() for rel in ORIGINALS}
@@ -137,7 +158,7 @@ def test_variants_are_made_from_the_original_pixels(cli, tmp_path) -> None:
     optimised, plain = make_app(tmp_path / "a"), make_app(tmp_path / "b")
     configure(tmp_path)
     build(cli, optimised, tmp_path / "cache-a")
-    (tmp_path / "assetpipe.toml").write_text("")
+    (tmp_path / "assetpipe.toml").write_text('[images]\nvariants_for = ["**"]\n')
     build(cli, plain, tmp_path / "cache-b")
 
     def variants(root: Path) -> dict[str, str]:
@@ -147,7 +168,7 @@ def test_variants_are_made_from_the_original_pixels(cli, tmp_path) -> None:
     configure(tmp_path, "widths = [100, 320, 640]\n")
     stats = build(cli, optimised, tmp_path / "cache-a")
     assert stats["encoded"] > 0
-    (tmp_path / "assetpipe.toml").write_text("[images]\nwidths = [100, 320, 640]\n")
+    (tmp_path / "assetpipe.toml").write_text('[images]\nvariants_for = ["**"]\nwidths = [100, 320, 640]\n')
     build(cli, plain, tmp_path / "cache-b")
     assert variants(optimised) == variants(plain)
     assert any(".100w." in rel for rel in variants(optimised))
@@ -228,7 +249,7 @@ def test_an_original_that_changes_mid_build_is_left_alone_with_one_warning(cli, 
             self.notices: list[Notice] = []
 
         def start(self, total: int, label: str) -> None:
-            if label == "images":  # after the scan and the plan, before any image is settled
+            if label == "encoding images":  # after the scan and the plan, before any image is settled
                 (app / HERO).write_bytes(newer)
 
         def advance(self, output: str, outcome: str) -> None: ...
@@ -255,7 +276,7 @@ def test_turning_the_option_off_keeps_what_is_in_place(cli, app, cache_dir, tmp_
     configure(tmp_path)
     build(cli, app, cache_dir)
     built = snapshot(app)
-    (tmp_path / "assetpipe.toml").write_text("[images]\noptimize_originals = false\n")
+    (tmp_path / "assetpipe.toml").write_text('[images]\noptimize_originals = false\nvariants_for = ["**"]\n')
     stats = build(cli, app, cache_dir)
     assert stats["written"] == 0
     assert snapshot(app) == built

@@ -82,7 +82,8 @@ def _take_images(outcomes: Iterator[imagestage.ImageResult | Failure], request: 
             entry["variants"] = [{**v, "file": redirected.get(v["file"], v["file"])} for v in entry["variants"]
                                  if v["file"] not in refused]
             entries[outcome.job.source.rel] = entry
-            specs[outcome.job.source.rel] = imagestage.picture_spec(outcome.job, entry)
+            if entry["variants"]:  # an image with sidecars alone has no <picture> (an earlier one is undone)
+                specs[outcome.job.source.rel] = imagestage.picture_spec(outcome.job, entry)
             for fmt, sidecar in decision.encodings.items():
                 if sidecar["file"] not in refused:
                     encodings.setdefault(outcome.job.source.rel, {})[fmt] = Encoding(str(sidecar["file"]),

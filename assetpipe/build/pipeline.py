@@ -88,9 +88,11 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         inventory.sources, state.optimized)
     settings = imagestage.settings_from(request.config.images)
     if request.images:
+        shown = _shown_images(inventory.sources, request) if request.config.html.rewrite else frozenset()
         image_plan = imagestage.plan_images(image_sources,
                                             originals_stage.original_reader(request.source, optimized, cache),
-                                            target_inventory.owned, request.config.images, settings, cache.has)
+                                            target_inventory.owned, request.config.images, settings, cache.has,
+                                            shown.__contains__)
         for failure in image_plan.failures:
             observer.failure(failure)
     original_actions = tuple((job.source.rel, action) for job in image_plan.jobs if (action := originals_stage.planned(
@@ -108,7 +110,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                      copy_sources=request.out is not None, other_outputs=image_plan.outputs,
                      transformed=transformed)
     plan = replace(plan, minify=minify_jobs, notices=image_plan.notices + plan.notices,
-                   images=tuple((r.file, r.action) for job in image_plan.jobs for r in job.renditions)
+                   images=tuple((r.file, r.action) for job in image_plan.jobs for r in job.renditions
+                                if not r.candidate)
                    + original_actions)
     for notice in plan.notices:
         observer.notice(notice)
@@ -227,6 +230,24 @@ def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writ
                 writer.keep_minified({**writer.minified, rel: record})
         except (OSError, WriteRefused) as exc:
             failures.append(_report(observer, Failure(rel, f"cannot minify in place: {_reason(exc)}")))
+
+
+def _shown_images(sources: tuple[SourceFile, ...], request: BuildRequest) -> frozenset[str]:
+    """The images some page's markup shows (`<img src/srcset>`, `<source srcset>`, an earlier run's
+    `<picture>`): the ones width variants are made for. A page that cannot be read shows none (its
+    failure is reported when the rewrite reads it)."""
+    pages = [s for s in sources if s.media_type == "text/html"]
+    if not pages:
+        return frozenset()
+    from ..html.rewrite import references  # here: html5lib is imported only by a build that has pages
+
+    shown: set[str] = set()
+    for page in pages:
+        try:
+            shown |= references((request.source / page.rel).read_bytes(), page.rel)
+        except OSError:
+            continue
+    return frozenset(shown)
 
 
 def _out_inventory(out: Path, exclude: tuple[Path, ...]) -> Inventory:

@@ -41,8 +41,13 @@ class Quality:
 class ImagesConfig:
     widths: tuple[int, ...] = _setting(
         (320, 640, 1280, 1920),
-        "phone, small tablet, laptop and full-HD widths; the image's own width is always added, never upscaled",
-        _list_of(_integer(1, 65_535), allow_empty=False))
+        "phone, small tablet, laptop and full-HD widths; the image's own width is always added, never upscaled; "
+        "[] makes only the same-URL sidecars",
+        _list_of(_integer(1, 65_535), allow_empty=True))
+    variants_for: tuple[str, ...] = _setting(
+        (), "width variants are made for the images a page's <img> shows; globs of images a script or CSS shows "
+            "(the same-URL sidecars serve them at full size either way)",
+        _list_of(_text, allow_empty=True))
     formats: tuple[str, ...] = _setting(
         ("avif", "webp"), "AVIF first (smallest), WebP for browsers without AVIF; the fallback is separate",
         _list_of(_one_of("avif", "webp"), allow_empty=True))

@@ -19,6 +19,7 @@ from .. import naming
 from ..cache import store as cache_keys
 from ..cache.store import Cache
 from ..config import ImagesConfig
+from ..globs import matches
 from ..html.picture import Candidate, PictureSpec
 from ..model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
 from . import decode, encode, renditions
@@ -71,6 +72,9 @@ class Rendition:
     action: Action
     fresh_size: int = 0
     sidecar: bool = False  # a same-URL format sidecar, written only when smaller than the original
+    # encoded for a decision, never written: the full-width JPEG that images.optimize_originals weighs
+    # against the original of an image no markup shows (which gets no variants)
+    candidate: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class ImagePlan:
 
     @property
     def outputs(self) -> frozenset[str]:
-        return frozenset(r.file for job in self.jobs for r in job.renditions)
+        return frozenset(r.file for job in self.jobs for r in job.renditions if not r.candidate)
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,11 @@ def plan_images(
     config: ImagesConfig,
     settings: ImageSettings,
     in_cache: Callable[[str], bool],
+    shown: Callable[[str], bool] = lambda rel: True,
 ) -> ImagePlan:
+    """Every image's renditions. Width variants only for the images `shown` says markup can reach (a
+    page's <img>, or `images.variants_for`); the others get the same-URL sidecars alone (SPEC §2.1),
+    which serve them at full size, since nothing would ever name a variant of theirs."""
     owned_by_rel = {o.rel: o for o in owned}
     user_files = {s.rel for s in sources}
     jobs: list[ImageJob] = []
@@ -149,8 +157,15 @@ def plan_images(
             notices.append(Notice(source.rel, f"animated: no {settings.fallback} fallback (it cannot animate)"))
         recipes = {fmt: settings.encoder_settings(fmt, info.animated, info.alpha)
                    for fmt in (*modern, *([fallback] if fallback else []))}
-        renditions = _renditions(source, info, recipes, modern, settings.widths, config.negotiate, owned_by_rel,
-                                 in_cache)
+        wanted = shown(source.rel) or any(matches(glob, source.rel) for glob in config.variants_for)
+        widths = settings.widths if wanted else ()
+        renditions = _renditions(source, info, recipes, modern, widths, config.negotiate, owned_by_rel, in_cache)
+        if not wanted and config.optimize_originals and info.format == "jpeg" and fallback == "jpeg":
+            key = cache_keys.key(source.sha256, f"image:jpeg:{info.width}", recipes["jpeg"])
+            renditions += (Rendition(f"{source.rel}#candidate", "jpeg", info.width, info.height, key,
+                                     Action.CACHED if in_cache(key) else Action.ENCODE, candidate=True),)
+        if not renditions:
+            continue  # neither variants nor sidecars: nothing to make
         jobs.append(ImageJob(source, info, fallback, modern, renditions, tuple(recipes.items())))
     return ImagePlan(tuple(jobs), tuple(failures), tuple(notices))
 
@@ -161,17 +176,17 @@ def _renditions(source: SourceFile, info: ImageInfo, recipes: dict[str, str], mo
     """Every output of one image, `recipes` giving each format (modern ones first, then the fallback)
     its effective encoder settings."""
     planned: list[Rendition] = []
-    for width in widths_for(info, widths):
+    for width in widths_for(info, widths) if widths else ():
         height = max(1, round(info.height * width / info.width))
         for fmt, recipe in recipes.items():
             key = cache_keys.key(source.sha256, f"image:{fmt}:{width}", recipe)
             name = variant_name(source.rel, info.format, fmt, width, f"{source.sha256} {recipe}")
             planned.append(_lookup(name, fmt, width, height, key, owned, in_cache, sidecar=False))
     if negotiate:
-        for fmt in modern:
-            own = next(r for r in planned if r.format == fmt and r.width == info.width)
+        for fmt in modern:  # the own-width variant's bytes: one key, one encode
+            key = cache_keys.key(source.sha256, f"image:{fmt}:{info.width}", recipes[fmt])
             name = f"{source.rel}.{EXTENSION[fmt]}"
-            planned.append(_lookup(name, fmt, own.width, own.height, own.key, owned, in_cache, sidecar=True))
+            planned.append(_lookup(name, fmt, info.width, info.height, key, owned, in_cache, sidecar=True))
     return tuple(planned)
 
 
@@ -327,6 +342,8 @@ def decide(result: ImageResult) -> Decision:
     encodings: dict[str, dict[str, int | str]] = {}
     for p in result.produced:
         r = p.rendition
+        if r.candidate:  # weighed by images.optimize_originals, never written
+            continue
         if r.sidecar:
             if p.size < job.source.size:
                 keep.append(p)
