@@ -75,6 +75,11 @@ E11_SUMMARY="$SCRATCH/eleventy-img-all.files.json"
 C="$SCRATCH/photos"                # the copy assetpipe builds in place
 K="$SCRATCH/cache"                 # its cache folder (outside the copy)
 [ ! -e "$SCRATCH/assetpipe.toml" ] && [ ! -e "$SCRATCH/pyproject.toml" ] || die "$SCRATCH holds a config file"
+# The photos folder has no page: every photo is an image no markup shows, which gets its same-URL sidecars
+# alone by default (issue 24, item 5). eleventy-img makes width variants of every photo, so, to compare
+# the same variants, this config asks for them (images.variants_for).
+CONF="$SCRATCH/variants-for-every-photo.toml"
+printf '[images]\nvariants_for = ["**"]\n' > "$CONF"
 
 measure() {   # measure NAME [measure.py options] -- CMD...
   local name="$1"; shift
@@ -111,10 +116,10 @@ measure eleventy-img-all --runs 1 --retries 0 --timeout 1200 --prep "rm -rf '$E1
      --formats avif,webp,auto --summary "$E11_SUMMARY"
 # (b) assetpipe on a fresh copy of the photos folder (the photos are the site), empty cache.
 measure assetpipe-images --runs 1 --retries 0 --timeout 1800 --prep "rm -rf '$C' '$K' && cp -a '$PHOTOS' '$C'" \
-  -- "$AP" build "$C" --cache-dir "$K" -q --json
+  -- "$AP" build "$C" --config "$CONF" --cache-dir "$K" -q --json
 # (c) the same build again on the built copy with its cache: nothing to encode.
 measure assetpipe-images-warm --runs 3 \
-  -- "$AP" build "$C" --cache-dir "$K" -q --json
+  -- "$AP" build "$C" --config "$CONF" --cache-dir "$K" -q --json
 
 # ------------------------------------------------------------------ quality (untimed)
 if [[ "quality" =~ $ONLY ]]; then
