@@ -58,8 +58,10 @@ def expected_path(name: str) -> Path:
     return GOLDEN / name.replace(".html", ".expected.html")
 
 
-def run(html: bytes, page: str, images: dict[str, PictureSpec] | None = None, **kw: str) -> Rewrite:
-    return rewrite(html, page, IMAGES if images is None else images, **kw)
+def run(html: bytes, page: str, images: dict[str, PictureSpec] | None = None, **kw: str | int) -> Rewrite:
+    """The rewrite as the tests of markup use it: every image lazy (`eager=0`) unless a test asks for the
+    loading plan (the golden pages and test_loading.py do, with the default `eager=2`)."""
+    return rewrite(html, page, IMAGES if images is None else images, **{"eager": 0, **kw})
 
 
 def parse_errors(html: bytes) -> list[str]:
@@ -89,7 +91,7 @@ def assert_only_tags_replaced(before: bytes, after: bytes, tags: list[bytes]) ->
 @pytest.mark.parametrize(("name", "page"), PAGES)
 def test_golden_page(name: str, page: str) -> None:
     source = (GOLDEN / name).read_bytes()
-    result = run(source, page)
+    result = run(source, page, eager=2)  # the default loading plan
     if UPDATE:
         expected_path(name).write_bytes(result.html)
     assert result.html == expected_path(name).read_bytes()
@@ -166,9 +168,10 @@ def test_traps_page() -> None:
 
 
 @pytest.mark.parametrize(("name", "page"), PAGES)
-def test_idempotent(name: str, page: str) -> None:
-    once = run((GOLDEN / name).read_bytes(), page)
-    twice = run(once.html, page)
+@pytest.mark.parametrize("eager", [0, 2])
+def test_idempotent(name: str, page: str, eager: int) -> None:
+    once = run((GOLDEN / name).read_bytes(), page, eager=eager)
+    twice = run(once.html, page, eager=eager)
     assert twice.html == once.html
     assert twice.rewritten == ()
 
@@ -312,10 +315,10 @@ def test_missing_dimensions_are_intrinsic() -> None:
 
 
 def test_attribute_values_are_escaped() -> None:
-    images = {"assets/a&b.jpg": spec("assets/a&b.jpg", 10, 10, "jpg", (10,))}
+    images = {"assets/a&b.jpg": spec("assets/a&b.jpg", 100, 100, "jpg", (100,))}  # not an icon: lazy
     out = run(b'<img src="/assets/a&amp;b.jpg">', "index.html", images, default_sizes='1px "x" & y').html
     assert b'sizes="auto, 1px &quot;x&quot; &amp; y"' in out
-    assert b"/assets/a%26b.1c2e3f9a.10w.jpg" in out
+    assert b"/assets/a%26b.1c2e3f9a.100w.jpg" in out
     assert b'data-assetpipe="/assets/a&amp;amp;b.jpg"' in out
     assert run(out, "index.html", images, default_sizes='1px "x" & y').html == out
 

@@ -110,6 +110,10 @@ class HtmlConfig:
     rewrite: bool = _setting(
         True, "the <picture> rewrite is the point of responsive images; false leaves HTML byte-identical",
         _boolean)
+    eager: int = _setting(
+        2, "the first N content images of a page (not in <nav>, <footer> or a <header> logo) are likely in the "
+           "first viewport, so never lazy; the first large one gets fetchpriority high (SPEC 2.2)",
+        _integer(0, 1000))
 
 
 @dataclass(frozen=True)

@@ -56,13 +56,15 @@ from dataclasses import dataclass
 from html5lib.constants import asciiUpper2Lower
 
 from .attributes import _Img, _img, _img_from_text
+from .loading import Loading, Shown, place_of, plan
 from .owned import MARK, _owned, _rendered_says
-from .parse import _SPACE, _base_href, _decode, _maybe_images, _scan, _splice
+from .parse import _SPACE, _base_href, _decode, _maybe_images, _scan, _splice, _Tag
 from .picture import PictureSpec
 from .urls import _srcset, _srcset_urls, _url_for, resolve
 
 SKIP = "data-assetpipe-skip"  # on an <img> the author wants left alone
 _DIGITS = re.compile(r"[0-9]+")
+_LAZY = Loading(lazy=True, high=False)  # an image the page's plan does not know of
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,10 @@ def _derived(author: str, spec_from: int, spec_to: int) -> str | None:
     return str((int(author) * spec_to * 2 + spec_from) // (spec_from * 2))
 
 
-def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, default_sizes: str) -> str | None:
-    """The `<picture>` replacing one author `<img>`; None when the spec has no fallback to point at."""
+def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, default_sizes: str,
+             decided: Loading = _LAZY) -> str | None:
+    """The `<picture>` replacing one author `<img>`; None when the spec has no fallback to point at.
+    `decided`: whether the page's loading plan (loading.py) makes it lazy and gives it high priority."""
     src = img.first("src")
     if src is None or src.value_start < 0 or not spec.fallback:
         return None
@@ -100,7 +104,7 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
     added: list[tuple[str, str]] = [("srcset", _srcset(spec.fallback, author_src, page, base_href))]
 
     width, height, loading, sizes = img.first("width"), img.first("height"), img.first("loading"), img.first("sizes")
-    lazy = loading is None or loading.value.strip(_SPACE).translate(asciiUpper2Lower) == "lazy"
+    lazy = decided.lazy if loading is None else _lowered(loading.value) == "lazy"
     if sizes is not None:
         sizes_value = sizes.value
     else:
@@ -115,8 +119,10 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
     elif width is None and height is not None:
         other = _derived(height.value.strip(_SPACE), spec.height, spec.width)
         added += [("width", other)] if other is not None else []
-    if loading is None:
+    if loading is None and decided.lazy:
         added.append(("loading", "lazy"))
+    if decided.high and img.first("fetchpriority") is None:
+        added.append(("fetchpriority", "high"))
     if img.first("decoding") is None:
         added.append(("decoding", "async"))
 
@@ -138,7 +144,8 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
     return f'<picture {MARK}="{_escape(raw_src)}">{sources}{text}</picture>'
 
 
-def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, default_sizes: str = "100vw") -> Rewrite:
+def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, default_sizes: str = "100vw",
+            eager: int = 2) -> Rewrite:
     """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`.
 
     Pictures an earlier run wrote are brought up to date (or back to the author's `<img>` when their image is
@@ -151,6 +158,7 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
         return Rewrite(html, ())
     tags = _scan(doc.text)
     base = _base_href(tags)
+    decided = _loading_plan(tags, doc.text, page, base, images, eager)
     replacements: list[tuple[int, int, str]] = []
     rewritten: list[str] = []
     reverted: list[str] = []
@@ -165,7 +173,8 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
             if key is None or key not in images:
                 continue
             img = _img(doc.text[tag.start : tag.end], tag.attrs)
-            new = _picture(img, images[key], page, base, default_sizes) if img is not None else None
+            new = (_picture(img, images[key], page, base, default_sizes, decided.get(tag.index, _LAZY))
+                   if img is not None else None)
             if new is not None:
                 replacements.append((tag.start, tag.end, new))
                 rewritten.append(key)
@@ -179,7 +188,8 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
             if author is None or key is None or key not in images:
                 new = owned.author_img
             else:
-                new = _picture(author, images[key], page, base, default_sizes) or owned.author_img
+                new = (_picture(author, images[key], page, base, default_sizes, decided.get(tag.index, _LAZY))
+                       or owned.author_img)
                 if new != owned.author_img and _rendered_says(new) == owned.said:
                     continue  # says what it would say (minified, say): kept as it is
             if new != doc.text[owned.start : owned.end]:
@@ -194,6 +204,60 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
     if spliced is None:
         return Rewrite(html, (), unreadable=f"{doc.codec} does not give back the same bytes")
     return Rewrite(spliced, tuple(rewritten), tuple(reverted))
+
+
+def _loading_plan(tags: list[_Tag], text: str, page: str, base: str | None, images: Mapping[str, PictureSpec],
+                  eager: int) -> dict[int, Loading]:
+    """The page's images in document order (each plain `<img>`, each `<img>` of an author's `<picture>`,
+    each picture of an earlier run counted once as its author's `<img>`), and loading.py's decision for
+    each, keyed by the index of its tag."""
+    slots: list[tuple[int, Shown]] = []
+    for tag in tags:
+        if tag.end_tag or tag.off_limits:
+            continue
+        attrs: Mapping[str, str] | None = None
+        picture = tag.picture
+        in_own = picture is not None and picture.tag is not None and tags[picture.tag].attr(MARK) is not None
+        if tag.name == "img" and not in_own:
+            attrs = dict(reversed(tag.attrs))  # the first of duplicated names counts
+        elif tag.name == "picture" and tag.attr(MARK) is not None:
+            owned = _owned(tag, tags, text)
+            author = _img_from_text(owned.author_img) if owned is not None else None
+            attrs = {a.name: a.value for a in reversed(author.attrs)} if author is not None else {}
+        if attrs is None:
+            continue
+        src = attrs.get("src")
+        key = resolve(src, page, base) if src is not None else None
+        spec = images.get(key) if key is not None else None
+        slots.append((tag.index, Shown(place_of([el.name for el in tag.open]), _area(attrs, spec),
+                                       _lowered(attrs.get("loading")), _lowered(attrs.get("fetchpriority")))))
+    return dict(zip((index for index, _ in slots), plan([shown for _, shown in slots], eager), strict=True))
+
+
+def _area(attrs: Mapping[str, str], spec: PictureSpec | None) -> int | None:
+    """The image's rendered area in CSS px²: the author's width and height, one of them and the intrinsic
+    aspect ratio, else the intrinsic size; None when neither tells."""
+    width, height = (_pixels(attrs.get(name)) for name in ("width", "height"))
+    if width is not None and height is not None:
+        return width * height
+    if spec is None or spec.width <= 0 or spec.height <= 0:
+        return None
+    if width is not None:
+        return width * width * spec.height // spec.width
+    if height is not None:
+        return height * height * spec.width // spec.height
+    return spec.width * spec.height
+
+
+def _pixels(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip(_SPACE)
+    return int(value) if _DIGITS.fullmatch(value) else None
+
+
+def _lowered(value: str | None) -> str | None:
+    return value.strip(_SPACE).translate(asciiUpper2Lower) if value is not None else None
 
 
 def references(html: bytes, page: str) -> frozenset[str]:
