@@ -93,3 +93,21 @@ def test_a_built_page_keeps_its_plan_on_every_build(cli, tmp_path: Path) -> None
     rocket, astronaut = imgs(first)[:2]
     assert rocket["loading"] == "lazy"  # the author wrote it
     assert "loading" not in astronaut  # the second content image: in the first viewport
+
+
+PRELOAD = f'<link rel="preload" as="image" href="{COFFEE}">'
+
+
+def test_an_authors_preload_of_a_rewritten_image_is_brought_in_line() -> None:
+    """So the hero is fetched once: the preload names the same AVIF candidates the <picture> picks from."""
+    html = (f"<!doctype html><html><head>{PRELOAD}<link rel=preload as=font href=/f.woff2>"
+            f'<link rel="preload" as="image" href="{ROCKET}" imagesrcset="/r.avif 1w"></head>'
+            f'<body><img src="{COFFEE}" alt="hero"></body></html>').encode()
+    once = rewrite(html, "index.html", IMAGES).html
+    link = re.search(rb'<link rel="preload" as="image" href="/assets/coffee[^>]*>', once).group(0).decode()
+    avif = re.search(rb'<source type="image/avif" srcset="([^"]*)"', once).group(1).decode()
+    assert f'imagesrcset="{avif}"' in link and 'imagesizes="100vw"' in link and 'type="image/avif"' in link
+    assert b"<link rel=preload as=font href=/f.woff2>" in once  # not an image
+    assert f'href="{ROCKET}" imagesrcset="/r.avif 1w">'.encode() in once  # the author's own responsive preload
+    assert rewrite(once, "index.html", IMAGES).html == once  # a rebuild changes nothing
+    assert rewrite(once, "index.html", {}).html == html  # the image gone: the author's tags come back

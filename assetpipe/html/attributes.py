@@ -115,9 +115,10 @@ def _img(tag_text: str, decoded: Iterable[tuple[str, str]]) -> _Img | None:
     return _Img(tag_text, tuple(attrs), name_end, self_closing)
 
 
-def _img_from_text(tag_text: str) -> _Img | None:
-    """Read a lone <img> tag (the author's tag rebuilt from an earlier run's output)."""
-    tags = [t for t in _scan(tag_text) if t.name == "img" and not t.end_tag]
+def _img_from_text(tag_text: str, name: str = "img") -> _Img | None:
+    """Read a lone <img> tag (the author's tag rebuilt from an earlier run's output), or another start
+    tag of a recorded `name` (a <link> the rewrite completed)."""
+    tags = [t for t in _scan(tag_text) if t.name == name and not t.end_tag]
     if len(tags) != 1 or (tags[0].start, tags[0].end) != (0, len(tag_text)):
         return None
     return _img(tag_text, tags[0].attrs)

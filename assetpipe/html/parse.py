@@ -30,7 +30,7 @@ from html5lib.constants import asciiUpper2Lower, tokenTypes
 
 HTML_NS = "http://www.w3.org/1999/xhtml"
 
-_WATCHED = frozenset({"img", "picture", "source", "base"})  # the tags whose spans and contexts are recorded
+_WATCHED = frozenset({"img", "picture", "source", "base", "link"})  # the tags whose spans and contexts are recorded
 _OFF_LIMITS = frozenset({"template", "svg", "math"})  # ancestors under which nothing is touched
 _SPACE = "\t\n\f\r "  # ASCII whitespace as the HTML tokenizer sees it
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))

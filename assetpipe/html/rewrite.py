@@ -198,12 +198,68 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
                     reverted.append(owned.author_src)
                 else:
                     rewritten.append(str(key))
+    replacements += _preloads(tags, doc.text, page, base, images, default_sizes)
+    replacements.sort()
     if not replacements:
         return Rewrite(html, ())
     spliced = _splice(html, doc, replacements)
     if spliced is None:
         return Rewrite(html, (), unreadable=f"{doc.codec} does not give back the same bytes")
     return Rewrite(spliced, tuple(rewritten), tuple(reverted))
+
+
+PRELOAD_MARK = "data-assetpipe-preload"  # on a <link rel=preload> whose image attributes assetpipe wrote
+_PRELOAD_ADDED = ("imagesrcset", "imagesizes", "type", PRELOAD_MARK)
+
+
+def _preloads(tags: list[_Tag], text: str, page: str, base: str | None, images: Mapping[str, PictureSpec],
+              default_sizes: str) -> list[tuple[int, int, str]]:
+    """An author's `<link rel="preload" as="image" href=…>` for a rewritten image is brought in line with
+    its `<picture>`, so the browser fetches the hero once: the first modern format's `imagesrcset`, the
+    page's `sizes` for it as `imagesizes`, and that format's `type` (a browser without it skips the
+    preload and lets the `<picture>` choose). One the author gave `imagesrcset` is theirs; one assetpipe
+    completed carries PRELOAD_MARK and is brought up to date (or back) on a later run."""
+    replacements: list[tuple[int, int, str]] = []
+    for tag in tags:
+        if tag.end_tag or tag.name != "link" or tag.off_limits:
+            continue
+        rel = (tag.attr("rel") or "").translate(asciiUpper2Lower).split()
+        if "preload" not in rel or _lowered(tag.attr("as")) != "image":
+            continue
+        ours = tag.attr(PRELOAD_MARK) is not None
+        if tag.attr("imagesrcset") is not None and not ours:
+            continue  # the author's own responsive preload
+        link = _img(text[tag.start : tag.end], tag.attrs)
+        href = link.first("href") if link is not None else None
+        if link is None or href is None:
+            continue
+        bare = _img_from_text(_without(link, _PRELOAD_ADDED), "link") if ours else link
+        key = resolve(href.value, page, base)
+        spec = images.get(key) if key is not None else None
+        modern = next(((mime, cands) for mime, cands in spec.sources if cands), None) if spec is not None else None
+        if bare is None:
+            continue
+        new = bare.text
+        if modern is not None and bare.attrs:
+            mime, candidates = modern
+            added = {"imagesrcset": _srcset(candidates, href.value, page, base), "imagesizes": default_sizes,
+                     "type": mime, PRELOAD_MARK: ""}
+            at = bare.attrs[-1].end
+            new = new[:at] + "".join(f' {name}="{_escape(value)}"' for name, value in added.items()) + new[at:]
+        if new != text[tag.start : tag.end]:
+            replacements.append((tag.start, tag.end, new))
+    return replacements
+
+
+def _without(tag: _Img, names: tuple[str, ...]) -> str:
+    """A tag's text with the named attributes (and the space before each) taken out."""
+    text = tag.text
+    for attr in sorted((a for a in tag.attrs if a.name in names), key=lambda a: a.start, reverse=True):
+        start = attr.start
+        while start > 0 and text[start - 1] in _SPACE:
+            start -= 1
+        text = text[:start] + text[attr.end :]
+    return text
 
 
 def _loading_plan(tags: list[_Tag], text: str, page: str, base: str | None, images: Mapping[str, PictureSpec],
