@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 from assetpipe.config import Config
+from assetpipe.sizes.comment import MARKER
 from assetpipe.sizes.diff import DEFAULT_HASH_PATTERN, strip_hash
-from assetpipe.sizes.formats import MARKER
 from assetpipe.sizes.measure import measure
 
 from .conftest import DEMO, REPO, snapshot
@@ -164,10 +164,11 @@ def test_markdown_for_a_pull_request(cli, tmp_path) -> None:
                         "| `assets/use-selectors.js` | 33 B | — | -33 B | removed | 🗑️ |"]
     details = lines.index("<details><summary>1 unchanged</summary>")
     assert lines[details + 4] == "| `assets/use-selector.js` | 33 B |" and lines[details + 6] == "</details>"
-    # `diff.max_rows` caps the listed changes; the rest are counted.
+    # `diff.max_rows` caps the listed changes; the rest are counted and summed.
     (tmp_path / "assetpipe.toml").write_text("[diff]\nmax_rows = 1\n")
     capped = cli("diff", str(RENAMED / "base"), str(RENAMED / "head"), "--format", "markdown").stdout
-    assert "| _+1 more_ | | | | | |" in capped and "`assets/use-selectors.js` | 33 B | —" not in capped
+    assert "| _+1 more changed files_ | 33 B | 0 B | -33 B | | |" in capped
+    assert "`assets/use-selectors.js` | 33 B | —" not in capped
 
 
 def test_json_is_the_spec_shape_and_deterministic(cli) -> None:

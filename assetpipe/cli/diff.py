@@ -35,6 +35,7 @@ def diff_command(base: Path, head: Path, fmt: str, report_path: Path | None, con
 
     BASE and HEAD are assetpipe manifests or built folders; a missing BASE is not an error.
     """
+    from ..sizes import comment
     from ..sizes import formats as diffreport
     from ..sizes.check import SizeRequest, size_report
 
@@ -58,7 +59,7 @@ def diff_command(base: Path, head: Path, fmt: str, report_path: Path | None, con
     if fmt == "json":
         click.echo(diffreport.to_json(report), nl=False)
     elif fmt == "markdown":
-        click.echo(diffreport.markdown(report, max_rows=loaded.config.diff.max_rows), nl=False)
+        click.echo(comment.markdown(report, max_rows=loaded.config.diff.max_rows), nl=False)
     else:
         click.echo(diffreport.text(report), nl=False)
     sys.exit(_size_exit(report))
