@@ -216,6 +216,28 @@ def test_unreadable_input_is_a_usage_error(cli, tmp_path) -> None:
     assert result.exit_code == 2 and result.stderr == f"error: {tmp_path / 'dist'}: no such file or folder\n"
 
 
+def test_vites_manifest_given_for_ours_gets_the_right_path(cli, site, tmp_path) -> None:
+    """The first thing a Vite user tries is the manifest Vite wrote: the error names the one to give."""
+    vite = site / ".vite" / "manifest.json"
+    unbuilt = cli("diff", str(vite), str(site))
+    assert unbuilt.exit_code == 2 and unbuilt.stdout == ""
+    assert unbuilt.stderr == (f"error: {vite}: not an assetpipe manifest (schema 1): it is Vite's; give the built "
+                              f"folder {site}, or {site / '.assetpipe' / 'manifest.json'} once "
+                              "`assetpipe build` has written it\n")
+    assert cli("build", str(site), "--cache-dir", str(tmp_path / "cache"), "-q", "--no-images").exit_code == 0
+    built = cli("diff", str(vite), str(site))
+    assert built.exit_code == 2
+    assert built.stderr == (f"error: {vite}: not an assetpipe manifest (schema 1): it is Vite's; did you mean "
+                            f"{site / '.assetpipe' / 'manifest.json'}?\n")
+
+
+def test_help_points_to_the_docs_not_the_spec(cli) -> None:
+    for command in ((), ("build",), ("watch",), ("diff",), ("upload",)):
+        text = cli(*command, "--help").stdout
+        assert "SPEC" not in text, command
+    assert "docs/diff.md" in cli("diff", "--help").stdout
+
+
 def test_head_defaults_to_dist_and_failed_files_give_exit_1(cli, tmp_path) -> None:
     shutil.copytree(RENAMED / "head", tmp_path / "dist")
     (tmp_path / "dist" / "gone.js").symlink_to("nowhere.js")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 @click.argument("base", type=click.Path(path_type=Path))
 @click.argument("head", required=False, type=click.Path(path_type=Path), default=Path("dist"))
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
-              help="text (a table), markdown (a PR comment) or json (SPEC section 3).")
+              help="text (a table), markdown (a PR comment) or json (its fields: docs/diff.md).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write a self-contained HTML report here.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path),

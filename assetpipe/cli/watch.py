@@ -19,7 +19,7 @@ from .options import EXIT_OK, EXIT_USAGE, _cache_dir, _default_jobs, _load_confi
 # `build`'s flags that have no meaning for `watch`: each is refused with the reason (exit 2), not
 # with click's bare "no such option".
 _NOT_FOR_WATCH = {
-    "--out": "watch optimises DIR in place (SPEC 4); for a finished copy run `assetpipe build DIR --out OUTDIR`",
+    "--out": "watch optimises DIR in place; for a finished copy run `assetpipe build DIR --out OUTDIR`",
     "--dry-run": "watch exists to write; to see what a build would do run `assetpipe build DIR --dry-run`",
     "--json": "watch reports one line per run on stderr; for a machine-readable result run "
               "`assetpipe build DIR --json`",

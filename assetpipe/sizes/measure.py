@@ -73,8 +73,19 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise UsageError(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != manifest.SCHEMA or not isinstance(data.get("files"), dict):
-        raise UsageError(f"{path}: not an assetpipe manifest (schema {manifest.SCHEMA})")
+        raise UsageError(f"{path}: not an assetpipe manifest (schema {manifest.SCHEMA}){_which_instead(path, data)}")
     return data
+
+
+def _which_instead(path: Path, data: object) -> str:
+    """Given Vite's manifest (`DIR/.vite/manifest.json`, or Vite 4's `DIR/manifest.json`), the one to give."""
+    if not manifest.is_vite(data):
+        return ""
+    folder = path.parent.parent if path.parent.name == ".vite" else path.parent
+    ours = folder / MANIFEST
+    if ours.is_file():
+        return f": it is Vite's; did you mean {ours}?"
+    return f": it is Vite's; give the built folder {folder}, or {ours} once `assetpipe build` has written it"
 
 
 def _from_folder(root: Path, config: Config, jobs: int) -> Measured:
@@ -165,7 +176,7 @@ def _initial_js(root: Path) -> frozenset[str] | None:
             data = json.loads((root / rel).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and data and all(isinstance(v, dict) and "file" in v for v in data.values()):
+        if manifest.is_vite(data):
             return _closure(data)
     return None
 
