@@ -64,6 +64,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
             cache.load_stats(memo_root, memo)
         state = ledger.read(request.source)
         inventory = scan(request.source, state.outputs, exclude=exclude, memo=memo)
+        if request.check is not None:
+            request.check(inventory)
         if not request.dry_run:  # --dry-run writes nothing, the cache included
             cache.save_stats(memo_root, memo)
         target_inventory = inventory

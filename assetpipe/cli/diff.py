@@ -81,9 +81,10 @@ def _write_html_report(report: SizeReport, path: Path) -> None:
 
 
 def _check_build_sizes(result: BuildResult, cfg: config.Config, base: Path | None, report_path: Path | None,
-                       jobs: int, observer: TerminalObserver) -> int:
-    """After `build`: check the budgets (exit 3 on an error-level breach) and write --report, when asked."""
-    if result.dry_run or not (cfg.has_budgets or report_path is not None):
+                       check_budgets: bool, jobs: int, observer: TerminalObserver) -> int:
+    """After `build`, when asked: judge the budgets (--check-budgets: a line each, exit 3 on an
+    error-level breach) and write --report. Without --check-budgets the budgets are `diff`'s to judge."""
+    if result.dry_run or not ((check_budgets and cfg.has_budgets) or report_path is not None):
         return result.exit_code
     from ..sizes import formats as diffreport
     from ..sizes.check import SizeRequest, size_report
@@ -101,6 +102,8 @@ def _check_build_sizes(result: BuildResult, cfg: config.Config, base: Path | Non
         return EXIT_USAGE
     for notice in report.notices:
         observer.notice(notice)
+    if not check_budgets:
+        return result.exit_code
     for line in diffreport.budget_lines(report):
         if not observer.quiet or not line.startswith(("budget ok", "budget skipped")):
             observer.console.print(line, markup=False, highlight=False)

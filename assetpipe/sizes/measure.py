@@ -97,11 +97,10 @@ def _from_folder(root: Path, config: Config, jobs: int) -> Measured:
 
 def _from_manifest(document: Mapping[str, Any], root: Path | None, label: str, config: Config, jobs: int,
                    notices: tuple[Notice, ...] = ()) -> Measured:
-    ignore = [compile_glob(g) for g in config.diff.ignore]
     files: list[MeasuredFile] = []
     todo: list[tuple[int, str, str]] = []  # (index, path, codec name) to compute
     for rel in sorted(document["files"]):
-        if any(g.fullmatch(rel) for g in ignore):
+        if ignored(rel, config):
             continue
         entry = document["files"][rel]
         if not isinstance(entry, dict) or not isinstance(entry.get("size"), int):
@@ -123,8 +122,13 @@ def _from_manifest(document: Mapping[str, Any], root: Path | None, label: str, c
                 if isinstance(f, dict)]
     if todo and root is not None:
         files = _compute(files, todo, root, config.compress, jobs, failures)
-    initial = _initial_js(root) if root is not None else None
+    initial = initial_js(root) if root is not None else None
     return Measured(label, tuple(files), initial, tuple(failures), tuple(notices), root)
+
+
+def ignored(rel: str, config: Config) -> bool:
+    """Left out of every size (`diff.ignore`: source maps, `.vite/`)."""
+    return any(compile_glob(g).fullmatch(rel) for g in config.diff.ignore)
 
 
 def _compressible(rel: str, media_type: str) -> bool:
@@ -169,7 +173,7 @@ def _image(raw: Any) -> ImageInfo | None:
                      tuple(sorted(variants, key=lambda v: (v.format, v.width, v.file))))
 
 
-def _initial_js(root: Path) -> frozenset[str] | None:
+def initial_js(root: Path) -> frozenset[str] | None:
     """Vite's entry chunks and everything they import statically, or None without Vite's manifest."""
     for rel in manifest.VITE_MANIFESTS:
         try:
