@@ -15,6 +15,7 @@ from types import MappingProxyType
 from ..cache.statmemo import StatMemo
 from ..cache.store import Cache
 from ..compress import codecs as compress
+from ..config import Config
 from ..images import originals
 from ..images import originals as originals_stage  # the image stage's step: one module with the optimisers
 from ..images import stage as imagestage
@@ -34,7 +35,7 @@ from ..model import (
     SourceFile,
     UsageError,
 )
-from . import ledger, manifest, safety
+from . import ledger, manifest, safety, wire
 from .counts import _count, _reason, _report
 from .ledger import Record
 from .pictures import _described, _rewrite_pages, _run_images
@@ -206,7 +207,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     finally:
         writer.close()
         cache.close()
-    stats = _stats(present, encodings, counts, time.perf_counter() - started)
+    stats = _stats(present, encodings, counts, time.perf_counter() - started, request.config)
     stats = replace(stats, minified=len(minified), minify_runs=stage.minify_runs,
                     minify_saved=sum(m.original_size - m.size for m in minified.values()),
                     images=len(image_entries), variants=counts["variants"], optimized=len(optimised),
@@ -292,17 +293,13 @@ def _present(inventory: Inventory, failures: list[Failure], root: Path) -> tuple
 
 
 def _stats(sources: tuple, encodings: dict[str, dict[str, Encoding]], counts: dict[str, int],
-           seconds: float) -> BuildStats:
+           seconds: float, config: Config) -> BuildStats:
     kept: dict[str, int] = {}
-    original = best = 0
     for source in sources:
         # Content-Encoding sidecars only; the same-URL image sidecars are counted with the images.
-        found = {c: e for c, e in encodings.get(source.rel, {}).items() if c in compress.CODEC_NAMES}
-        if not found:
-            continue
-        for codec in found:
-            kept[codec] = kept.get(codec, 0) + 1
-        original += source.size
-        best += min(e.size for e in found.values())
-    return BuildStats(files=len(sources), kept=kept, original_bytes=original, best_bytes=best,
-                      seconds=seconds, **counts)
+        for codec in encodings.get(source.rel, {}):
+            if codec in compress.CODEC_NAMES:
+                kept[codec] = kept.get(codec, 0) + 1
+    raw, over = wire.totals(((s.rel, s.size, {c: e.size for c, e in encodings.get(s.rel, {}).items()})
+                             for s in sources), config)
+    return BuildStats(files=len(sources), kept=kept, raw_bytes=raw, wire_bytes=over, seconds=seconds, **counts)

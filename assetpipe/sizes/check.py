@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..build.wire import ignored
 from ..config import Config
 from ..model import ConfigError, Inventory, Notice, UsageError
 from .budgets import evaluate, read_lighthouse, rules_from_config, unmatched
 from .diff import compare
-from .measure import ignored, initial_js, measure, source_map_for
+from .measure import initial_js, measure, source_map_for
 from .model import BudgetRule, Measured, SizeReport
 from .sourcemaps import Breakdown, SourceMapError, breakdown
 

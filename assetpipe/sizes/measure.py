@@ -4,9 +4,10 @@ A folder's own `.assetpipe/manifest.json` is used when it has one; otherwise the
 measured in memory, and nothing is written into it. Compressed sizes come from the manifest's sidecars;
 a compressible file without one is compressed here with the build's own codecs and settings (when its
 bytes are at hand and still match the manifest), so both sides are measured alike. Files that are never
-precompressed (images, fonts in woff/woff2, archives, media) count at their raw size in every column:
-that is what a server sends; and no encoded size is counted above the raw size, since a server that has
-no smaller sidecar sends the file as it is.
+precompressed (fonts in woff/woff2, archives, media) count at their raw size in every column, and a
+raster image at its same-URL .avif (else .webp) sidecar in the compressed columns: what a server sends
+(build/wire.py, the one definition of "over the wire"); no encoded size is counted above the raw size,
+since a server that has no smaller sidecar sends the file as it is.
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ from urllib.parse import unquote_to_bytes
 from .. import mediatypes
 from ..build import ledger, manifest
 from ..build.scan import scan
+from ..build.wire import ignored, over_the_wire
 from ..compress import codecs as compress
 from ..config import CompressConfig, Config
-from ..globs import compile_glob
 from ..model import Failure, Notice, UsageError
 from .model import ImageInfo, ImageVariant, Measured, MeasuredFile, Sizes
 
 MANIFEST = f"{ledger.STATE_DIR}/{manifest.NAME}"
 _FONTS = frozenset({"woff", "woff2", "ttf", "otf", "eot"})
 _SCRIPTS = frozenset({"js", "mjs", "cjs"})
+_COLUMNS = (("brotli", "br"), ("gzip", "gzip"))  # a compressed size column and the sidecar it comes from
 
 
 def measure(path: Path, config: Config, *, jobs: int = 1) -> Measured:
@@ -108,13 +110,11 @@ def _from_manifest(document: Mapping[str, Any], root: Path | None, label: str, c
         media_type = str(entry.get("type", mediatypes.OCTET_STREAM))
         raw = entry["size"]
         encodings = entry.get("encodings") or {}
-        sizes = {"gzip": raw, "brotli": raw}
-        for metric, codec in (("brotli", "br"), ("gzip", "gzip")):
-            found = encodings.get(codec)
-            if isinstance(found, dict) and isinstance(found.get("size"), int):
-                sizes[metric] = found["size"]
-            elif _compressible(rel, media_type) and root is not None:
-                todo.append((len(files), rel, codec))
+        sidecars = {name: found["size"] for name, found in encodings.items()
+                    if isinstance(found, dict) and isinstance(found.get("size"), int)}
+        sizes = {metric: over_the_wire(raw, sidecars, codec) for metric, codec in _COLUMNS}
+        if _compressible(rel, media_type) and root is not None:  # no sidecar: computed as the build would
+            todo.extend((len(files), rel, codec) for _, codec in _COLUMNS if codec not in sidecars)
         files.append(MeasuredFile(rel, category(rel, media_type), media_type, str(entry.get("sha256", "")),
                                   Sizes(raw, sizes["gzip"], sizes["brotli"]), entry.get("logical"),
                                   _image(entry.get("image"))))
@@ -124,11 +124,6 @@ def _from_manifest(document: Mapping[str, Any], root: Path | None, label: str, c
         files = _compute(files, todo, root, config.compress, jobs, failures)
     initial = initial_js(root) if root is not None else None
     return Measured(label, tuple(files), initial, tuple(failures), tuple(notices), root)
-
-
-def ignored(rel: str, config: Config) -> bool:
-    """Left out of every size (`diff.ignore`: source maps, `.vite/`)."""
-    return any(compile_glob(g).fullmatch(rel) for g in config.diff.ignore)
 
 
 def _compressible(rel: str, media_type: str) -> bool:
@@ -154,7 +149,9 @@ def _compute(files: list[MeasuredFile], todo: list[tuple[int, str, str]], root: 
     work = [(i, codec) for i, _, codec in todo if data[i] is not None]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         sizes = list(pool.map(lambda item: len(codecs[item[1]].compress(data[item[0]] or b"")), work))
-    sizes = [min(size, files[i].sizes.raw) for (i, _), size in zip(work, sizes, strict=True)]
+    # kept by the build's rule, or the original is what a server sends (build/wire.py)
+    sizes = [size if compress.keep(files[i].sizes.raw, size, settings.min_ratio) else files[i].sizes.raw
+             for (i, _), size in zip(work, sizes, strict=True)]
     result = list(files)
     for (i, codec), size in zip(work, sizes, strict=True):
         metric = "brotli" if codec == "br" else "gzip"
