@@ -126,6 +126,8 @@ class Plan:
     notices: tuple[Notice, ...] = ()
     minify: tuple[MinifyJob, ...] = ()  # the minify stage's files (opt-in [minify])
     images: tuple[tuple[str, Action], ...] = ()  # the image stage's outputs and what each needs
+    # the image stage's units of work as the build counts them (one per encode, images/stage.work)
+    image_work: tuple[Action, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,7 @@ def _plan_counts(plan: Plan) -> dict[str, int]:
     counts = {a.value: 0 for a in Action}
     for job in plan.jobs:
         counts[job.action.value] += 1
-    for _, action in plan.images:
+    for action in plan.image_work:
         counts[action.value] += 1
     return counts
 

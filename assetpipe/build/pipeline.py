@@ -95,7 +95,9 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         image_plan = imagestage.plan_images(image_sources,
                                             originals_stage.original_reader(request.source, optimized, cache),
                                             target_inventory.owned, request.config.images, settings, cache.has,
-                                            shown.__contains__)
+                                            shown=shown.__contains__,
+                                            stored_size=lambda key: None if (data := cache.get(key)) is None
+                                            else len(data))
         for failure in image_plan.failures:
             observer.failure(failure)
     original_actions = tuple((job.source.rel, action) for job in image_plan.jobs if (action := originals_stage.planned(
@@ -115,7 +117,11 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     plan = replace(plan, minify=minify_jobs, notices=image_plan.notices + plan.notices,
                    images=tuple((r.file, r.action) for job in image_plan.jobs for r in job.renditions
                                 if not r.candidate)
-                   + original_actions)
+                   + original_actions,
+                   image_work=tuple(a for job in image_plan.jobs
+                                    for a in imagestage.work((r.key, r.action) for r in job.renditions
+                                                             if not r.candidate))
+                   + tuple(action for _, action in original_actions))
     for notice in plan.notices:
         observer.notice(notice)
     refusal = None
@@ -166,7 +172,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
             plan = replace(make_plan(stage.sources, target_inventory.owned, codecs, request.config.compress,
                                      cache.has, copy_sources=request.out is not None,
                                      other_outputs=image_plan.outputs, transformed=transformed),
-                           copies=plan.copies, minify=minify_jobs, images=plan.images, notices=plan.notices)
+                           copies=plan.copies, minify=minify_jobs, images=plan.images,
+                           image_work=plan.image_work, notices=plan.notices)
         work = [j for j in plan.jobs if j.action is not Action.FRESH]
         observer.start(len(work), "compressing")
         outcomes = execute(plan.jobs, target, {c.name: c for c in codecs}, cache,
