@@ -102,3 +102,28 @@ def test_the_recipe_posts_the_comment_when_a_budget_fails_and_the_job_fails(tmp_
     assert "| `assets/table-*.js` | — |" in comment  # the new chunk, against main's baseline
     assert "| `assets/*.js` | 20.0 kB |" in comment and "| 🚨 error |" in comment
     assert (runner.store / "size-report" / "size-report.html").is_file()
+
+
+def test_the_runner_follows_githubs_step_conditions(tmp_path) -> None:
+    """The rules the recipe test relies on, on steps whose outcome is known: a step without a status
+    function runs only while all went well, `always()` and `!cancelled()` run after a failure,
+    `continue-on-error` keeps a failure from failing the job, and a failure fails it at the end."""
+    steps = [
+        {"run": "true", "continue-on-error": True},
+        {"run": "false", "continue-on-error": True},  # fails, but the job goes on as if it had not
+        {"run": "touch ran-after-tolerated"},
+        {"run": "false"},
+        {"run": "touch skipped-plain"},
+        {"if": "github.event_name == 'push'", "run": "touch skipped-event"},
+        {"if": "${{ always() }}", "run": "touch ran-always"},
+        {"if": "${{ !cancelled() && github.event_name == 'PUSH' }}", "run": "touch ran-not-cancelled"},
+        {"if": "failure() || success()", "run": "touch ran-failure"},
+        {"if": "success()", "run": "touch skipped-success"},
+    ]
+    job = workflow.run(steps, event="push", workspace=tmp_path, actions={}, replace={},
+                       env={"PATH": os.environ["PATH"]})
+    assert job.failed
+    assert [o for _, o in job.outcomes] == ["success", "failure", "success", "failure", "skipped", "skipped",
+                                            "success", "success", "success", "skipped"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ran-after-tolerated", "ran-always", "ran-failure",
+                                                         "ran-not-cancelled"]

@@ -96,17 +96,16 @@ class _Expression:
         return False
 
     def _or(self) -> Any:
-        left = self._and()
-        while self._next("||"):
-            right = self._and()
-            left = left or right
-        return left
+        return self._chain("||", self._and, lambda left, right: left or right)
 
     def _and(self) -> Any:
-        left = self._not()
-        while self._next("&&"):
-            right = self._not()
-            left = left and right
+        return self._chain("&&", self._not, lambda left, right: left and right)
+
+    def _chain(self, op: str, operand: Callable[[], Any], combine: Callable[[Any, Any], Any]) -> Any:
+        """`operand (op operand)*`, left to right; every operand is read, as GitHub parses them all."""
+        left = operand()
+        while self._next(op):
+            left = combine(left, operand())
         return left
 
     def _not(self) -> Any:
