@@ -126,6 +126,8 @@ class Plan:
     notices: tuple[Notice, ...] = ()
     minify: tuple[MinifyJob, ...] = ()  # the minify stage's files (opt-in [minify])
     images: tuple[tuple[str, Action], ...] = ()  # the image stage's outputs and what each needs
+    # the image stage's units of work as the build counts them (one per encode, images/stage.work)
+    image_work: tuple[Action, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,8 +182,8 @@ class BuildStats:
     written: int = 0
     removed: int = 0
     kept: dict[str, int] = field(default_factory=dict)  # codec -> sidecars kept
-    original_bytes: int = 0  # bytes of the compressible files that got a sidecar
-    best_bytes: int = 0  # the same files at their smallest kept encoding
+    raw_bytes: int = 0  # every file's bytes, as stored (diff.ignore left out: build/wire.py)
+    wire_bytes: int = 0  # the same files over the wire: what a current browser downloads (build/wire.py)
     seconds: float = 0.0
     minified: int = 0  # files that are minified forms of their originals after this build
     minify_runs: int = 0  # files the minifier ran on in this build (none come from the cache or the ledger)

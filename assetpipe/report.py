@@ -149,9 +149,9 @@ def summary_line(result: BuildResult) -> str:
     parts = [f"{s.files} files", f"{sidecars} sidecars" + (f" ({by_codec})" if by_codec else "")]
     if s.images:
         parts.append(f"{s.images} images -> {s.variants} image files")
-    if s.original_bytes:
-        parts.append(f"{human(s.original_bytes)} -> {human(s.best_bytes)} over the wire "
-                     f"(saved {human(s.original_bytes - s.best_bytes)})")
+    if s.raw_bytes:
+        parts.append(f"{human(s.raw_bytes)} -> {human(s.wire_bytes)} over the wire "
+                     f"(saved {human(s.raw_bytes - s.wire_bytes)})")
     if s.minified:
         parts.append(f"{s.minified} minified (saved {human(s.minify_saved)}, {s.minify_runs} minifier runs)")
     if s.optimized:
@@ -168,7 +168,7 @@ def _plan_counts(plan: Plan) -> dict[str, int]:
     counts = {a.value: 0 for a in Action}
     for job in plan.jobs:
         counts[job.action.value] += 1
-    for _, action in plan.images:
+    for action in plan.image_work:
         counts[action.value] += 1
     return counts
 
@@ -218,7 +218,8 @@ def result_json(result: BuildResult) -> str:
             "up_to_date": s.up_to_date,
             "written": s.written,
             "removed": s.removed,
-            "bytes": {"original": s.original_bytes, "smallest": s.best_bytes},
+            # `smallest`: the name over_the_wire had before both meant the same (build/wire.py)
+            "bytes": {"original": s.raw_bytes, "over_the_wire": s.wire_bytes, "smallest": s.wire_bytes},
             "minified": {"files": s.minified, "minifier_runs": s.minify_runs, "saved": s.minify_saved},
             "optimized": {"files": s.optimized, "saved": s.optimized_saved},
             "seconds": round(s.seconds, 3),

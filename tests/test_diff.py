@@ -9,9 +9,10 @@ import shutil
 import pytest
 
 from assetpipe.config import Config
+from assetpipe.sizes.comment import MARKER
 from assetpipe.sizes.diff import DEFAULT_HASH_PATTERN, strip_hash
-from assetpipe.sizes.formats import MARKER
 from assetpipe.sizes.measure import measure
+from assetpipe.units import human
 
 from .conftest import DEMO, REPO, snapshot
 
@@ -134,20 +135,43 @@ def test_sizes_from_sidecars_equal_sizes_computed_without_a_manifest(cli, site, 
     assert same.initial == measure(site, Config()).initial
 
 
+def test_build_and_diff_agree_on_what_goes_over_the_wire(cli, site, tmp_path) -> None:
+    """One definition (build/wire.py): per file, what a Brotli- and AVIF-accepting browser downloads:
+    a text file's .br, an image's same-URL .avif (else .webp), else the original; maps and .vite/ never."""
+    built = cli("build", str(site), "--cache-dir", str(tmp_path / "cache"), "--json")
+    assert built.exit_code == 0, built.stderr
+    said = re.search(r"([\d.]+ [kM]?B) -> ([\d.]+ [kM]?B) over the wire", built.stderr)
+    document = as_json(cli("diff", str(tmp_path / "none"), str(site), "--format", "json"))
+    total = document["totals"]["total"]["head"]
+    assert said is not None and said.groups() == (human(total["raw"]), human(total["brotli"]))
+    assert json.loads(built.stdout)["bytes"]["over_the_wire"] == total["brotli"]
+    assert json.loads(built.stdout)["bytes"]["original"] == total["raw"]
+    manifest = json.loads((site / ".assetpipe" / "manifest.json").read_text())["files"]
+    files = {f["head"]["path"]: f["head"] for f in document["files"]}
+    images = [rel for rel, entry in manifest.items() if "avif" in entry.get("encodings", {})]
+    assert len(images) >= 3
+    for rel in images:  # the AVIF sidecar, which the servers try first, in both compressed columns
+        avif = manifest[rel]["encodings"]["avif"]["size"]
+        assert files[rel]["brotli"] == files[rel]["gzip"] == avif < files[rel]["raw"], rel
+    script = next(rel for rel, entry in manifest.items() if rel.endswith(".js") and "br" in entry["encodings"])
+    assert files[script]["brotli"] == manifest[script]["encodings"]["br"]["size"]
+    assert not [rel for rel in files if rel.endswith(".map") or rel.startswith(".vite/")]
+
+
 def test_terminal_table(cli) -> None:
     result = cli("diff", str(RENAMED / "base"), str(RENAMED / "head"))
     assert result.exit_code == 0
     assert result.stdout == (
-        "size (brotli): 117 B -> 129 B (+12 B, +10.3 %)\n"
+        "size (brotli): 118 B -> 129 B (+11 B, +9.3 %)\n"
         "\n"
         "file                     base  head      Δ      Δ %\n"
-        "assets/app-*.js          51 B  96 B  +45 B  +88.2 %\n"
+        "assets/app-*.js          52 B  96 B  +44 B  +84.6 %\n"
         "assets/use-selectors.js  33 B     —  -33 B  removed\n"
         "1 unchanged\n"
         "\n"
-        "group   base   head      Δ      Δ %  files\n"
-        "total  117 B  129 B  +12 B  +10.3 %      2\n"
-        "js     117 B  129 B  +12 B  +10.3 %      2\n"
+        "group   base   head      Δ     Δ %  files\n"
+        "total  118 B  129 B  +11 B  +9.3 %      2\n"
+        "js     118 B  129 B  +11 B  +9.3 %      2\n"
         "\n"
         "result: pass\n")
 
@@ -158,16 +182,17 @@ def test_markdown_for_a_pull_request(cli, tmp_path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == MARKER == "<!-- assetpipe:size-report -->"
     assert lines[1] == "### Bundle size"
-    assert lines[3] == "**117 B → 129 B** (+12 B, +10.3 %; brotli)"
+    assert lines[3] == "**118 B → 129 B** (+11 B, +9.3 %; brotli)"
     rows = [line for line in lines if line.startswith("| `")]
-    assert rows[:2] == ["| `assets/app-*.js` | 51 B | 96 B | +45 B | +88.2 % | ▲ |",
+    assert rows[:2] == ["| `assets/app-*.js` | 52 B | 96 B | +44 B | +84.6 % | ▲ |",
                         "| `assets/use-selectors.js` | 33 B | — | -33 B | removed | 🗑️ |"]
     details = lines.index("<details><summary>1 unchanged</summary>")
     assert lines[details + 4] == "| `assets/use-selector.js` | 33 B |" and lines[details + 6] == "</details>"
-    # `diff.max_rows` caps the listed changes; the rest are counted.
+    # `diff.max_rows` caps the listed changes; the rest are counted and summed.
     (tmp_path / "assetpipe.toml").write_text("[diff]\nmax_rows = 1\n")
     capped = cli("diff", str(RENAMED / "base"), str(RENAMED / "head"), "--format", "markdown").stdout
-    assert "| _+1 more_ | | | | | |" in capped and "`assets/use-selectors.js` | 33 B | —" not in capped
+    assert "| _+1 more changed files_ | 33 B | 0 B | -33 B | | |" in capped
+    assert "`assets/use-selectors.js` | 33 B | —" not in capped
 
 
 def test_json_is_the_spec_shape_and_deterministic(cli) -> None:
@@ -215,13 +240,35 @@ def test_unreadable_input_is_a_usage_error(cli, tmp_path) -> None:
     assert result.exit_code == 2 and result.stderr == f"error: {tmp_path / 'dist'}: no such file or folder\n"
 
 
+def test_vites_manifest_given_for_ours_gets_the_right_path(cli, site, tmp_path) -> None:
+    """The first thing a Vite user tries is the manifest Vite wrote: the error names the one to give."""
+    vite = site / ".vite" / "manifest.json"
+    unbuilt = cli("diff", str(vite), str(site))
+    assert unbuilt.exit_code == 2 and unbuilt.stdout == ""
+    assert unbuilt.stderr == (f"error: {vite}: not an assetpipe manifest (schema 1): it is Vite's; give the built "
+                              f"folder {site}, or {site / '.assetpipe' / 'manifest.json'} once "
+                              "`assetpipe build` has written it\n")
+    assert cli("build", str(site), "--cache-dir", str(tmp_path / "cache"), "-q", "--no-images").exit_code == 0
+    built = cli("diff", str(vite), str(site))
+    assert built.exit_code == 2
+    assert built.stderr == (f"error: {vite}: not an assetpipe manifest (schema 1): it is Vite's; did you mean "
+                            f"{site / '.assetpipe' / 'manifest.json'}?\n")
+
+
+def test_help_points_to_the_docs_not_the_spec(cli) -> None:
+    for command in ((), ("build",), ("watch",), ("diff",), ("upload",)):
+        text = cli(*command, "--help").stdout
+        assert "SPEC" not in text, command
+    assert "docs/diff.md" in cli("diff", "--help").stdout
+
+
 def test_head_defaults_to_dist_and_failed_files_give_exit_1(cli, tmp_path) -> None:
     shutil.copytree(RENAMED / "head", tmp_path / "dist")
     (tmp_path / "dist" / "gone.js").symlink_to("nowhere.js")
     result = cli("diff", str(RENAMED / "base"))
     assert result.exit_code == 1
     assert result.stderr == "error: gone.js: broken symbolic link\n"
-    assert result.stdout.startswith("size (brotli): 117 B -> 129 B")
+    assert result.stdout.startswith("size (brotli): 118 B -> 129 B")
 
 
 def test_a_manifest_with_image_variants(cli) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import shutil
 from pathlib import Path
 
 from PIL import Image, JpegImagePlugin
@@ -141,3 +143,57 @@ def test_a_changed_background_encodes_only_the_jpegs_of_images_with_alpha(cli, s
             assert names(entry, "jpeg").isdisjoint(names(before[rel], "jpeg")), rel
         else:
             assert entry == before[rel], rel
+
+
+def _flat_site(root: Path) -> None:
+    """Flat colours: lossless PNG fallbacks of about 100 bytes, which AVIF (and WebP at some widths)
+    cannot beat, so the build skips those variants (SPEC §2.1) and drops a sidecar or two."""
+    root.mkdir()
+    Image.new("RGB", (400, 300), (200, 40, 40)).save(root / "flat.png")
+    Image.new("RGB", (64, 64), (20, 140, 40)).save(root / "tiny.png")
+
+
+def _counts(cli, site: Path, cache: Path) -> tuple[tuple[int, ...], dict]:
+    """(what --dry-run says it would encode, take from the cache, keep up to date), and the build's JSON."""
+    plan = cli("build", str(site), "--cache-dir", str(cache), "--dry-run")
+    said = re.search(r"would encode (\d+), take (\d+) from the cache, keep (\d+) up to date", plan.stderr)
+    assert said is not None, plan.stderr
+    return tuple(map(int, said.groups())), build(cli, site, cache)
+
+
+def test_dry_run_counts_what_the_build_then_does(cli, tmp_path) -> None:
+    """Cold, up to date, and outputs wiped with the cache kept: --dry-run's `encode`, `take from the
+    cache` and `up to date` are the build's `encoded`, `cache_hits` and `up_to_date` right after, skipped
+    variants included, and the manifest is the same each time."""
+    site, cache = tmp_path / "dist", tmp_path / "cache"
+    _flat_site(site)
+    (tmp_path / "assetpipe.toml").write_text('[images]\nvariants_for = ["*.png"]\n')  # no page shows them
+    manifests, builds = [], []
+    for state in ("cold", "up to date", "outputs wiped, cache kept"):
+        if state == "outputs wiped, cache kept":
+            shutil.rmtree(site)
+            _flat_site(site)
+        said, built = _counts(cli, site, cache)
+        assert said == (built["encoded"], built["cache_hits"], built["up_to_date"]), state
+        manifests.append((site / ".assetpipe" / "manifest.json").read_bytes())
+        builds.append(built)
+        skipped = [k for e in images_of(site).values() for k in e["image"].get("skipped", [])]
+        assert len(skipped) >= 3, state
+    assert manifests[0] == manifests[1] == manifests[2]
+    cold, again, wiped = builds
+    assert (again["encoded"], again["cache_hits"]) == (0, 0)  # a skipped variant is not read again
+    assert (wiped["encoded"], wiped["cache_hits"]) == (0, cold["encoded"])  # every encode of the cold build
+
+
+def test_dry_run_counts_a_variant_stored_as_its_sidecar_once(cli, site, cache_dir) -> None:
+    """The demo's originals are content-hashed, so each own-width AVIF/WebP is stored once, as the
+    same-URL sidecar: one encode cold, nothing to read up to date, and --dry-run says so. (A folder
+    wiped of its outputs is left out: there --dry-run plans the pages' sidecars before the <picture>
+    rewrite it does not run.)"""
+    cold_said, cold = _counts(cli, site, cache_dir)
+    again_said, again = _counts(cli, site, cache_dir)
+    assert cold_said == (cold["encoded"], cold["cache_hits"], cold["up_to_date"])
+    assert again_said == (again["encoded"], again["cache_hits"], again["up_to_date"])
+    compressed = [j for j in json.loads(cli("build", str(site), "--cache-dir", str(cache_dir), "--dry-run",
+                                            "--json").stdout)["plan"]["outputs"] if j["action"] == "cached"]
+    assert again["cache_hits"] == len(compressed)  # only sidecars dropped by compress.min_ratio are read

@@ -38,9 +38,14 @@ def read_vite(root: Path, sources: tuple[SourceFile, ...]) -> ViteManifest:
             data = json.loads((root / rel).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and data and all(isinstance(v, dict) and "file" in v for v in data.values()):
+        if is_vite(data):
             return _from_vite(data)
     return ViteManifest({}, frozenset())
+
+
+def is_vite(data: object) -> bool:
+    """Whether parsed JSON is Vite's manifest: an object of chunks, each naming its emitted `file`."""
+    return isinstance(data, dict) and bool(data) and all(isinstance(v, dict) and "file" in v for v in data.values())
 
 
 def _from_vite(data: dict[str, dict[str, Any]]) -> ViteManifest:

@@ -101,10 +101,15 @@ def _write_renditions(decision: imagestage.Decision, writer: Writer, notices: li
     entries name the sidecar instead."""
     refused: set[str] = set()
     twins = dict(decision.twins)
+    # the work, kept or not (a variant not worth writing was encoded or read all the same), counted as
+    # --dry-run plans it; an earlier output now removed is counted as removed, below
+    done = [(p.rendition.key, p.work) for p in decision.keep]
+    done += [(p.rendition.key, p.work) for p in decision.drop if p.work is not Action.FRESH]
+    for work in imagestage.work(done):
+        _count(work, counts)
     for produced in decision.keep:
         if produced.rendition.file in twins:  # its sidecar's bytes (one encode), linked below
             continue
-        _count(produced.work, counts)
         if produced.data is not None:
             try:
                 counts["written"] += writer.write(produced.rendition.file, produced.data, produced.rendition.key)
@@ -135,7 +140,8 @@ def _write_renditions(decision: imagestage.Decision, writer: Writer, notices: li
             continue
         counts["variants"] += 1
     for produced in decision.drop:
-        if produced.work is Action.FRESH:  # on disk from an earlier build, no longer worth it
+        # on disk from an earlier build, no longer worth it (not a variant whose bytes are its sidecar's)
+        if produced.work is Action.FRESH and produced.rendition.file in writer.records:
             writer.remove(produced.rendition.file)
             counts["removed"] += 1
     return refused

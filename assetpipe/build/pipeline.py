@@ -15,6 +15,7 @@ from types import MappingProxyType
 from ..cache.statmemo import StatMemo
 from ..cache.store import Cache
 from ..compress import codecs as compress
+from ..config import Config
 from ..images import originals
 from ..images import originals as originals_stage  # the image stage's step: one module with the optimisers
 from ..images import stage as imagestage
@@ -34,7 +35,7 @@ from ..model import (
     SourceFile,
     UsageError,
 )
-from . import ledger, manifest, safety
+from . import ledger, manifest, safety, wire
 from .counts import _count, _reason, _report
 from .ledger import Record
 from .pictures import _described, _rewrite_pages, _run_images
@@ -64,6 +65,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
             cache.load_stats(memo_root, memo)
         state = ledger.read(request.source)
         inventory = scan(request.source, state.outputs, exclude=exclude, memo=memo)
+        if request.check is not None:
+            request.check(inventory)
         if not request.dry_run:  # --dry-run writes nothing, the cache included
             cache.save_stats(memo_root, memo)
         target_inventory = inventory
@@ -92,7 +95,9 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         image_plan = imagestage.plan_images(image_sources,
                                             originals_stage.original_reader(request.source, optimized, cache),
                                             target_inventory.owned, request.config.images, settings, cache.has,
-                                            shown.__contains__)
+                                            shown=shown.__contains__,
+                                            stored_size=lambda key: None if (data := cache.get(key)) is None
+                                            else len(data))
         for failure in image_plan.failures:
             observer.failure(failure)
     original_actions = tuple((job.source.rel, action) for job in image_plan.jobs if (action := originals_stage.planned(
@@ -112,7 +117,11 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     plan = replace(plan, minify=minify_jobs, notices=image_plan.notices + plan.notices,
                    images=tuple((r.file, r.action) for job in image_plan.jobs for r in job.renditions
                                 if not r.candidate)
-                   + original_actions)
+                   + original_actions,
+                   image_work=tuple(a for job in image_plan.jobs
+                                    for a in imagestage.work((r.key, r.action) for r in job.renditions
+                                                             if not r.candidate))
+                   + tuple(action for _, action in original_actions))
     for notice in plan.notices:
         observer.notice(notice)
     refusal = None
@@ -163,7 +172,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
             plan = replace(make_plan(stage.sources, target_inventory.owned, codecs, request.config.compress,
                                      cache.has, copy_sources=request.out is not None,
                                      other_outputs=image_plan.outputs, transformed=transformed),
-                           copies=plan.copies, minify=minify_jobs, images=plan.images, notices=plan.notices)
+                           copies=plan.copies, minify=minify_jobs, images=plan.images,
+                           image_work=plan.image_work, notices=plan.notices)
         work = [j for j in plan.jobs if j.action is not Action.FRESH]
         observer.start(len(work), "compressing")
         outcomes = execute(plan.jobs, target, {c.name: c for c in codecs}, cache,
@@ -204,7 +214,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     finally:
         writer.close()
         cache.close()
-    stats = _stats(present, encodings, counts, time.perf_counter() - started)
+    stats = _stats(present, encodings, counts, time.perf_counter() - started, request.config)
     stats = replace(stats, minified=len(minified), minify_runs=stage.minify_runs,
                     minify_saved=sum(m.original_size - m.size for m in minified.values()),
                     images=len(image_entries), variants=counts["variants"], optimized=len(optimised),
@@ -290,17 +300,13 @@ def _present(inventory: Inventory, failures: list[Failure], root: Path) -> tuple
 
 
 def _stats(sources: tuple, encodings: dict[str, dict[str, Encoding]], counts: dict[str, int],
-           seconds: float) -> BuildStats:
+           seconds: float, config: Config) -> BuildStats:
     kept: dict[str, int] = {}
-    original = best = 0
     for source in sources:
         # Content-Encoding sidecars only; the same-URL image sidecars are counted with the images.
-        found = {c: e for c, e in encodings.get(source.rel, {}).items() if c in compress.CODEC_NAMES}
-        if not found:
-            continue
-        for codec in found:
-            kept[codec] = kept.get(codec, 0) + 1
-        original += source.size
-        best += min(e.size for e in found.values())
-    return BuildStats(files=len(sources), kept=kept, original_bytes=original, best_bytes=best,
-                      seconds=seconds, **counts)
+        for codec in encodings.get(source.rel, {}):
+            if codec in compress.CODEC_NAMES:
+                kept[codec] = kept.get(codec, 0) + 1
+    raw, over = wire.totals(((s.rel, s.size, {c: e.size for c, e in encodings.get(s.rel, {}).items()})
+                             for s in sources), config)
+    return BuildStats(files=len(sources), kept=kept, raw_bytes=raw, wire_bytes=over, seconds=seconds, **counts)

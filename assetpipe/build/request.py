@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..cache.statmemo import StatMemo
 from ..config import Config
 from ..images.encodepool import EncodePool
-from ..model import UsageError
+from ..model import Inventory, UsageError
 from . import safety
 from .writer import WriteGate
 
@@ -29,6 +30,9 @@ class BuildRequest:
     gate: WriteGate | None = None  # `assetpipe watch`: stops the writes from another thread on Ctrl-C
     allow_delete: bool = False  # go ahead with removals over the net (safety.py): --allow-delete
     force: bool = False  # build a folder that looks like a project's sources: --force
+    # The caller's check of its config against the folder, made on the scan before anything is written
+    # (--dry-run too); it raises ConfigError. `assetpipe build`'s: every budget can be measured here.
+    check: Callable[[Inventory], None] | None = None
 
 
 def check_folders(source: Path, out: Path | None, cache_dir: Path | None = None, *, force: bool = False) -> None:

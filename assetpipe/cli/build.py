@@ -1,15 +1,16 @@
-"""`assetpipe build`: flags -> BuildRequest -> the pipeline -> the terminal (or --json) -> budgets,
---report, --headers and --upload when asked -> the exit code."""
+"""`assetpipe build`: flags -> BuildRequest (with the check of the budget names) -> the pipeline -> the
+terminal (or --json) -> --check-budgets, --report, --headers and --upload when asked -> the exit code."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from .. import config
-from ..model import AssetpipeError, WriteStopped
+from ..model import AssetpipeError, ConfigError, Inventory, WriteStopped
 from ..report import TerminalObserver, plan_lines, result_json
 from ..upload import headersfile
 from .diff import _check_build_sizes
@@ -37,19 +38,23 @@ from .upload import _upload, _write_headers_file
 @_pipeline_options
 @click.option("--minify", "minify_all", is_flag=True,
               help="Minify HTML, CSS, JS, SVG and JSON this run, as if every [minify] type were true.")
+@click.option("--check-budgets", is_flag=True,
+              help="Also judge [budgets] after the build, and exit 3 when one is at error level "
+                   "(without it `assetpipe diff` does; docs/diff.md).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write a self-contained HTML size report here.")
 @click.option("--base", type=click.Path(path_type=Path),
-              help="Baseline (a manifest or a built folder) for --report and growth budgets.")
+              help="Baseline (a manifest or a built folder) for --report and --check-budgets' growth budgets.")
 @click.option("--headers", "headers_format", type=click.Choice(headersfile.FORMATS), default=None,
               help="Also write DIR/_headers (Cache-Control by path) for Netlify or Cloudflare Pages.")
 @click.option("--upload", "then_upload", is_flag=True,
-              help="After a build with no failures (and no budget error), run `assetpipe upload` on it.")
+              help="After a build with no failures (nor, with --check-budgets, a budget error), "
+                   "run `assetpipe upload` on it.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail.")
 def build_command(directory: Path, config_path: Path | None, out: Path | None, dry_run: bool, as_json: bool,
                   jobs: int | None, cache_dir: Path | None, no_compress: bool, no_images: bool,
-                  allow_delete: bool | None, force: bool, minify_all: bool,
+                  allow_delete: bool | None, force: bool, minify_all: bool, check_budgets: bool,
                   report_path: Path | None, base: Path | None, headers_format: str | None, then_upload: bool,
                   quiet: bool, verbose: bool) -> None:
     """Optimise DIRECTORY (default ./dist) in place, or into --out."""
@@ -57,6 +62,10 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
 
     observer = TerminalObserver(quiet=quiet, verbose=verbose)
     loaded = _load_config(config_path, observer, as_json=as_json)
+    try:
+        check = _budget_check(loaded.config)
+    except ConfigError as exc:
+        _stop(observer, EXIT_USAGE, exc.problems, as_json=as_json)
     request = BuildRequest(
         source=directory,
         config=config.with_all_minified(loaded.config) if minify_all else loaded.config,
@@ -68,11 +77,14 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
         images=not no_images,
         allow_delete=loaded.config.build.allow_delete if allow_delete is None else allow_delete,
         force=force,
+        check=check,
     )
     try:
         result = build(request, observer)
     except WriteStopped as exc:  # a full disk: what was written is whole, the rest was not written
         _stop(observer, EXIT_FAILED, [str(exc)], as_json=as_json)
+    except ConfigError as exc:  # a budget this folder cannot have: nothing written
+        _stop(observer, EXIT_USAGE, exc.problems, as_json=as_json)
     except AssetpipeError as exc:
         _stop(observer, EXIT_USAGE, [str(exc)], as_json=as_json)
     except KeyboardInterrupt:
@@ -85,7 +97,8 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
     if result.refusal is not None:  # --dry-run: the real build would stop here
         observer.error(result.refusal)
         sys.exit(EXIT_USAGE)
-    code = _check_build_sizes(result, loaded.config, base, report_path, jobs or _default_jobs(), observer)
+    code = _check_build_sizes(result, loaded.config, base, report_path, check_budgets, jobs or _default_jobs(),
+                              observer)
     if headers_format and not dry_run and code in (EXIT_OK, EXIT_FAILED, EXIT_BUDGET):
         code = max(code, _write_headers_file(result.target, loaded.config.upload, observer))
     if then_upload and not dry_run:
@@ -94,3 +107,13 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
         else:
             observer.error("not uploading: the build did not succeed (see above)")
     sys.exit(code)
+
+
+def _budget_check(cfg: config.Config) -> Callable[[Inventory], None] | None:
+    """With budgets configured, the check that each can be measured on the folder, made before the build
+    writes anything; ConfigError when a Lighthouse budget file cannot be read."""
+    if not cfg.has_budgets:
+        return None
+    from ..sizes.check import budget_check
+
+    return budget_check(cfg, Path.cwd())

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 @click.argument("base", type=click.Path(path_type=Path))
 @click.argument("head", required=False, type=click.Path(path_type=Path), default=Path("dist"))
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
-              help="text (a table), markdown (a PR comment) or json (SPEC section 3).")
+              help="text (a table), markdown (a PR comment) or json (its fields: docs/diff.md).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write a self-contained HTML report here.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
@@ -35,6 +35,7 @@ def diff_command(base: Path, head: Path, fmt: str, report_path: Path | None, con
 
     BASE and HEAD are assetpipe manifests or built folders; a missing BASE is not an error.
     """
+    from ..sizes import comment
     from ..sizes import formats as diffreport
     from ..sizes.check import SizeRequest, size_report
 
@@ -58,7 +59,7 @@ def diff_command(base: Path, head: Path, fmt: str, report_path: Path | None, con
     if fmt == "json":
         click.echo(diffreport.to_json(report), nl=False)
     elif fmt == "markdown":
-        click.echo(diffreport.markdown(report, max_rows=loaded.config.diff.max_rows), nl=False)
+        click.echo(comment.markdown(report, max_rows=loaded.config.diff.max_rows), nl=False)
     else:
         click.echo(diffreport.text(report), nl=False)
     sys.exit(_size_exit(report))
@@ -80,9 +81,10 @@ def _write_html_report(report: SizeReport, path: Path) -> None:
 
 
 def _check_build_sizes(result: BuildResult, cfg: config.Config, base: Path | None, report_path: Path | None,
-                       jobs: int, observer: TerminalObserver) -> int:
-    """After `build`: check the budgets (exit 3 on an error-level breach) and write --report, when asked."""
-    if result.dry_run or not (cfg.has_budgets or report_path is not None):
+                       check_budgets: bool, jobs: int, observer: TerminalObserver) -> int:
+    """After `build`, when asked: judge the budgets (--check-budgets: a line each, exit 3 on an
+    error-level breach) and write --report. Without --check-budgets the budgets are `diff`'s to judge."""
+    if result.dry_run or not ((check_budgets and cfg.has_budgets) or report_path is not None):
         return result.exit_code
     from ..sizes import formats as diffreport
     from ..sizes.check import SizeRequest, size_report
@@ -100,6 +102,8 @@ def _check_build_sizes(result: BuildResult, cfg: config.Config, base: Path | Non
         return EXIT_USAGE
     for notice in report.notices:
         observer.notice(notice)
+    if not check_budgets:
+        return result.exit_code
     for line in diffreport.budget_lines(report):
         if not observer.quiet or not line.startswith(("budget ok", "budget skipped")):
             observer.console.print(line, markup=False, highlight=False)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
               help="Where to upload (default: upload.target from the config).")
 @click.option("--dry-run", is_flag=True, help="Print the upload plan and send nothing.")
 @click.option("--json", "as_json", is_flag=True,
-              help="With --dry-run, the plan as JSON (SPEC section 7); otherwise the result as JSON.")
+              help="With --dry-run, the plan as JSON (its fields: docs/upload.md); otherwise the result as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("-v", "--verbose", is_flag=True, help="A line per file.")
 def upload_command(directory: Path, config_path: Path | None, target: str | None, dry_run: bool, as_json: bool,

@@ -19,12 +19,13 @@ from .options import EXIT_OK, EXIT_USAGE, _cache_dir, _default_jobs, _load_confi
 # `build`'s flags that have no meaning for `watch`: each is refused with the reason (exit 2), not
 # with click's bare "no such option".
 _NOT_FOR_WATCH = {
-    "--out": "watch optimises DIR in place (SPEC 4); for a finished copy run `assetpipe build DIR --out OUTDIR`",
+    "--out": "watch optimises DIR in place; for a finished copy run `assetpipe build DIR --out OUTDIR`",
     "--dry-run": "watch exists to write; to see what a build would do run `assetpipe build DIR --dry-run`",
     "--json": "watch reports one line per run on stderr; for a machine-readable result run "
               "`assetpipe build DIR --json`",
     "--report": "run `assetpipe build DIR --report FILE` or `assetpipe diff` when you want the report",
-    "--base": "budgets against a base are checked by `assetpipe build DIR --base BASE` or `assetpipe diff`",
+    "--check-budgets": "budgets are judged by `assetpipe diff`, or once by `assetpipe build DIR --check-budgets`",
+    "--base": "budgets against a base are judged by `assetpipe diff BASE DIR`, or `assetpipe build DIR --base BASE`",
     "--headers": "write the headers file with `assetpipe build DIR --headers FORMAT`",
     "--upload": "upload a finished build with `assetpipe upload DIR`, not on every save",
 }
@@ -38,7 +39,7 @@ def _refuse_for_watch(ctx: click.Context, param: click.Parameter, value: object)
 
 def _not_for_watch(command: Callable[..., None]) -> Callable[..., None]:
     for flag in reversed(_NOT_FOR_WATCH):
-        is_flag = flag in ("--dry-run", "--json", "--upload")
+        is_flag = flag in ("--dry-run", "--json", "--check-budgets", "--upload")
         command = click.option(flag, is_flag=is_flag, type=None if is_flag else str, hidden=True,
                                expose_value=False, callback=_refuse_for_watch)(command)
     return command

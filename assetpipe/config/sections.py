@@ -220,7 +220,7 @@ class DiffConfig:
         1, "bytes of the headline metric from which a file counts as changed (compressed-size-action's 1 B)",
         _byte_count)
     max_rows: int = _setting(
-        50, "changed files listed in a PR comment; the rest are counted, keeping it under GitHub's size limit",
+        50, "rows per list in a PR comment (changed files, unchanged folders, budgets); the rest counted and summed",
         _integer(1, 100_000))
     lighthouse_budget: str = _setting(
         "", "a Lighthouse budget.json whose resourceSizes (KiB) and resourceCounts become error-level budgets",

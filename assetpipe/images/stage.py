@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import naming
@@ -69,7 +69,7 @@ class Rendition:
     width: int
     height: int
     key: str  # cache key of its bytes
-    action: Action
+    action: Action  # FRESH: on disk from an earlier build, itself or (a variant) as its same-URL sidecar
     fresh_size: int = 0
     sidecar: bool = False  # a same-URL format sidecar, written only when smaller than the original
     # encoded for a decision, never written: the full-width JPEG that images.optimize_originals weighs
@@ -78,13 +78,24 @@ class Rendition:
 
 
 @dataclass(frozen=True)
+class Skip:
+    """A modern variant known, before any work, not to be worth writing: not smaller than the fallback."""
+
+    format: str
+    width: int
+    size: int
+    fallback_size: int
+
+
+@dataclass(frozen=True)
 class ImageJob:
     source: SourceFile
     info: ImageInfo
     fallback: str | None
     modern: tuple[str, ...]
-    renditions: tuple[Rendition, ...]
+    renditions: tuple[Rendition, ...]  # what the build produces: encodes, reads from the cache, or finds on disk
     settings: tuple[tuple[str, str], ...]  # (format, its effective encoder settings), for the manifest
+    skipped: tuple[Skip, ...] = ()  # variants an earlier build found not worth writing: neither read nor written
 
     @property
     def needs_decode(self) -> bool:
@@ -126,10 +137,14 @@ def plan_images(
     settings: ImageSettings,
     in_cache: Callable[[str], bool],
     shown: Callable[[str], bool] = lambda rel: True,
+    stored_size: Callable[[str], int | None] = lambda key: None,
 ) -> ImagePlan:
-    """Every image's renditions. Width variants only for the images `shown` says markup can reach (a
-    page's <img>, or `images.variants_for`); the others get the same-URL sidecars alone (SPEC §2.1),
-    which serve them at full size, since nothing would ever name a variant of theirs."""
+    """Every image's renditions, each looked up (on disk, in the cache, to encode). Width variants only
+    for the images `shown` says markup can reach (a page's <img>, or `images.variants_for`); the others
+    get the same-URL sidecars alone (SPEC §2.1), which serve them at full size, since nothing would ever
+    name a variant of theirs. `stored_size` gives a cache entry's size (None: none, or damaged): with it,
+    the renditions an earlier build of this folder decided not to keep are known as such
+    (`_known_drops`), so they are neither read nor counted."""
     owned_by_rel = {o.rel: o for o in owned}
     user_files = {s.rel for s in sources}
     jobs: list[ImageJob] = []
@@ -164,9 +179,10 @@ def plan_images(
             key = cache_keys.key(source.sha256, f"image:jpeg:{info.width}", recipes["jpeg"])
             renditions += (Rendition(f"{source.rel}#candidate", "jpeg", info.width, info.height, key,
                                      Action.CACHED if in_cache(key) else Action.ENCODE, candidate=True),)
+        renditions, skipped = _known_drops(renditions, fallback, source.size, stored_size)
         if not renditions:
             continue  # neither variants nor sidecars: nothing to make
-        jobs.append(ImageJob(source, info, fallback, modern, renditions, tuple(recipes.items())))
+        jobs.append(ImageJob(source, info, fallback, modern, renditions, tuple(recipes.items()), skipped))
     return ImagePlan(tuple(jobs), tuple(failures), tuple(notices))
 
 
@@ -197,6 +213,59 @@ def _lookup(name: str, fmt: str, width: int, height: int, key: str, owned: dict[
         return Rendition(name, fmt, width, height, key, Action.FRESH, previous.size, sidecar)
     action = Action.CACHED if in_cache(key) else Action.ENCODE
     return Rendition(name, fmt, width, height, key, action, 0, sidecar)
+
+
+def _known_drops(renditions: tuple[Rendition, ...], fallback: str | None, source_size: int,
+                 stored_size: Callable[[str], int | None]) -> tuple[tuple[Rendition, ...], tuple[Skip, ...]]:
+    """What an earlier build of this folder settled, known without reading a byte, so that an up-to-date
+    build neither reads nor counts it and --dry-run plans nothing for it: a variant whose same-URL
+    sidecar (one cache key, the same bytes) is on disk needs nothing (`_store_once` names or links the
+    sidecar); a modern variant in the cache at a width whose fallback is on disk, whose size says it is
+    not worth writing (`_not_worth_it`), is a Skip, not a rendition; so with a sidecar in the cache not
+    smaller than the original. Anything else is left to `decide`, after the work."""
+    sidecars = {r.key: r.fresh_size for r in renditions if r.sidecar and r.action is Action.FRESH}
+    renditions = tuple(replace(r, action=Action.FRESH, fresh_size=sidecars[r.key])
+                       if not r.sidecar and r.action is Action.CACHED and r.key in sidecars else r
+                       for r in renditions)
+    on_disk = {r.width: r.fresh_size for r in renditions
+               if r.action is Action.FRESH and not r.sidecar and r.format == fallback}
+    if not on_disk:
+        return renditions, ()
+    kept: list[Rendition] = []
+    skips: list[Skip] = []
+    for r in renditions:
+        if r.action is Action.CACHED and (r.sidecar or r.width in on_disk):
+            size = stored_size(r.key)
+            if size is not None and _not_worth_it(r, size, fallback, on_disk, source_size):
+                if not r.sidecar:
+                    skips.append(Skip(r.format, r.width, size, on_disk[r.width]))
+                continue
+        kept.append(r)
+    return tuple(kept), tuple(skips)
+
+
+def _not_worth_it(r: Rendition, size: int, fallback: str | None, fallback_size: dict[int, int],
+                  source_size: int) -> bool:
+    """SPEC §2.1's size rules: a same-URL sidecar must be smaller than the original it stands for, a
+    modern variant smaller than the fallback at its width."""
+    if r.sidecar:
+        return size >= source_size
+    limit = fallback_size.get(r.width)
+    return r.format != fallback and limit is not None and size >= limit
+
+
+_EFFORT = {Action.FRESH: 0, Action.CACHED: 1, Action.ENCODE: 2}
+
+
+def work(renditions: Iterable[tuple[str, Action]]) -> list[Action]:
+    """One image's work as a build counts it and --dry-run plans it, from its renditions' (cache key,
+    action): one unit per key, since a variant and its same-URL sidecar are one encode (or one cache
+    read) of the same bytes, each unit the most any of its renditions takes (encode, cache read, none)."""
+    units: dict[str, Action] = {}
+    for key, action in renditions:
+        if key not in units or _EFFORT[action] > _EFFORT[units[key]]:
+            units[key] = action
+    return [units[key] for key in sorted(units)]
 
 
 def _looks_like_an_output(rel: str, user_files: set[str]) -> bool:
@@ -344,20 +413,18 @@ def decide(result: ImageResult) -> Decision:
         r = p.rendition
         if r.candidate:  # weighed by images.optimize_originals, never written
             continue
-        if r.sidecar:
-            if p.size < job.source.size:
-                keep.append(p)
+        if not _not_worth_it(r, p.size, job.fallback, fallback_size, job.source.size):
+            keep.append(p)
+            if r.sidecar:
                 encodings[r.format] = {"file": r.file, "size": p.size}
-            else:
-                drop.append(p)
             continue
-        limit = fallback_size.get(r.width)
-        if r.format != job.fallback and limit is not None and p.size >= limit:
-            drop.append(p)
+        drop.append(p)
+        if not r.sidecar:
             skipped.append({"format": r.format, "width": r.width, "reason": "not smaller than fallback",
-                            "size": p.size, "fallback_size": limit})
-            continue
-        keep.append(p)
+                            "size": p.size, "fallback_size": fallback_size[r.width]})
+    skipped += [{"format": k.format, "width": k.width, "reason": "not smaller than fallback", "size": k.size,
+                 "fallback_size": k.fallback_size} for k in job.skipped]
+    skipped.sort(key=lambda k: (k["width"], job.modern.index(k["format"])))  # as a clean build lists them
     keep, drop, named, twins = _store_once(job, keep, drop)
     listed = {p.rendition.file for p in keep} | named.keys()
     variants = [{"file": named.get(p.rendition.file, p.rendition.file), "format": p.rendition.format,

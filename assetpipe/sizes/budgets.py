@@ -10,7 +10,9 @@ is the one effect here.
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from ..config import Budget
 from ..globs import compile_glob
 from ..model import ConfigError, Notice
 from ..units import UNITS
-from .model import CATEGORIES, BudgetResult, BudgetRule, FileChange, SizeDiff
+from .model import CATEGORIES, BudgetResult, BudgetRule, FileChange, SizeDiff, Sizes
 
 _ORDER = {"ok": 0, "skipped": 0, "warn": 1, "error": 2}
 # Lighthouse resource types -> assetpipe's types (https://web.dev/articles/use-lighthouse-for-performance-budgets).
@@ -86,42 +88,54 @@ def read_lighthouse(path: Path) -> tuple[tuple[BudgetRule, ...], tuple[Notice, .
 
 def evaluate(rules: tuple[BudgetRule, ...], diff: SizeDiff) -> tuple[BudgetResult, ...]:
     """Each rule's level; ConfigError when a glob matches no file or `initial` cannot be known."""
-    problems: list[str] = []
-    results: list[BudgetResult] = []
-    for rule in rules:
-        per_file = rule.selector.startswith("glob:")
-        result = _per_file(rule, diff, problems) if per_file else _group(rule, diff, problems)
-        if result is not None:
-            results.append(result)
-    if problems:
+    head = [c.head.path for c in diff.files if c.head is not None]
+    if problems := unmatched(rules, head, diff.head.initial is not None, diff.head.label):
         raise ConfigError(problems)
-    return tuple(results)
+    return tuple(_per_file(rule, diff) if rule.selector.startswith("glob:") else _group(rule, diff) for rule in rules)
 
 
-def _group(rule: BudgetRule, diff: SizeDiff, problems: list[str]) -> BudgetResult | None:
-    name = rule.selector.removeprefix("type:")
-    total = diff.total(name)
-    if total.head is None:
-        problems.append(f"budgets.{rule.name}: {diff.head.label} has no Vite manifest (.vite/manifest.json), "
-                        "so its initial JS is unknown")
-        return None
+def unmatched(rules: tuple[BudgetRule, ...], paths: Collection[str], initial_known: bool, label: str) -> list[str]:
+    """What no build of these files can measure, one line per rule: a glob that matches none of `paths`
+    (with the closest name that would: `total`, `assets/*.js`), `initial` without Vite's manifest.
+    Pure: `build` asks it of the folder before writing anything, `diff` of HEAD."""
+    problems: list[str] = []
+    globs = [rule for rule in rules if rule.selector.startswith("glob:")]
+    matched = _matched({rule.selector.removeprefix("glob:") for rule in globs}, paths)
+    for rule in rules:
+        if rule.selector == "initial" and not initial_known:
+            problems.append(f"budgets.{rule.name}: {label} has no Vite manifest (.vite/manifest.json), "
+                            "so its initial JS is unknown")
+        elif rule.selector.startswith("glob:") and not matched[rule.selector.removeprefix("glob:")]:
+            problems.append(f"budgets.{rule.name}: matches no file in {label}" + _hint(rule.name, paths))
+    return problems
+
+
+def _matched(patterns: set[str], paths: Collection[str]) -> dict[str, bool]:
+    found = dict.fromkeys(patterns, False)
+    compiled = {pattern: compile_glob(pattern) for pattern in patterns}
+    for path in paths:
+        for pattern, glob in compiled.items():
+            if not found[pattern] and glob.fullmatch(path):
+                found[pattern] = True
+    return found
+
+
+def _group(rule: BudgetRule, diff: SizeDiff) -> BudgetResult:
+    total = diff.total(rule.selector.removeprefix("type:"))
+    head = total.head or Sizes()  # known: `unmatched` has refused `initial` without Vite's manifest
     if rule.measure == "count":
         return _level(rule, total.head_files, None)
     if not rule.growth:
-        return _level(rule, total.head.of(diff.metric), None)
+        return _level(rule, head.of(diff.metric), None)
     if total.base is None:
         return BudgetResult(rule, "skipped", 0.0, rule.error if rule.error is not None else rule.warn)
-    delta = total.head.of(diff.metric) - total.base.of(diff.metric)
+    delta = head.of(diff.metric) - total.base.of(diff.metric)
     return _growth(rule, delta, total.base.of(diff.metric), None)
 
 
-def _per_file(rule: BudgetRule, diff: SizeDiff, problems: list[str]) -> BudgetResult | None:
+def _per_file(rule: BudgetRule, diff: SizeDiff) -> BudgetResult:
     glob = compile_glob(rule.selector.removeprefix("glob:"))
     matched = [c for c in diff.files if c.head is not None and glob.fullmatch(c.head.path)]
-    if not matched:
-        problems.append(f"budgets.{rule.name}: matches no file in {diff.head.label}"
-                        + _hint(rule.name))
-        return None
     if not rule.growth:
         worst = max(matched, key=lambda c: (FileChange.size(c.head, diff.metric), c.key))
         return _level(rule, FileChange.size(worst.head, diff.metric), worst.head.path if worst.head else None)
@@ -150,11 +164,34 @@ def _growth(rule: BudgetRule, delta: int, base: int, file: str | None) -> Budget
     return BudgetResult(rule, "ok", percent, rule.error if rule.error is not None else rule.warn, file, delta)
 
 
-def _hint(name: str) -> str:
-    import difflib
-
+def _hint(name: str, paths: Collection[str]) -> str:
+    """"; did you mean `total`?" for a misspelt measure, "`assets/*.js`?" for a glob one folder name or
+    one extension away from files that are there; else nothing."""
     close = difflib.get_close_matches(name, ["total", "initial", "growth", "count", *CATEGORIES], n=1, cutoff=0.6)
+    close = close or difflib.get_close_matches(name, _globs_like(name, paths), n=1, cutoff=0.6)
     return f"; did you mean `{close[0]}`?" if close else ""
+
+
+def _globs_like(pattern: str, paths: Collection[str]) -> list[str]:
+    """Globs that match some of `paths` and differ from `pattern` in its folder (`asset/*.js` ->
+    `assets/*.js`) or in its extension (`assets/*.jsx` -> `assets/*.js`)."""
+    folder, _, name = pattern.rpartition("/")
+    names: dict[str, list[str]] = {}
+    for path in paths:
+        parent, _, base = path.rpartition("/")
+        names.setdefault(parent, []).append(base)
+    name_glob, folder_glob = compile_glob(name), compile_glob(folder)
+    found = {f"{parent}/{name}" if parent else name for parent, bases in names.items()
+             if any(name_glob.fullmatch(base) for base in bases)}
+    stem, dot, _ = name.rpartition(".")
+    for parent, bases in names.items():
+        if not dot or not folder_glob.fullmatch(parent):
+            continue
+        for base in bases:
+            candidate = f"{stem}.{base.rpartition('.')[2]}"
+            if "." in base and compile_glob(candidate).fullmatch(base):
+                found.add(f"{folder}/{candidate}" if folder else candidate)
+    return sorted(found)
 
 
 def as_json(result: BudgetResult) -> dict[str, Any]:

@@ -8,15 +8,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..build.wire import ignored
 from ..config import Config
-from ..model import Notice, UsageError
-from .budgets import evaluate, read_lighthouse, rules_from_config
+from ..model import ConfigError, Inventory, Notice, UsageError
+from .budgets import evaluate, read_lighthouse, rules_from_config, unmatched
 from .diff import compare
-from .measure import measure, source_map_for
-from .model import Measured, SizeReport
+from .measure import initial_js, measure, source_map_for
+from .model import BudgetRule, Measured, SizeReport
 from .sourcemaps import Breakdown, SourceMapError, breakdown
 
 
@@ -31,11 +33,8 @@ class SizeRequest:
 
 def size_report(request: SizeRequest) -> SizeReport:
     config = request.config
-    notices: list[Notice] = []
-    rules = rules_from_config(config.budgets)
-    if config.diff.lighthouse_budget:
-        extra, found = read_lighthouse(_beside(request.cwd, Path(config.diff.lighthouse_budget)))
-        rules, notices = rules + extra, [*notices, *found]
+    rules, found = budget_rules(config, request.cwd)
+    notices = list(found)
     if not request.head.exists():
         raise UsageError(f"{request.head}: no such file or folder")
     base: Measured | None = None
@@ -49,6 +48,29 @@ def size_report(request: SizeRequest) -> SizeReport:
                    min_change=config.diff.min_change)
     results = evaluate(rules, diff)
     return SizeReport(diff, results, (*notices, *head.notices, *diff.notices))
+
+
+def budget_rules(config: Config, cwd: Path) -> tuple[tuple[BudgetRule, ...], tuple[Notice, ...]]:
+    """`[budgets]` and Lighthouse's budget.json (`diff.lighthouse_budget`, relative to `cwd`) as rules."""
+    rules = rules_from_config(config.budgets)
+    if not config.diff.lighthouse_budget:
+        return rules, ()
+    extra, notices = read_lighthouse(_beside(cwd, Path(config.diff.lighthouse_budget)))
+    return rules + extra, notices
+
+
+def budget_check(config: Config, cwd: Path) -> Callable[[Inventory], None]:
+    """`build`'s check of its budgets against the folder it is about to build, made before anything is
+    written (BuildRequest.check): a budget that matches no file there, or `initial` without Vite's
+    manifest, is a ConfigError, exactly as `diff` would find it afterwards (budgets.unmatched)."""
+    rules, _ = budget_rules(config, cwd)
+
+    def check(inventory: Inventory) -> None:
+        paths = [s.rel for s in inventory.sources if not ignored(s.rel, config)]
+        if problems := unmatched(rules, paths, initial_js(inventory.root) is not None, str(inventory.root)):
+            raise ConfigError(problems)
+
+    return check
 
 
 def _beside(cwd: Path, path: Path) -> Path:

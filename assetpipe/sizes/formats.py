@@ -1,7 +1,7 @@
-"""A SizeReport as a terminal table, a PR comment (markdown) or JSON (SPEC §3, a contract).
+"""A SizeReport as a terminal table or JSON (SPEC §3, a contract); the PR comment is `comment`.
 
-All three are deterministic: rows by |Δ| of the headline metric, largest first, then by key; no
-timestamps. Unchanged files are counted (terminal) or folded into `<details>` (markdown).
+Both are deterministic: rows by |Δ| of the headline metric, largest first, then by key; no
+timestamps. Unchanged files are counted.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from ..units import human
 from .budgets import as_json
 from .model import BudgetResult, FileChange, MeasuredFile, SizeReport, Sizes, Total
 
-MARKER = "<!-- assetpipe:size-report -->"
-_ICONS = {"added": "🆕", "removed": "🗑️", "grew": "▲", "shrank": "▼", "unchanged": ""}
-_LEVEL_ICONS = {"ok": "✅", "warn": "⚠️", "error": "🚨", "skipped": "⏭️"}
 _GROUP_NAMES = {"total": "total", "initial": "initial JS", "js": "js", "css": "css", "html": "html",
                 "image": "image", "font": "font", "other": "other"}
 
@@ -56,12 +53,6 @@ def actual_text(result: BudgetResult) -> str:
 def _label(change: FileChange) -> str:
     logical = (change.head or change.base).logical  # type: ignore[union-attr]
     return f"{change.name} ({logical})" if logical and logical != change.name else change.name
-
-
-def _direction(change: FileChange, metric: str) -> str:
-    if change.status in ("added", "removed", "unchanged"):
-        return change.status
-    return "grew" if change.delta(metric) > 0 else "shrank"
 
 
 def _size(side: MeasuredFile | None, metric: str) -> str:
@@ -139,67 +130,6 @@ def _table_body(rows: list[list[str]], align: str) -> list[str]:
         cells = [cell.ljust(w) if a == "l" else cell.rjust(w) for cell, w, a in zip(row, widths, align, strict=True)]
         out.append("  ".join(cells).rstrip())
     return out
-
-
-# --- markdown (a PR comment) -----------------------------------------------------------------------
-
-
-def markdown(report: SizeReport, *, max_rows: int = 50) -> str:
-    diff, metric = report.diff, report.diff.metric
-    total = diff.total("total")
-    status = {"pass": "", "warn": " ⚠️", "fail": " 🚨"}[report.result]
-    out = [MARKER, f"### Bundle size{status}", "", _md_headline(total, metric), ""]
-    if diff.base is None:
-        rows = sorted((c for c in diff.files if c.head), key=lambda c: (-FileChange.size(c.head, metric), c.key))
-        out += ["| File | Size |", "|:--|--:|"]
-        out += [f"| {_code(c)} | {_size(c.head, metric)} |" for c in rows[:max_rows]]
-        out += _more(len(rows) - max_rows)
-    else:
-        changed = [c for c in diff.files if c.status != "unchanged"]
-        unchanged = [c for c in diff.files if c.status == "unchanged"]
-        if changed:
-            out += ["| File | Base | Head | Δ | Δ % | |", "|:--|--:|--:|--:|--:|:-:|"]
-            out += [f"| {_code(c)} | {_size(c.base, metric)} | {_size(c.head, metric)} | {signed(c.delta(metric))} "
-                    f"| {_pct(c, metric)} | {_ICONS[_direction(c, metric)]} |" for c in changed[:max_rows]]
-            out += _more(len(changed) - max_rows)
-        else:
-            out.append("No file changed size.")
-        if unchanged:
-            out += ["", f"<details><summary>{len(unchanged)} unchanged</summary>", "", "| File | Size |", "|:--|--:|"]
-            out += [f"| {_code(c)} | {_size(c.head, metric)} |" for c in unchanged]
-            out += ["", "</details>"]
-    out += ["", "| Group | Base | Head | Δ | Δ % | Files |", "|:--|--:|--:|--:|--:|--:|"]
-    out += ["| " + " | ".join(row) + " |" for row in _total_rows(diff.totals, metric)]
-    if report.budgets:
-        out += ["", "**Budgets**", "", "| Budget | Limit | Actual | Status |", "|:--|--:|--:|:--|"]
-        for b in report.budgets:
-            where = f" (`{_escape(b.file)}`)" if b.file and b.level in ("warn", "error") else ""
-            out.append(f"| `{_escape(b.rule.name)}` | {limit_text(b)} | {actual_text(b)}{where} "
-                       f"| {_LEVEL_ICONS[b.level]} {b.level} |")
-    out += ["", f"<sub>{metric} sizes, measured by assetpipe on the emitted files</sub>"]
-    return "\n".join(out) + "\n"
-
-
-def _md_headline(total: Total, metric: str) -> str:
-    head = total.head or Sizes()
-    if total.base is None:
-        return f"**{human(head.of(metric))}** ({metric}, {total.head_files} files). No baseline to compare with."
-    return (f"**{human(total.base.of(metric))} → {human(head.of(metric))}** ({signed(total.delta(metric) or 0)}, "
-            f"{percent(total.percent(metric))}; {metric})")
-
-
-def _code(change: FileChange) -> str:
-    logical = (change.head or change.base).logical  # type: ignore[union-attr]
-    name = f"`{_escape(change.name)}`"
-    return f"{name} ({_escape(logical)})" if logical and logical != change.name else name
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("`", "'").replace("<", "&lt;")
-
-
-def _more(hidden: int) -> list[str]:
-    return [f"| _+{hidden} more_ | | | | | |"] if hidden > 0 else []
 
 
 # --- JSON (a contract) -----------------------------------------------------------------------------

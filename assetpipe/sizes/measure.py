@@ -4,9 +4,10 @@ A folder's own `.assetpipe/manifest.json` is used when it has one; otherwise the
 measured in memory, and nothing is written into it. Compressed sizes come from the manifest's sidecars;
 a compressible file without one is compressed here with the build's own codecs and settings (when its
 bytes are at hand and still match the manifest), so both sides are measured alike. Files that are never
-precompressed (images, fonts in woff/woff2, archives, media) count at their raw size in every column:
-that is what a server sends; and no encoded size is counted above the raw size, since a server that has
-no smaller sidecar sends the file as it is.
+precompressed (fonts in woff/woff2, archives, media) count at their raw size in every column, and a
+raster image at its same-URL .avif (else .webp) sidecar in the compressed columns: what a server sends
+(build/wire.py, the one definition of "over the wire"); no encoded size is counted above the raw size,
+since a server that has no smaller sidecar sends the file as it is.
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ from urllib.parse import unquote_to_bytes
 from .. import mediatypes
 from ..build import ledger, manifest
 from ..build.scan import scan
+from ..build.wire import ignored, over_the_wire
 from ..compress import codecs as compress
 from ..config import CompressConfig, Config
-from ..globs import compile_glob
 from ..model import Failure, Notice, UsageError
 from .model import ImageInfo, ImageVariant, Measured, MeasuredFile, Sizes
 
 MANIFEST = f"{ledger.STATE_DIR}/{manifest.NAME}"
 _FONTS = frozenset({"woff", "woff2", "ttf", "otf", "eot"})
 _SCRIPTS = frozenset({"js", "mjs", "cjs"})
+_COLUMNS = (("brotli", "br"), ("gzip", "gzip"))  # a compressed size column and the sidecar it comes from
 
 
 def measure(path: Path, config: Config, *, jobs: int = 1) -> Measured:
@@ -73,8 +75,19 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise UsageError(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != manifest.SCHEMA or not isinstance(data.get("files"), dict):
-        raise UsageError(f"{path}: not an assetpipe manifest (schema {manifest.SCHEMA})")
+        raise UsageError(f"{path}: not an assetpipe manifest (schema {manifest.SCHEMA}){_which_instead(path, data)}")
     return data
+
+
+def _which_instead(path: Path, data: object) -> str:
+    """Given Vite's manifest (`DIR/.vite/manifest.json`, or Vite 4's `DIR/manifest.json`), the one to give."""
+    if not manifest.is_vite(data):
+        return ""
+    folder = path.parent.parent if path.parent.name == ".vite" else path.parent
+    ours = folder / MANIFEST
+    if ours.is_file():
+        return f": it is Vite's; did you mean {ours}?"
+    return f": it is Vite's; give the built folder {folder}, or {ours} once `assetpipe build` has written it"
 
 
 def _from_folder(root: Path, config: Config, jobs: int) -> Measured:
@@ -86,11 +99,10 @@ def _from_folder(root: Path, config: Config, jobs: int) -> Measured:
 
 def _from_manifest(document: Mapping[str, Any], root: Path | None, label: str, config: Config, jobs: int,
                    notices: tuple[Notice, ...] = ()) -> Measured:
-    ignore = [compile_glob(g) for g in config.diff.ignore]
     files: list[MeasuredFile] = []
     todo: list[tuple[int, str, str]] = []  # (index, path, codec name) to compute
     for rel in sorted(document["files"]):
-        if any(g.fullmatch(rel) for g in ignore):
+        if ignored(rel, config):
             continue
         entry = document["files"][rel]
         if not isinstance(entry, dict) or not isinstance(entry.get("size"), int):
@@ -98,13 +110,11 @@ def _from_manifest(document: Mapping[str, Any], root: Path | None, label: str, c
         media_type = str(entry.get("type", mediatypes.OCTET_STREAM))
         raw = entry["size"]
         encodings = entry.get("encodings") or {}
-        sizes = {"gzip": raw, "brotli": raw}
-        for metric, codec in (("brotli", "br"), ("gzip", "gzip")):
-            found = encodings.get(codec)
-            if isinstance(found, dict) and isinstance(found.get("size"), int):
-                sizes[metric] = found["size"]
-            elif _compressible(rel, media_type) and root is not None:
-                todo.append((len(files), rel, codec))
+        sidecars = {name: found["size"] for name, found in encodings.items()
+                    if isinstance(found, dict) and isinstance(found.get("size"), int)}
+        sizes = {metric: over_the_wire(raw, sidecars, codec) for metric, codec in _COLUMNS}
+        if _compressible(rel, media_type) and root is not None:  # no sidecar: computed as the build would
+            todo.extend((len(files), rel, codec) for _, codec in _COLUMNS if codec not in sidecars)
         files.append(MeasuredFile(rel, category(rel, media_type), media_type, str(entry.get("sha256", "")),
                                   Sizes(raw, sizes["gzip"], sizes["brotli"]), entry.get("logical"),
                                   _image(entry.get("image"))))
@@ -112,7 +122,7 @@ def _from_manifest(document: Mapping[str, Any], root: Path | None, label: str, c
                 if isinstance(f, dict)]
     if todo and root is not None:
         files = _compute(files, todo, root, config.compress, jobs, failures)
-    initial = _initial_js(root) if root is not None else None
+    initial = initial_js(root) if root is not None else None
     return Measured(label, tuple(files), initial, tuple(failures), tuple(notices), root)
 
 
@@ -139,7 +149,9 @@ def _compute(files: list[MeasuredFile], todo: list[tuple[int, str, str]], root: 
     work = [(i, codec) for i, _, codec in todo if data[i] is not None]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         sizes = list(pool.map(lambda item: len(codecs[item[1]].compress(data[item[0]] or b"")), work))
-    sizes = [min(size, files[i].sizes.raw) for (i, _), size in zip(work, sizes, strict=True)]
+    # kept by the build's rule, or the original is what a server sends (build/wire.py)
+    sizes = [size if compress.keep(files[i].sizes.raw, size, settings.min_ratio) else files[i].sizes.raw
+             for (i, _), size in zip(work, sizes, strict=True)]
     result = list(files)
     for (i, codec), size in zip(work, sizes, strict=True):
         metric = "brotli" if codec == "br" else "gzip"
@@ -158,14 +170,14 @@ def _image(raw: Any) -> ImageInfo | None:
                      tuple(sorted(variants, key=lambda v: (v.format, v.width, v.file))))
 
 
-def _initial_js(root: Path) -> frozenset[str] | None:
+def initial_js(root: Path) -> frozenset[str] | None:
     """Vite's entry chunks and everything they import statically, or None without Vite's manifest."""
     for rel in manifest.VITE_MANIFESTS:
         try:
             data = json.loads((root / rel).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and data and all(isinstance(v, dict) and "file" in v for v in data.values()):
+        if manifest.is_vite(data):
             return _closure(data)
     return None
 
