@@ -13,11 +13,12 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, run_entry_point
 
 SOURCES = ("pyproject.toml", "README.md", "assetpipe", "config")
 
@@ -58,3 +59,40 @@ def test_the_oldest_setuptools_the_project_accepts_builds_its_wheel(oldest_build
     done, folder = oldest_build
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(list(folder.glob("assetpipe-*.whl"))) == 1
+
+
+def test_the_wheel_ships_config_byte_for_byte(oldest_build) -> None:
+    """The serving snippets, the default config and the manifest schema are package data, the very files of
+    config/ (tests/test_serving.py serves with them, as `assetpipe config` prints them)."""
+    done, folder = oldest_build
+    assert done.returncode == 0, done.stderr
+    (wheel,) = folder.glob("assetpipe-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {name.removeprefix("assetpipe/shipped/"): archive.read(name) for name in archive.namelist()
+                   if name.startswith("assetpipe/shipped/")}
+    config = REPO / "config"
+    assert shipped == {p.relative_to(config).as_posix(): p.read_bytes() for p in sorted(config.rglob("*"))
+                       if p.is_file()}
+    assert {"nginx/assetpipe-http.conf", "nginx/assetpipe-server.conf", "Caddyfile", "assetpipe.toml",
+            "manifest.schema.json"} <= shipped.keys()
+
+
+@pytest.mark.parametrize(("name", "path"), [("nginx-http", "nginx/assetpipe-http.conf"),
+                                            ("nginx-server", "nginx/assetpipe-server.conf"),
+                                            ("caddy", "Caddyfile"), ("toml", "assetpipe.toml"),
+                                            ("schema", "manifest.schema.json")])
+def test_assetpipe_config_prints_each_shipped_file(tmp_path: Path, name: str, path: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "assetpipe", "config", name], cwd=tmp_path, capture_output=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stderr == b""
+    assert done.stdout == (REPO / "config" / path).read_bytes()
+    help_text = run_entry_point("config", "--help", cwd=tmp_path).stdout
+    assert re.search(rf"^ +{re.escape(name)} +\S", help_text, re.M)
+
+
+def test_assetpipe_config_names_an_unknown_file_and_exits_2(tmp_path: Path) -> None:
+    done = run_entry_point("config", "nginx.conf", cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "'nginx.conf' is not one of 'nginx-http', 'nginx-server', 'caddy', 'toml', 'schema'" in done.stderr
+    listed = run_entry_point("--help", cwd=tmp_path).stdout
+    assert re.search(r"^  config +Print the nginx or Caddy snippet", listed, re.M)

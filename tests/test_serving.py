@@ -1,5 +1,7 @@
-"""The shipped nginx snippets (config/nginx/) serving a built tree for real: Debian's nginx with the
-brotli_static module on 127.0.0.1, a real HTTP client, then headless Chromium loading the demo page.
+"""The shipped nginx snippets serving a built tree for real: Debian's nginx with the brotli_static module
+on 127.0.0.1, a real HTTP client, then headless Chromium loading the demo page. nginx includes what
+`assetpipe config nginx-http` and `nginx-server` print, the files a user gets from the installed package
+(tests/test_packaging.py checks that the wheel holds config/nginx/ byte for byte).
 
 One nginx per module, two servers: the built demo site, and a tiny tree of its own with a real
 `photo.jpg` and a real same-URL `photo.jpg.avif` sidecar (made here with Pillow) listed in its
@@ -32,13 +34,12 @@ from assetpipe.config import UploadConfig
 from assetpipe.upload import plan as uploadplan
 from assetpipe.upload import targets as upload
 
-from .conftest import DEMO, REPO
+from .conftest import DEMO
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
 BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
 MIME_TYPES = Path("/etc/nginx/mime.types")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SNIPPETS = REPO / "config" / "nginx"
 CHROME_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 HERO = "assets/hero-gYV4LCM5.jpg"  # imported by the demo's JS only: no markup names it
 
@@ -70,13 +71,23 @@ def make_tiny_tree(root: Path) -> Path:
     return root
 
 
+def shipped_snippets(folder: Path) -> Path:
+    """The nginx snippets as `assetpipe config` prints them, written into `folder`."""
+    for name in ("nginx-http", "nginx-server"):
+        result = CliRunner().invoke(main, ["config", name], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        (folder / f"assetpipe-{name.removeprefix('nginx-')}.conf").write_bytes(result.stdout_bytes)
+    return folder
+
+
 def nginx_conf(state: Path, servers: dict[int, Path]) -> str:
+    snippets = shipped_snippets(state)
     temp_paths = "\n".join(f"    {name}_temp_path {state / name};" for name in
                            ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     blocks = "\n".join(f"""    server {{
         listen 127.0.0.1:{port};
         root {root};
-        include {SNIPPETS / 'assetpipe-server.conf'};
+        include {snippets / 'assetpipe-server.conf'};
     }}""" for port, root in servers.items())
     return f"""load_module {BROTLI_MODULE};
 {'user root;' if os.geteuid() == 0 else ''}
@@ -91,7 +102,7 @@ http {{
     default_type application/octet-stream;
     access_log {state / 'access.log'};
 {temp_paths}
-    include {SNIPPETS / 'assetpipe-http.conf'};
+    include {snippets / 'assetpipe-http.conf'};
 {blocks}
 }}
 """
