@@ -28,7 +28,7 @@ from assetpipe.upload import plan as uploadplan
 from assetpipe.upload.plan import FileFacts, PlanError
 from assetpipe.upload.targets import _Stored, prune_choice
 
-from .conftest import DEMO
+from .conftest import DEMO, HASH_TREE, HASH_TREE_IMMUTABLE, make_hash_tree
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 VENDOR = "assets/vendor-w039_3iX.js"
@@ -257,6 +257,20 @@ def test_build_upload_runs_only_after_a_build_without_failures(cli, tmp_path: Pa
     result = cli("build", str(site), "--cache-dir", str(tmp_path / "cache"), "--upload")
     assert result.exit_code == 1 and len(calls(log)) == 1
     assert "error: not uploading: the build did not succeed (see above)" in result.stderr
+
+
+def test_the_plan_caches_for_a_year_only_what_the_manifest_calls_hashed(cli, tmp_path: Path) -> None:
+    """Issue 24: icons named like `arrow-90deg-up.svg` were planned for a year, Vite's `main-qvvkftmj.css`
+    for five minutes."""
+    site = make_hash_tree(tmp_path / "dist")
+    assert cli("build", str(site), "--cache-dir", str(tmp_path / "cache"), "-q").exit_code == 0
+    plan = json.loads(cli("upload", str(site), "--dry-run", "--json").stdout)
+    planned = {i["file"]: i["cache_control"] for phase in plan["phases"] for i in phase
+               if i["content_encoding"] is None}
+    assert planned == {rel: IMMUTABLE if rel in HASH_TREE_IMMUTABLE else "no-cache" if rel.endswith(".html")
+                       else "public, max-age=300" for rel in HASH_TREE if not rel.startswith(".vite/")}
+    assert planned["icons/arrow-90deg-up.svg"] == planned["icons/grid-1x2-fill.svg"] == "public, max-age=300"
+    assert planned["assets/main-qvvkftmj.css"] == IMMUTABLE
 
 
 def test_build_writes_a_headers_file_for_netlify(cli, tmp_path: Path, site: Path) -> None:
