@@ -273,25 +273,6 @@ def test_the_plan_caches_for_a_year_only_what_the_manifest_calls_hashed(cli, tmp
     assert planned["assets/main-qvvkftmj.css"] == IMMUTABLE
 
 
-def test_build_writes_a_headers_file_for_netlify(cli, tmp_path: Path, site: Path) -> None:
-    args = ("build", str(site), "--cache-dir", str(tmp_path / "cache"), "--headers", "netlify")
-    assert cli(*args).exit_code == 0
-    text = (site / "_headers").read_text()
-    blocks = {b.splitlines()[0]: b.splitlines()[1] for b in text.split("\n\n") if b and not b.startswith("#")}
-    assert blocks["/assets/index-2vZXRZ4C.js"] == blocks["/assets/hero-gYV4LCM5.jpg"] == f"  Cache-Control: {IMMUTABLE}"
-    assert blocks["/assets/empty-ish.txt"] == blocks["/data/*"] == "  Cache-Control: public, max-age=300"
-    assert blocks["/index.html"] == blocks["/"] == blocks["/about"] == "  Cache-Control: no-cache"
-    assert blocks["/favicon.ico"] == blocks["/icons/*"] == "  Cache-Control: public, max-age=300"
-    assert not any(".br" in p or ".gz" in p or p.startswith("/.vite") for p in blocks)
-    assert cli(*args).exit_code == 0 and (site / "_headers").read_text() == text  # again: still assetpipe's
-    plan = json.loads(cli("upload", str(site), "--dry-run", "--json").stdout)
-    assert "_headers" not in [i["file"] for p in plan["phases"] for i in p]
-    (site / "_headers").write_text("/*\n  X-Mine: 1\n")  # the user's own file is never overwritten
-    result = cli(*args)
-    assert result.exit_code == 2 and "_headers: exists and was not written by assetpipe" in result.stderr
-    assert (site / "_headers").read_text() == "/*\n  X-Mine: 1\n"
-
-
 # --- target: s3, against moto's server --------------------------------------------------------------
 
 
