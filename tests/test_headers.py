@@ -122,10 +122,11 @@ def test_every_file_gets_its_plan_value_and_nothing_else(cli, tmp_path: Path, si
 
 def test_a_folder_and_a_file_named_alike(cli, tmp_path: Path) -> None:
     """Netlify reads `/icons/*` as `/icons` followed by anything: `/icons-sprite-Ab3dE5f9.svg` too. A page
-    `about.html` (also at `/about`) beside a folder `about/`."""
+    `about.html` (also at `/about`) beside a folder `about/`; a file `team` beside `team.html`, whose pretty
+    URL it is."""
     site = tmp_path / "dist"
     for rel in ("icons/a.svg", "icons/b.svg", "icons/c.svg", "icons-sprite-Ab3dE5f9.svg", "about.html",
-                "about/team.html", "about/data.json", "about/more.json", "index.html"):
+                "about/team.html", "about/data.json", "about/more.json", "index.html", "team", "team.html"):
         (site / rel).parent.mkdir(parents=True, exist_ok=True)
         (site / rel).write_text(f"<!-- {rel} -->\n")
     for form in ("netlify", "cloudflare"):
@@ -248,7 +249,7 @@ def generated_values(seed: int) -> tuple[dict[str, str], dict[str, str], frozens
     names differing in case) with values that agree in patches."""
     rng = random.Random(seed)
     folders = ["", "assets/", "icons/", "icons/sub/", "Icons2/", "docs/", "docs/a/", "img/"]
-    stems = ["a", "ab", "abc", "icons", "docs", "main", "Main", "x-1", "x-2", "page", "img"]
+    stems = ["a", "ab", "abc", "icons", "docs", "main", "Main", "x-1", "x-2", "page", "img", "index"]
     exts = [".js", ".css", ".svg", ".SVG", ".map", ".js.map", ".html", ".png", ".woff2", ""]
     values: dict[str, str] = {}
     for _ in range(rng.randrange(5, 120)):
@@ -260,7 +261,8 @@ def generated_values(seed: int) -> tuple[dict[str, str], dict[str, str], frozens
         if url.lower() in lowered:
             del values[url]
         lowered.add(url.lower())
-    pretty = {url.removesuffix(".html"): v for url, v in values.items() if url.endswith(".html")}
+    pretty = {url.removesuffix("index.html") if url.endswith("/index.html") else url.removesuffix(".html"): v
+              for url, v in values.items() if url.endswith(".html")}
     pretty = {u: v for u, v in pretty.items() if u.lower() not in lowered}
     sidecars = {url + ".br": v for url, v in values.items() if rng.random() < 0.3}
     return {**values, **pretty}, sidecars, frozenset(pretty)

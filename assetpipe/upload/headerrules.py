@@ -52,12 +52,14 @@ def merge(values: Mapping[str, str], optional: Mapping[str, str] | None = None,
     reach = _Reach(values, optional or {})
     rules: list[Rule] = []
     for rule in _cover(reach, sorted(values), 0):
-        stray = reach.stray(rule)
-        if not stray:
-            rules.append(rule)
-        elif rule.urls[0] not in dispensable:  # a splat never strays: it was checked before it was chosen
-            raise HeadersError(f"{rule.pattern} and {stray[0]} differ only in case or a trailing slash, which "
+        stray = reach.stray(rule)  # only an exact rule can stray: a splat was checked before it was chosen
+        if rule.urls[0] in dispensable and stray:
+            continue  # and its own rule, reaching this one's URL in turn, is kept or refused below
+        wrong = [url for url in stray if url not in dispensable or values[url] != rule.value]
+        if wrong:
+            raise HeadersError(f"{rule.pattern} and {wrong[0]} differ only in case or a trailing slash, which "
                                "Netlify does not tell apart: _headers cannot give them different headers")
+        rules.append(rule)
     return tuple(sorted(rules, key=lambda rule: rule.pattern))
 
 

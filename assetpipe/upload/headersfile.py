@@ -1,10 +1,10 @@
 """The `_headers` file for Netlify and Cloudflare Pages (`assetpipe build --headers netlify|cloudflare`).
 
 Both platforms compress on their own and read `DIR/_headers` for response headers by path, so what
-they need from a build is the upload plan's `Cache-Control` per URL: the plan's files (a page also at
-its pretty URLs, `/about` and `/docs/`), their sidecars (`.br`, `.gz`, `.avif`) only never given another
-value than their original's, since neither platform serves them in its place. headerrules merges them
-into few rules that never overlap.
+they need from a build is the upload plan's `Cache-Control` per URL: the plan's files, a page also at
+its pretty URL (`/about`, `/docs/`) where no file has that name, and their sidecars (`.br`, `.gz`,
+`.avif`) only in that none gets another value than its original's, since neither platform serves them in
+its place. headerrules merges them into few rules that never overlap.
 
 Cloudflare Pages reads at most 100 rules and lines of at most 2,000 characters; Netlify documents no
 limit for the same format. `--headers cloudflare` refuses a file over those limits (HeadersError, before
@@ -65,14 +65,11 @@ class HeadersFile:
 
 def build(plan: UploadPlan, format: str) -> HeadersFile:
     """The file for a plan; HeadersError when no rules can give two of its URLs different headers."""
-    values: dict[str, str] = {}
-    sidecars: dict[str, str] = {}
-    for item in plan.items():
-        if item.sidecar:
-            sidecars[_url(item.file)] = item.cache_control
-        else:
-            values.update((url, item.cache_control) for url in _urls(item.file))
-    return HeadersFile(format, merge(values, sidecars))
+    files = {_url(item.file): item.cache_control for item in plan.items() if not item.sidecar}
+    sidecars = {_url(item.file): item.cache_control for item in plan.items() if item.sidecar}
+    pretty = {url: files[_url(item.file)] for item in plan.items() if not item.sidecar
+              for url in _pretty_urls(item.file) if url not in files}  # a file of that name wins
+    return HeadersFile(format, merge({**files, **pretty}, sidecars, frozenset(pretty)))
 
 
 def _folder(pattern: str) -> str:
@@ -81,14 +78,11 @@ def _folder(pattern: str) -> str:
     return f"/{first}/" if slash else "/"
 
 
-def _urls(rel: str) -> list[str]:
-    """A file's URL, plus the pretty URLs both platforms serve an HTML page at (`/about`, `/docs/`)."""
-    urls = [_url(rel)]
+def _pretty_urls(rel: str) -> list[str]:
+    """The pretty URL both platforms serve an HTML page at (`/about`, `/docs/`), if it is one."""
     if rel == "index.html" or rel.endswith("/index.html"):
-        urls.append(_url(rel[: -len("index.html")]))
-    elif rel.endswith(".html"):
-        urls.append(_url(rel[: -len(".html")]))
-    return urls
+        return [_url(rel[: -len("index.html")])]
+    return [_url(rel[: -len(".html")])] if rel.endswith(".html") else []
 
 
 def _url(rel: str) -> str:
