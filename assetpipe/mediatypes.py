@@ -87,6 +87,8 @@ _TABLE: dict[str, tuple[str, bool]] = {
 }
 
 OCTET_STREAM = "application/octet-stream"
+# Pages: addressed by their URL, never cached as immutable (the upload plan revalidates them every visit).
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 # (magic prefix, offset, media type). Checked before the extension table.
 _IMAGE_MAGIC: tuple[tuple[bytes, int, str], ...] = (

@@ -1,33 +1,62 @@
-"""Content hashes in file names: finding them (for `immutable`) and naming what assetpipe writes.
+"""Content hashes in file names: finding them (for `immutable`, and renamed chunks) and naming what
+assetpipe writes.
 
-A hash is a token between a `-` or `.` and the next `.`: Vite's and Rollup's 8 base64url characters
-(`index-B7PI925R.js`) or webpack's 8 to 64 hex digits (`main.3f9a1c2e.js`). A false "hashed" is the
-costly mistake (the file is then cached for a year), so by default a token must contain a digit; a
-file that Vite's manifest names is known to be hashed, and there a capital letter after the token's
-first character is enough (`EChartsPanel-DuvKirZd.js`). Words such as `use-selector.js` or
-`logo-Homepage.svg` never pass.
+A token is what sits between a `-` or `.` and the next `.`: 8 base64url characters (Vite's and Rollup's
+`index-B7PI925R.js`) or 8 to 64 hex digits (webpack's `main.3f9a1c2e.js`, assetpipe's own variants).
+Words fit that shape too (`arrow-90deg-up.svg`, `grid-1x2-fill.svg`, `use-selector.js`), and a false
+"hashed" is the costly mistake (the file is then cached for a year), so a name alone counts as hashed
+only when its token looks random: a digit, a capital and a small letter in the 8 characters, or hex
+with a digit and a letter. What Vite's manifest lists is hashed by construction, whatever its token
+holds (`main-qvvkftmj.css`); `listed_hash` says so for those. The nginx and Caddy snippets in config/
+apply the same rule (Caddy a stricter one) to URLs.
+
+`content_hash(rel, bundler_named=True)` is the looser rule the build's safety net uses to see that a
+chunk was renamed (a digit, or a capital after the first character).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-_TOKEN = re.compile(r"(?<=[-.])(?P<token>[A-Za-z0-9_-]{8}|[0-9a-f]{8,64})(?=\.)")
-_STRICT = re.compile(r"[0-9]")
+# zero-width, so that every candidate is seen, overlapping or not
+_BASE64URL = re.compile(r"(?<=[-.])(?=([A-Za-z0-9_-]{8})\.)")
+_HEX = re.compile(r"(?<=[-.])(?=([0-9a-f]{8,64})\.)")
 _LENIENT = re.compile(r"[0-9]|.[A-Z]")
 
 SIDECAR_SUFFIXES: dict[str, str] = {"br": ".br", "gzip": ".gz", "zstd": ".zst"}
 
 
-def content_hash(rel: str, *, bundler_named: bool = False) -> str | None:
-    """The content hash in a path's file name, or None; `bundler_named` when Vite's manifest lists it."""
+def _tokens(rel: str) -> Iterator[str]:
+    """Every hash-shaped token in a path's file name, last first."""
     name = rel.rsplit("/", 1)[-1]
-    looks_random = _LENIENT if bundler_named else _STRICT
-    for match in reversed(list(_TOKEN.finditer(name))):
-        token = match["token"]
-        if looks_random.search(token):
+    found = [m[1] for m in _BASE64URL.finditer(name)] + [m[1] for m in _HEX.finditer(name)]
+    yield from sorted(set(found), key=name.rindex, reverse=True)
+
+
+def _looks_random(token: str) -> bool:
+    """Hex with a digit and a letter, or 8 characters with a digit, a capital and a small letter."""
+    def has(characters: str) -> bool:
+        return re.search(characters, token) is not None
+
+    if re.fullmatch(r"[0-9a-f]+", token):
+        return has("[0-9]") and has("[a-f]")
+    return len(token) == 8 and has("[0-9]") and has("[A-Z]") and has("[a-z]")
+
+
+def content_hash(rel: str, *, bundler_named: bool = False) -> str | None:
+    """The content hash in a path's file name, or None: by the name alone (the conservative rule), or,
+    with `bundler_named`, by the looser rule for recognising renamed chunks."""
+    for token in _tokens(rel):
+        if _LENIENT.search(token) if bundler_named else _looks_random(token):
             return token
     return None
+
+
+def listed_hash(rel: str) -> str | None:
+    """The hash-shaped token of a file that Vite's manifest lists (hashed by construction), or None when
+    its name has none (a build configured with `entryFileNames: "[name].js"`)."""
+    return next(_tokens(rel), None)
 
 
 def sidecar(rel: str, codec: str) -> str:

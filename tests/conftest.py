@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -61,3 +62,39 @@ def snapshot(root: Path) -> dict[str, str]:
         elif path.is_file():
             found[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
+
+
+# A Vite build whose names test the hash rule (issue 24): words that look like hashes in icons/, Vite's
+# chunks (listed in its manifest, one with no digit at all), a source map, a file no manifest lists whose
+# name does look hashed, and a page with a hash-like name.
+HASH_TREE: dict[str, str] = {
+    "index.html": '<!doctype html><script type="module" src="/assets/index-B7PI925R.js"></script>\n',
+    "icons/arrow-90deg-up.svg": '<svg xmlns="http://www.w3.org/2000/svg"><path d="M1 1"/></svg>\n',
+    "icons/grid-1x2-fill.svg": '<svg xmlns="http://www.w3.org/2000/svg"><path d="M2 2"/></svg>\n',
+    "icons/x-circle.svg": '<svg xmlns="http://www.w3.org/2000/svg"><path d="M3 3"/></svg>\n',
+    "assets/index-B7PI925R.js": "import './main-qvvkftmj.css';console.log('index')\n",
+    "assets/index-B7PI925R.js.map": '{"version":3,"sources":["src/main.tsx"],"mappings":""}\n',
+    "assets/main-qvvkftmj.css": "body{margin:0}\n",
+    "assets/vendor-Xk4mQp2Z.js": "export const vendor = 1\n",
+    "static/lib-Ab3dE5f9.js": "export const lib = 2\n",
+    "static/app.3f9a1c2e.js": "export const app = 3\n",
+    "report-20240101.txt": "not a hash: a date\n",
+    "page-Ab3dE5f9.html": "<!doctype html><p>a page is its address</p>\n",
+    ".vite/manifest.json": json.dumps({
+        "index.html": {"file": "assets/index-B7PI925R.js", "src": "index.html", "isEntry": True,
+                       "imports": ["_vendor-Xk4mQp2Z.js"], "css": ["assets/main-qvvkftmj.css"]},
+        "_vendor-Xk4mQp2Z.js": {"file": "assets/vendor-Xk4mQp2Z.js", "name": "vendor"}}, indent=2) + "\n",
+}
+
+
+# which of them are immutable, and why: Vite's manifest lists them, or the name alone looks hashed (reported)
+HASH_TREE_IMMUTABLE = {"assets/index-B7PI925R.js": "vite", "assets/main-qvvkftmj.css": "vite",
+                       "assets/vendor-Xk4mQp2Z.js": "vite", "static/lib-Ab3dE5f9.js": "name",
+                       "static/app.3f9a1c2e.js": "name"}
+
+
+def make_hash_tree(root: Path) -> Path:
+    for rel, text in HASH_TREE.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root

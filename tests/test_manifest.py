@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -13,7 +14,7 @@ from assetpipe.build import ledger, manifest
 from assetpipe.model import Minified
 from assetpipe.naming import content_hash
 
-from .conftest import REPO
+from .conftest import HASH_TREE_IMMUTABLE, REPO, make_hash_tree
 
 SCHEMA = json.loads((REPO / "config" / "manifest.schema.json").read_text())
 
@@ -75,16 +76,26 @@ def test_logical_names_come_from_vites_manifest(built) -> None:
 def test_immutable_means_a_content_hash_in_the_name(built) -> None:
     _, manifest = built
     immutable = {rel for rel, e in manifest["files"].items() if e["immutable"]}
-    assert "assets/vendor-w039_3iX.js" in immutable and "assets/index-2vZXRZ4C.js.map" in immutable
+    vite = json.loads((REPO / "fixtures/site/.vite/manifest.json").read_text())
+    listed = {f for chunk in vite.values() for f in [chunk["file"], *chunk.get("css", []), *chunk.get("assets", [])]}
+    assert immutable == listed  # the demo's hashed files are all Vite's
+    assert "assets/astronaut-K5G3V5PE.png" in immutable  # Vite lists it; no small letter: not hashed by name
     assert not immutable & {"index.html", "robots.txt", "favicon.ico", "fonts/inter-latin-400-normal.woff2",
-                            "icons/arrow-right.svg", "data/products.json"}
+                            "icons/arrow-right.svg", "data/products.json", "assets/index-2vZXRZ4C.js.map"}
 
 
 @pytest.mark.parametrize(("name", "strict", "lenient"), [
-    ("assets/index-B7PI925R.js", "B7PI925R", "B7PI925R"),
-    ("index-B7PI925R.js.map", "B7PI925R", "B7PI925R"),
+    ("assets/index-B7PI925R.js", None, "B7PI925R"),  # no small letter: hashed only where Vite's manifest says so
+    ("assets/index-Bx7PI9qR.js", "Bx7PI9qR", "Bx7PI9qR"),
+    ("index-Bx7PI9qR.js.map", "Bx7PI9qR", "Bx7PI9qR"),
     ("main.3f9a1c2e.js", "3f9a1c2e", "3f9a1c2e"),
+    ("main.0123456789abcdef0123.js", "0123456789abcdef0123", "0123456789abcdef0123"),
+    ("hero.3f9a1c2e.640w.avif", "3f9a1c2e", "3f9a1c2e"),
     ("EChartsPanel-DuvKirZd.js", None, "DuvKirZd"),
+    ("icons/arrow-90deg-up.svg", None, "90deg-up"),  # words that fit the shape, with a digit
+    ("icons/grid-1x2-fill.svg", None, "1x2-fill"),
+    ("report-20240101.pdf", None, "20240101"),  # a date: hex digits, no letter
+    ("a-deadbeef.js", None, None),
     ("use-selector.js", None, None),
     ("logo-Homepage.svg", None, None),
     ("inter-latin-400-normal.woff2", None, None),
@@ -93,6 +104,41 @@ def test_immutable_means_a_content_hash_in_the_name(built) -> None:
 def test_content_hash_detection(name: str, strict: str | None, lenient: str | None) -> None:
     assert content_hash(name) == strict
     assert content_hash(name, bundler_named=True) == lenient
+
+
+def immutable_files(site: Path) -> set[str]:
+    manifest = json.loads((site / ".assetpipe" / "manifest.json").read_text())
+    return {rel for rel, entry in manifest["files"].items() if entry["immutable"]}
+
+
+def test_vites_manifest_decides_and_a_name_alone_is_reported(cli, tmp_path: Path) -> None:
+    site = make_hash_tree(tmp_path / "dist")
+    result = cli("build", str(site), "--cache-dir", str(tmp_path / "cache"), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert immutable_files(site) == set(HASH_TREE_IMMUTABLE)
+    by_name = sorted(rel for rel, why in HASH_TREE_IMMUTABLE.items() if why == "name")
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [
+        f"warning: {rel}: cached for a year on its name alone ({content_hash(rel)} looks like a content hash); "
+        "if it is one, list it in [cache] immutable; if not, rename it or set [cache] by_name = false"
+        for rel in by_name]
+    assert [w["file"] for w in json.loads(result.stdout)["warnings"]] == by_name
+
+
+@pytest.mark.parametrize(("cache_table", "expected"), [
+    ('immutable = ["static/**"]', set(HASH_TREE_IMMUTABLE)),
+    ("by_name = false", {rel for rel, why in HASH_TREE_IMMUTABLE.items() if why == "vite"}),
+    ('immutable = ["static/lib-*.js", "icons/**", "**/*.map", "*.html"]',
+     {*HASH_TREE_IMMUTABLE, "icons/arrow-90deg-up.svg", "icons/grid-1x2-fill.svg", "icons/x-circle.svg",
+      "assets/index-B7PI925R.js.map"}),
+])
+def test_cache_config_declares_hashed_files(cli, tmp_path: Path, cache_table: str, expected: set[str]) -> None:
+    site = make_hash_tree(tmp_path / "dist")
+    (tmp_path / "assetpipe.toml").write_text(f"[cache]\n{cache_table}\n")
+    result = cli("build", str(site), "--cache-dir", str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.stderr
+    assert immutable_files(site) == expected  # never a page, whatever a glob says
+    warned = {line.split(":")[1].strip() for line in result.stderr.splitlines() if line.startswith("warning:")}
+    assert warned == ({"static/app.3f9a1c2e.js"} if "static/lib-" in cache_table else set())
 
 
 def test_failures_are_sorted_and_files_without_sidecars_have_no_encodings(built) -> None:

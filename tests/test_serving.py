@@ -1,9 +1,12 @@
-"""The shipped nginx snippets (config/nginx/) serving a built tree for real: Debian's nginx with the
-brotli_static module on 127.0.0.1, a real HTTP client, then headless Chromium loading the demo page.
+"""The shipped nginx snippets serving a built tree for real: Debian's nginx with the brotli_static module
+on 127.0.0.1, a real HTTP client, then headless Chromium loading the demo page. nginx includes what
+`assetpipe config nginx-http` and `nginx-server` print, the files a user gets from the installed package
+(tests/test_packaging.py checks that the wheel holds config/nginx/ byte for byte).
 
-One nginx per module, two servers: the built demo site, and a tiny tree of its own with a real
+One nginx per module, three servers: the built demo site, a tiny tree of its own with a real
 `photo.jpg` and a real same-URL `photo.jpg.avif` sidecar (made here with Pillow) listed in its
-manifest, so Accept negotiation is tested whatever the image stage writes.
+manifest, so Accept negotiation is tested whatever the image stage writes, and a built Vite tree whose
+names test the hash rule (conftest.HASH_TREE).
 """
 
 from __future__ import annotations
@@ -29,16 +32,16 @@ from PIL import Image
 
 from assetpipe.cli import main
 from assetpipe.config import UploadConfig
+from assetpipe.naming import content_hash
 from assetpipe.upload import plan as uploadplan
 from assetpipe.upload import targets as upload
 
-from .conftest import DEMO, REPO
+from .conftest import DEMO, make_hash_tree
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
 BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
 MIME_TYPES = Path("/etc/nginx/mime.types")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SNIPPETS = REPO / "config" / "nginx"
 CHROME_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 HERO = "assets/hero-gYV4LCM5.jpg"  # imported by the demo's JS only: no markup names it
 
@@ -70,13 +73,23 @@ def make_tiny_tree(root: Path) -> Path:
     return root
 
 
+def shipped_snippets(folder: Path) -> Path:
+    """The nginx snippets as `assetpipe config` prints them, written into `folder`."""
+    for name in ("nginx-http", "nginx-server"):
+        result = CliRunner().invoke(main, ["config", name], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        (folder / f"assetpipe-{name.removeprefix('nginx-')}.conf").write_bytes(result.stdout_bytes)
+    return folder
+
+
 def nginx_conf(state: Path, servers: dict[int, Path]) -> str:
+    snippets = shipped_snippets(state)
     temp_paths = "\n".join(f"    {name}_temp_path {state / name};" for name in
                            ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     blocks = "\n".join(f"""    server {{
         listen 127.0.0.1:{port};
         root {root};
-        include {SNIPPETS / 'assetpipe-server.conf'};
+        include {snippets / 'assetpipe-server.conf'};
     }}""" for port, root in servers.items())
     return f"""load_module {BROTLI_MODULE};
 {'user root;' if os.geteuid() == 0 else ''}
@@ -91,7 +104,7 @@ http {{
     default_type application/octet-stream;
     access_log {state / 'access.log'};
 {temp_paths}
-    include {SNIPPETS / 'assetpipe-http.conf'};
+    include {snippets / 'assetpipe-http.conf'};
 {blocks}
 }}
 """
@@ -107,11 +120,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     tiny = make_tiny_tree(root / "tiny")
+    hashes = make_hash_tree(root / "hashes")
+    result = CliRunner().invoke(main, ["build", str(hashes), "--cache-dir", str(root / "cache"), "-q"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
     state = root / "nginx"
     state.mkdir()
-    ports = {"site": free_port(), "tiny": free_port()}
+    ports = {"site": free_port(), "tiny": free_port(), "hashes": free_port()}
     conf = state / "nginx.conf"
-    conf.write_text(nginx_conf(state, {ports["site"]: site, ports["tiny"]: tiny}))
+    conf.write_text(nginx_conf(state, {ports["site"]: site, ports["tiny"]: tiny, ports["hashes"]: hashes}))
     process = subprocess.Popen([str(NGINX), "-p", str(state), "-c", str(conf), "-e", str(state / "error.log")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -121,15 +138,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
                 pytest.fail(f"nginx exited: {process.stderr.read().decode()}"
                             f"{(state / 'error.log').read_text() if (state / 'error.log').exists() else ''}")
             try:
-                socket.create_connection(("127.0.0.1", ports["site"]), timeout=0.2).close()
-                socket.create_connection(("127.0.0.1", ports["tiny"]), timeout=0.2).close()
+                for port in ports.values():
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
                 if time.monotonic() > deadline:
                     pytest.fail("nginx did not start listening within 10 s")
                 time.sleep(0.02)
-        yield {"site": site, "tiny": tiny, "site_url": f"http://127.0.0.1:{ports['site']}",
-               "tiny_url": f"http://127.0.0.1:{ports['tiny']}", "state": state}
+        yield {"site": site, "tiny": tiny, "hashes": hashes, "site_url": f"http://127.0.0.1:{ports['site']}",
+               "tiny_url": f"http://127.0.0.1:{ports['tiny']}", "hashes_url": f"http://127.0.0.1:{ports['hashes']}",
+               "state": state}
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -165,16 +183,41 @@ def test_precompressed_sidecars_are_served_by_accept_encoding(served) -> None:
     assert headers["content-encoding"] == "br" and brotli.decompress(body) == (site / "index.html").read_bytes()
 
 
+def served_cache_control(root: Path, base: str) -> dict[str, tuple[str, str]]:
+    """Every planned file (sidecars aside) -> (what the upload plan stores, what nginx sends)."""
+    found: dict[str, tuple[str, str]] = {}
+    for item in upload.read_plan(root, UploadConfig()).items():
+        if not item.sidecar and not item.file.startswith("docs/"):
+            status, headers, _ = get(f"{base}/{item.file}")
+            assert status == 200, item.file
+            found[item.file] = (item.cache_control, headers["cache-control"])
+    return found
+
+
 def test_cache_control_follows_the_upload_plan(served) -> None:
-    site, base = served["site"], served["site_url"]
-    plan = upload.read_plan(site, UploadConfig())
-    for item in plan.items():
-        if item.sidecar or item.file.startswith("docs/"):
-            continue
-        status, headers, _ = get(f"{base}/{item.file}")
-        assert status == 200, item.file
-        assert headers["cache-control"] == item.cache_control, item.file
-    assert get(f"{base}/")[1]["cache-control"] == "no-cache"
+    """nginx sees URLs only: what the plan stores, except that a file the plan knows is hashed from Vite's
+    manifest, though its name does not pass the name rule, gets the short time (never the other way)."""
+    for root, base in ((served["site"], served["site_url"]), (served["hashes"], served["hashes_url"])):
+        for rel, (planned, sent) in served_cache_control(root, base).items():
+            by_url = planned if planned != uploadplan.IMMUTABLE or content_hash(rel) else uploadplan.SHORT
+            assert sent == by_url, rel
+        assert get(f"{base}/")[1]["cache-control"] == "no-cache"
+    shorter = {rel for rel, (planned, sent) in served_cache_control(served["site"], served["site_url"]).items()
+               if planned != sent}
+    assert shorter == {"assets/astronaut-K5G3V5PE.png"}  # Vite lists it; its hash has no small letter
+
+
+def test_words_that_look_like_hashes_are_never_cached_for_a_year(served) -> None:
+    """Issue 24: `arrow-90deg-up.svg` and `grid-1x2-fill.svg` were cached for a year by the plan, by
+    _headers and by this map, while Vite's own `main-qvvkftmj.css` got five minutes."""
+    found = served_cache_control(served["hashes"], served["hashes_url"])
+    for rel in ("icons/arrow-90deg-up.svg", "icons/grid-1x2-fill.svg", "report-20240101.txt",
+                "assets/index-B7PI925R.js.map"):
+        assert found[rel] == (uploadplan.SHORT, uploadplan.SHORT), rel
+    assert found["page-Ab3dE5f9.html"] == (uploadplan.NO_CACHE, uploadplan.NO_CACHE)
+    assert found["assets/main-qvvkftmj.css"] == (uploadplan.IMMUTABLE, uploadplan.SHORT)  # Vite's; a pattern can't know
+    for rel in ("assets/vendor-Xk4mQp2Z.js", "static/lib-Ab3dE5f9.js", "static/app.3f9a1c2e.js"):
+        assert found[rel] == (uploadplan.IMMUTABLE, uploadplan.IMMUTABLE), rel
 
 
 def test_build_metadata_is_never_served(served) -> None:

@@ -28,7 +28,7 @@ from assetpipe.upload import plan as uploadplan
 from assetpipe.upload.plan import FileFacts, PlanError
 from assetpipe.upload.targets import _Stored, prune_choice
 
-from .conftest import DEMO
+from .conftest import DEMO, HASH_TREE, HASH_TREE_IMMUTABLE, make_hash_tree
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 VENDOR = "assets/vendor-w039_3iX.js"
@@ -259,23 +259,18 @@ def test_build_upload_runs_only_after_a_build_without_failures(cli, tmp_path: Pa
     assert "error: not uploading: the build did not succeed (see above)" in result.stderr
 
 
-def test_build_writes_a_headers_file_for_netlify(cli, tmp_path: Path, site: Path) -> None:
-    args = ("build", str(site), "--cache-dir", str(tmp_path / "cache"), "--headers", "netlify")
-    assert cli(*args).exit_code == 0
-    text = (site / "_headers").read_text()
-    blocks = {b.splitlines()[0]: b.splitlines()[1] for b in text.split("\n\n") if b and not b.startswith("#")}
-    assert blocks["/assets/index-2vZXRZ4C.js"] == blocks["/assets/hero-gYV4LCM5.jpg"] == f"  Cache-Control: {IMMUTABLE}"
-    assert blocks["/assets/empty-ish.txt"] == blocks["/data/*"] == "  Cache-Control: public, max-age=300"
-    assert blocks["/index.html"] == blocks["/"] == blocks["/about"] == "  Cache-Control: no-cache"
-    assert blocks["/favicon.ico"] == blocks["/icons/*"] == "  Cache-Control: public, max-age=300"
-    assert not any(".br" in p or ".gz" in p or p.startswith("/.vite") for p in blocks)
-    assert cli(*args).exit_code == 0 and (site / "_headers").read_text() == text  # again: still assetpipe's
+def test_the_plan_caches_for_a_year_only_what_the_manifest_calls_hashed(cli, tmp_path: Path) -> None:
+    """Issue 24: icons named like `arrow-90deg-up.svg` were planned for a year, Vite's `main-qvvkftmj.css`
+    for five minutes."""
+    site = make_hash_tree(tmp_path / "dist")
+    assert cli("build", str(site), "--cache-dir", str(tmp_path / "cache"), "-q").exit_code == 0
     plan = json.loads(cli("upload", str(site), "--dry-run", "--json").stdout)
-    assert "_headers" not in [i["file"] for p in plan["phases"] for i in p]
-    (site / "_headers").write_text("/*\n  X-Mine: 1\n")  # the user's own file is never overwritten
-    result = cli(*args)
-    assert result.exit_code == 2 and "_headers: exists and was not written by assetpipe" in result.stderr
-    assert (site / "_headers").read_text() == "/*\n  X-Mine: 1\n"
+    planned = {i["file"]: i["cache_control"] for phase in plan["phases"] for i in phase
+               if i["content_encoding"] is None}
+    assert planned == {rel: IMMUTABLE if rel in HASH_TREE_IMMUTABLE else "no-cache" if rel.endswith(".html")
+                       else "public, max-age=300" for rel in HASH_TREE if not rel.startswith(".vite/")}
+    assert planned["icons/arrow-90deg-up.svg"] == planned["icons/grid-1x2-fill.svg"] == "public, max-age=300"
+    assert planned["assets/main-qvvkftmj.css"] == IMMUTABLE
 
 
 # --- target: s3, against moto's server --------------------------------------------------------------

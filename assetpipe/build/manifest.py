@@ -3,6 +3,14 @@
 Built from the inventory and the kept encodings; serialised with sorted keys, POSIX paths relative to
 the build folder and no timestamps, so equal builds give equal bytes. `logical` names come from
 Vite's `.vite/manifest.json` when the build has one.
+
+`immutable` (a year of caching for the upload plan, `_headers` and the docs) is judged here, most
+certain first: a file Vite's manifest lists with a hash-shaped token in its name (hashed by
+construction), one that a `[cache] immutable` glob names, or, with `[cache] by_name`, one whose name
+alone carries a random-looking token (naming.content_hash). The last is the guess that can be wrong, so
+the build reports each file judged that way. Source maps never count by name: `main-jwM55MSU.js.map`
+carries its chunk's hash, and a map changes without its chunk when a comment the minifier drops does.
+HTML never counts: a page is its address.
 """
 
 from __future__ import annotations
@@ -13,13 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import CacheConfig
+from ..globs import matches
+from ..mediatypes import HTML_TYPES, is_source_map
 from ..model import Encoding, Failure, Minified, SourceFile
-from ..naming import content_hash
+from ..naming import content_hash, listed_hash
 
 SCHEMA = 1
 NAME = "manifest.json"
 # Where Vite writes its manifest: `.vite/manifest.json` since Vite 5, `manifest.json` before.
 VITE_MANIFESTS = (".vite/manifest.json", "manifest.json")
+# Why a file is immutable (judge_immutable): Vite's manifest lists it, a [cache] immutable glob names it,
+# or its name alone looks hashed (reported).
+BY_VITE, BY_CONFIG, BY_NAME = "vite", "config", "name"
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,22 @@ def _from_vite(data: dict[str, dict[str, Any]]) -> ViteManifest:
     return ViteManifest(logical, frozenset(emitted))
 
 
+def judge_immutable(sources: tuple[SourceFile, ...], vite: ViteManifest, cfg: CacheConfig) -> dict[str, str]:
+    """The files that are safe to cache for a year, each with why (BY_VITE, BY_CONFIG or BY_NAME)."""
+    judged: dict[str, str] = {}
+    for source in sources:
+        rel = source.rel
+        if source.media_type in HTML_TYPES:
+            continue  # a page is its address: never immutable, whatever its name
+        if rel in vite.emitted and listed_hash(rel) is not None:
+            judged[rel] = BY_VITE
+        elif any(matches(glob, rel) for glob in cfg.immutable):
+            judged[rel] = BY_CONFIG
+        elif cfg.by_name and not is_source_map(rel) and content_hash(rel) is not None:
+            judged[rel] = BY_NAME
+    return judged
+
+
 def build(
     sources: tuple[SourceFile, ...],
     encodings: Mapping[str, Mapping[str, Encoding]],
@@ -72,8 +102,11 @@ def build(
     minified: Mapping[str, Minified] | None = None,
     images: Mapping[str, Mapping[str, Any]] | None = None,
     optimized: Mapping[str, Minified] | None = None,
+    immutable: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The manifest as a JSON-ready dict."""
+    """The manifest as a JSON-ready dict; `immutable` is judge_immutable's answer (by default, the defaults')."""
+    if immutable is None:
+        immutable = judge_immutable(sources, vite, CacheConfig())
     files: dict[str, Any] = {}
     for source in sources:
         entry: dict[str, Any] = {
@@ -81,7 +114,7 @@ def build(
             "sha256": source.sha256,
             "integrity": source.sha384,
             "type": source.media_type,
-            "immutable": content_hash(source.rel, bundler_named=source.rel in vite.emitted) is not None,
+            "immutable": source.rel in immutable,
         }
         if source.rel in vite.logical:
             entry["logical"] = vite.logical[source.rel]

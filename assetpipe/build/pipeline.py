@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from .. import naming
 from ..cache.statmemo import StatMemo
 from ..cache.store import Cache
 from ..compress import codecs as compress
@@ -206,7 +207,15 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         present_rels = {s.rel for s in present}
         minified = {rel: m for rel, m in stage.minified.items() if rel in present_rels}
         optimised = {rel: r for rel, r in optimised.items() if rel in present_rels}
-        document = manifest.build(present, encodings, tuple(failures), vite, minified, image_entries, optimised)
+        immutable = manifest.judge_immutable(present, vite, request.config.cache)
+        for rel in sorted(rel for rel, why in immutable.items() if why == manifest.BY_NAME):
+            notice = Notice(rel, f"cached for a year on its name alone ({naming.content_hash(rel)} looks like a "
+                                 "content hash); if it is one, list it in [cache] immutable; if not, rename it "
+                                 "or set [cache] by_name = false")
+            notices.append(notice)
+            observer.notice(notice)
+        document = manifest.build(present, encodings, tuple(failures), vite, minified, image_entries, optimised,
+                                  immutable)
         writer.write_state(manifest.NAME, manifest.dumps(document))
         writer.finish()
         left = {s.rel: (s.size, s.sha256) for s in present}

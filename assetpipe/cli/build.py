@@ -46,7 +46,8 @@ from .upload import _upload, _write_headers_file
 @click.option("--base", type=click.Path(path_type=Path),
               help="Baseline (a manifest or a built folder) for --report and --check-budgets' growth budgets.")
 @click.option("--headers", "headers_format", type=click.Choice(headersfile.FORMATS), default=None,
-              help="Also write DIR/_headers (Cache-Control by path) for Netlify or Cloudflare Pages.")
+              help="Also write DIR/_headers (Cache-Control by path) for Netlify or Cloudflare Pages; cloudflare "
+                   "refuses a file over Cloudflare's 100 rules (exit 2), netlify warns.")
 @click.option("--upload", "then_upload", is_flag=True,
               help="After a build with no failures (nor, with --check-budgets, a budget error), "
                    "run `assetpipe upload` on it.")
@@ -100,7 +101,7 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
     code = _check_build_sizes(result, loaded.config, base, report_path, check_budgets, jobs or _default_jobs(),
                               observer)
     if headers_format and not dry_run and code in (EXIT_OK, EXIT_FAILED, EXIT_BUDGET):
-        code = max(code, _write_headers_file(result.target, loaded.config.upload, observer))
+        code = max(code, _write_headers_file(result.target, loaded.config.upload, observer, headers_format))
     if then_upload and not dry_run:
         if code == EXIT_OK:
             code = _upload(result.target, loaded.config.upload, None, False, False, observer)

@@ -13,7 +13,7 @@ import click
 from .. import config
 from ..build import ledger
 from ..build.writer import Writer, WriteRefused
-from ..model import AssetpipeError, ConfigError
+from ..model import AssetpipeError, ConfigError, Notice
 from ..report import TerminalObserver
 from ..units import human
 from ..upload import headersfile
@@ -127,16 +127,24 @@ def _upload_summary(result: upload.UploadResult) -> str:
             f"in {result.seconds:.1f} s")
 
 
-def _write_headers_file(target: Path, cfg: config.UploadConfig, observer: TerminalObserver) -> int:
-    """`build --headers netlify`: DIR/_headers from the upload plan, written (and recorded) as assetpipe's."""
+def _write_headers_file(target: Path, cfg: config.UploadConfig, observer: TerminalObserver, form: str) -> int:
+    """`build --headers netlify|cloudflare`: DIR/_headers from the upload plan, written (and recorded) as
+    assetpipe's. Over Cloudflare Pages' limits: a warning for netlify; a warning, then exit 2 and nothing
+    written, for cloudflare."""
     from ..upload import targets as upload
 
     try:
-        plan = upload.read_plan(target, cfg)
+        headers = headersfile.build(upload.read_plan(target, cfg), form)
+        problems = headers.over_limits()
+        for problem in problems:
+            observer.notice(Notice(headersfile.NAME, problem))
+        if problems and form == "cloudflare":
+            observer.error(f"{headersfile.NAME}: not written: Cloudflare Pages would not read it whole (see above)")
+            return EXIT_USAGE
         state = ledger.read(target)
         writer = Writer(target, state.outputs, state.minified, state.optimized)
         try:
-            writer.write(headersfile.NAME, headersfile.render(plan), "headers:netlify")
+            writer.write(headersfile.NAME, headers.render(), f"headers:{form}")
             writer.finish()
         finally:
             writer.close()

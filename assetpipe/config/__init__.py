@@ -11,6 +11,7 @@ from .loading import LoadedConfig, load, parse
 from .sections import (
     Budget,
     BuildConfig,
+    CacheConfig,
     CompressConfig,
     Config,
     DiffConfig,
@@ -30,6 +31,7 @@ from .sections import (
 __all__ = [
     "Budget",
     "BuildConfig",
+    "CacheConfig",
     "CompressConfig",
     "Config",
     "DiffConfig",

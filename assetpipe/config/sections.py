@@ -205,6 +205,19 @@ class UploadConfig:
 
 
 @dataclass(frozen=True)
+class CacheConfig:
+    immutable: tuple[str, ...] = _setting(
+        (), "globs of files whose names carry a content hash, cached for a year like what Vite's manifest lists "
+            "(e.g. [\"assets/**\"] when nothing unhashed goes there); empty: the manifest and the name rule decide",
+        _list_of(_text, allow_empty=True))
+    by_name: bool = _setting(
+        True, "outside those, a name whose token looks random (a digit, a capital and a small letter in 8 "
+              "characters, or hex with a digit and a letter) still counts as hashed, and each such file is "
+              "reported; false: it never does",
+        _boolean)
+
+
+@dataclass(frozen=True)
 class DiffConfig:
     metric: str = _setting(
         "brotli", "what a precompressing server sends every current browser (size-limit's default too)",
@@ -263,6 +276,7 @@ class Config:
     compress: CompressConfig = field(default_factory=CompressConfig)
     html: HtmlConfig = field(default_factory=HtmlConfig)
     upload: UploadConfig = field(default_factory=UploadConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
     minify: MinifyConfig = field(default_factory=MinifyConfig)
     diff: DiffConfig = field(default_factory=DiffConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
@@ -280,6 +294,7 @@ _SECTIONS: dict[str, type] = {
     "compress": CompressConfig,
     "html": HtmlConfig,
     "upload": UploadConfig,
+    "cache": CacheConfig,
     "minify": MinifyConfig,
     "diff": DiffConfig,
     "watch": WatchConfig,

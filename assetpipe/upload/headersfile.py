@@ -1,57 +1,88 @@
-"""The `_headers` file for Netlify and Cloudflare Pages (`assetpipe build --headers netlify`).
+"""The `_headers` file for Netlify and Cloudflare Pages (`assetpipe build --headers netlify|cloudflare`).
 
 Both platforms compress on their own and read `DIR/_headers` for response headers by path, so what
-they need from a build is the upload plan's `Cache-Control` per URL. Rules never overlap (both
-platforms join the values of every matching rule with a comma, which would garble `Cache-Control`),
-and a folder whose files all share one value becomes one `/folder/*` rule, which keeps a large build
-under Cloudflare Pages' limit of 100 rules where it can. Sidecars are left out: neither platform
-serves them by `Accept-Encoding` or `Accept`.
+they need from a build is the upload plan's `Cache-Control` per URL: the plan's files, a page also at
+its pretty URL (`/about`, `/docs/`) where no file has that name, and their sidecars (`.br`, `.gz`,
+`.avif`) only in that none gets another value than its original's, since neither platform serves them in
+its place. headerrules merges them into few rules that never overlap.
+
+Cloudflare Pages reads at most 100 rules and lines of at most 2,000 characters; Netlify documents no
+limit for the same format. `--headers cloudflare` refuses a file over those limits (HeadersError, before
+anything is written); `--headers netlify` writes it and warns.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from urllib.parse import quote
 
+from .headerrules import HeadersError, Rule, merge
 from .plan import UploadPlan
 
 NAME = "_headers"
-FORMATS = ("netlify",)
+FORMATS = ("netlify", "cloudflare")
+# Cloudflare Pages' documented limits (developers.cloudflare.com/pages/configuration/headers/)
+MAX_RULES = 100
+MAX_LINE = 2000
+_HEAD = ("# Written by `assetpipe build --headers {format}` (Netlify and Cloudflare Pages): Cache-Control by path.",
+         "# Hashed files are cached for a year, HTML is revalidated on every visit, other files for 5 minutes.",
+         "")
+
+__all__ = ["FORMATS", "NAME", "HeadersError", "HeadersFile", "build"]
 
 
-def render(plan: UploadPlan) -> bytes:
-    files = {item.file: item.cache_control for item in plan.items() if not item.sidecar}
-    lines = ["# Written by `assetpipe build --headers netlify` (Netlify and Cloudflare Pages): Cache-Control by path.",
-             "# Hashed files are cached for a year, HTML is revalidated on every visit, other files for 5 minutes.",
-             ""]
-    for pattern, value in _rules("", files):
-        lines += [pattern, f"  Cache-Control: {value}", ""]
-    return "\n".join(lines).encode("utf-8")
+@dataclass(frozen=True)
+class HeadersFile:
+    format: str
+    rules: tuple[Rule, ...]
+
+    def lines(self) -> list[str]:
+        lines = [line.format(format=self.format) for line in _HEAD]
+        for rule in self.rules:
+            lines += [rule.pattern, f"  Cache-Control: {rule.value}", ""]
+        return lines
+
+    def render(self) -> bytes:
+        return "\n".join(self.lines()).encode("utf-8")
+
+    def over_limits(self) -> list[str]:
+        """Why Cloudflare Pages would not read this file whole (empty when it would)."""
+        problems: list[str] = []
+        if len(self.rules) > MAX_RULES:
+            folders = Counter(_folder(rule.pattern) for rule in self.rules).most_common(3)
+            where = ", ".join(f"{folder}: {count:,}" for folder, count in folders)
+            problems.append(f"{len(self.rules):,} rules, and Cloudflare Pages reads at most {MAX_RULES} (the most "
+                            f"under {where}); a folder whose files differ in Cache-Control with no pattern in "
+                            "their names takes a rule per file: see the warnings about names cached for a year, "
+                            "or declare [cache] immutable globs")
+        long = [line for line in self.lines() if len(line) > MAX_LINE]
+        if long:
+            problems.append(f"{len(long):,} lines longer than Cloudflare Pages' {MAX_LINE:,} characters, the first "
+                            f"for {long[0][:60]}…")
+        return problems
 
 
-def _rules(folder: str, files: dict[str, str]) -> list[tuple[str, str]]:
-    """Non-overlapping rules for `files` (paths below `folder`): one splat when they all agree."""
-    values = set(files.values())
-    if len(values) == 1 and (folder or len(files) > 1):
-        return [(_url(folder + "/" if folder else "") + "*", values.pop())]
-    start = len(folder) + 1 if folder else 0
-    direct = {rel: v for rel, v in files.items() if "/" not in rel[start:]}
-    subfolders = sorted({rel[: rel.index("/", start)] for rel in files if rel not in direct})
-    rules: list[tuple[str, str]] = []
-    for rel in sorted(direct):
-        rules += [(url, direct[rel]) for url in _urls(rel)]
-    for sub in subfolders:
-        rules += _rules(sub, {rel: v for rel, v in files.items() if rel.startswith(sub + "/")})
-    return rules
+def build(plan: UploadPlan, format: str) -> HeadersFile:
+    """The file for a plan; HeadersError when no rules can give two of its URLs different headers."""
+    files = {_url(item.file): item.cache_control for item in plan.items() if not item.sidecar}
+    sidecars = {_url(item.file): item.cache_control for item in plan.items() if item.sidecar}
+    pretty = {url: files[_url(item.file)] for item in plan.items() if not item.sidecar
+              for url in _pretty_urls(item.file) if url not in files}  # a file of that name wins
+    return HeadersFile(format, merge({**files, **pretty}, sidecars, frozenset(pretty)))
 
 
-def _urls(rel: str) -> list[str]:
-    """A file's URL, plus the pretty URLs both platforms serve an HTML page at (`/about`, `/docs/`)."""
-    urls = [_url(rel)]
+def _folder(pattern: str) -> str:
+    """The top folder a rule is in: `/icons/` for `/icons/a*`, `/` for `/favicon.ico`."""
+    first, slash, _ = pattern[1:].partition("/")
+    return f"/{first}/" if slash else "/"
+
+
+def _pretty_urls(rel: str) -> list[str]:
+    """The pretty URL both platforms serve an HTML page at (`/about`, `/docs/`), if it is one."""
     if rel == "index.html" or rel.endswith("/index.html"):
-        urls.append(_url(rel[: -len("index.html")]))
-    elif rel.endswith(".html"):
-        urls.append(_url(rel[: -len(".html")]))
-    return urls
+        return [_url(rel[: -len("index.html")])]
+    return [_url(rel[: -len(".html")])] if rel.endswith(".html") else []
 
 
 def _url(rel: str) -> str:

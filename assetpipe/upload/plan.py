@@ -19,7 +19,7 @@ from typing import Any
 from ..build.manifest import NAME as MANIFEST_NAME
 from ..config import UploadConfig, UploadRule
 from ..globs import matches
-from ..mediatypes import classify
+from ..mediatypes import HTML_TYPES, classify
 from ..model import AssetpipeError
 
 SCHEMA = 1
@@ -33,7 +33,6 @@ PHASES = ("assets", "other", "html")  # names for ASSETPIPE_PHASE_NAME and messa
 PHASE_TITLES = ("hashed assets and their sidecars", "other files", "HTML")
 CONTENT_ENCODINGS = {"br": "br", "gzip": "gzip", "zstd": "zstd"}
 IMAGE_TYPES = {"avif": "image/avif", "webp": "image/webp"}
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _TEXT_APPLICATION = frozenset({"application/json", "application/manifest+json", "application/ld+json",
                                "application/geo+json", "application/xml", "application/javascript",
                                "application/yaml", "application/toml"})
