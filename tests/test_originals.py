@@ -50,6 +50,9 @@ def app(tmp_path: Path) -> Path:
     return make_app(tmp_path / "dist")
 
 
+HASHED = '[cache]\nimmutable = ["assets/*-*.*"]\n'  # the js-only fixture has no Vite manifest to say so
+
+
 def configure(tmp_path: Path, text: str = "", *, variants: bool = True) -> None:
     """optimize_originals on; with `variants`, width variants for every image too (the app's images are
     shown by its JS alone, which otherwise gets them the same-URL sidecars only)."""
@@ -107,17 +110,17 @@ def test_images_no_markup_shows_are_optimised_with_no_variant_written(cli, app, 
     """The JS-only app without variants_for: its images get no width variants (nothing could name them,
     issue 24 item 5), yet each JPEG is still weighed against its re-encode at the configured quality
     (encoded, never written) and the originals shrink as with variants."""
-    configure(tmp_path, variants=False)
+    configure(tmp_path, HASHED, variants=False)
     before = {rel: (app / rel).read_bytes() for rel in ORIGINALS}
     stats = build(cli, app, cache_dir)
     assert stats["warnings"] == [] and stats["optimized"]["files"] == len(ORIGINALS)
     assert not [rel for rel in snapshot(app) if VARIANT.search(rel) or "#" in rel]
     with_variants = make_app(tmp_path / "with-variants")
-    configure(tmp_path)
+    configure(tmp_path, HASHED)
     build(cli, with_variants, tmp_path / "other-cache")
     for rel in ORIGINALS:  # the same optimised bytes either way
         assert (app / rel).read_bytes() == (with_variants / rel).read_bytes() != before[rel], rel
-    configure(tmp_path, variants=False)
+    configure(tmp_path, HASHED, variants=False)
     assert build(cli, app, cache_dir)["encoded"] == 0  # warm: nothing encoded again
 
 
