@@ -489,3 +489,28 @@ def test_s3_failed_puts_stop_before_html_delete_nothing_and_a_rerun_completes(
     assert set(again["sent"]) == everything - keys and f"{VENDOR}.br" in again["sent"]
     assert again["deleted"] == ["assets/old-Gone1234.js"]
     assert stored_keys(client, bucket) == everything
+
+
+def test_s3_sends_each_byte_once(cli, tmp_path: Path, s3_endpoint, s3) -> None:
+    """An unhashed image's own-width variant is a hard link to its same-URL sidecar (SPEC §2.1): the
+    bucket gets both names, each with its own headers, but the bytes go up once and are copied there."""
+    client, bucket = s3
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(DEMO / "assets" / "coffee-A-I1hS5R.jpg", site / "photo.jpg")
+    (site / "index.html").write_text('<!doctype html><title>t</title><img src="photo.jpg" alt="coffee">\n')
+    assert cli("build", str(site), "--cache-dir", str(tmp_path / "cache")).exit_code == 0
+    plan = json.loads(cli("upload", str(site), "--dry-run", "--json").stdout)
+    items = [i for p in plan["phases"] for i in p]
+    twins = [i for i in items if sum(j["sha256"] == i["sha256"] for j in items) > 1]
+    assert len(twins) >= 4  # the AVIF and the WebP, each under two names
+    code, result, stderr = upload_json(cli, site, s3_config(tmp_path, s3_endpoint, bucket))
+    assert code == 0, stderr
+    assert sorted(result["sent"]) == sorted(i["key"] for i in items)
+    distinct = {i["sha256"]: i["size"] for i in items}
+    assert result["bytes_sent"] == sum(distinct.values()) < sum(i["size"] for i in items)
+    for item in twins:
+        obj = client.get_object(Bucket=bucket, Key=item["key"])
+        assert obj["Body"].read() == (site / item["file"]).read_bytes()
+        assert obj["ContentType"] == item["content_type"] and obj["CacheControl"] == item["cache_control"]
+        assert obj["Metadata"] == {"sha256": item["sha256"]}

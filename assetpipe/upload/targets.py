@@ -226,25 +226,28 @@ def run_s3(root: Path, plan: UploadPlan, cfg: UploadConfig, observer: UploadObse
         failures.append(Failure(destination, f"cannot list the bucket: {_reason(exc)}"))
         return result()
     observer.start(total, "upload")
+    stored_as: dict[str, str] = {}  # sha256 -> a key that holds those bytes now: a twin is copied there
     try:
         with ThreadPoolExecutor(max_workers=cfg.workers) as pool:
             for phase in plan.phases:
-                futures = {pool.submit(_sync, client, cfg.bucket, root, item, stored.get(item.key)): item
-                           for item in phase}
-                for future in as_completed(futures):
-                    item = futures[future]
-                    try:
-                        outcome = future.result()
-                    except (BotoCoreError, ClientError, OSError) as exc:
-                        failures.append(Failure(item.file, f"upload failed: {_reason(exc)}"))
-                        observer.advance(item.key, "failed")
-                        continue
-                    if outcome == "sent":
-                        sent.append(item.key)
-                        bytes_sent += item.size
-                    else:
-                        unchanged += 1
-                    observer.advance(item.key, outcome)
+                for batch in _once_each(phase, stored_as):  # a file's twins after the file: each byte sent once
+                    futures = {pool.submit(_sync, client, cfg.bucket, root, item, stored.get(item.key),
+                                           stored_as.get(item.sha256)): item for item in batch}
+                    for future in as_completed(futures):
+                        item = futures[future]
+                        try:
+                            outcome = future.result()
+                        except (BotoCoreError, ClientError, OSError) as exc:
+                            failures.append(Failure(item.file, f"upload failed: {_reason(exc)}"))
+                            observer.advance(item.key, "failed")
+                            continue
+                        stored_as.setdefault(item.sha256, item.key)
+                        if outcome in ("sent", "copied"):
+                            sent.append(item.key)
+                            bytes_sent += item.size if outcome == "sent" else 0
+                        else:
+                            unchanged += 1
+                        observer.advance(item.key, outcome)
                 if failures:  # the next phases (HTML last) would name what is missing: stop here
                     break
                 phases_done += 1
@@ -287,8 +290,22 @@ def _list(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, _Stored]
             yield obj["Key"], _Stored(int(obj["Size"]), obj["LastModified"])
 
 
-def _sync(client: Any, bucket: str, root: Path, item: UploadItem, stored: _Stored | None) -> str:
-    """Store one file unless the bucket already holds exactly it (same sha256 and headers)."""
+def _once_each(phase: tuple[UploadItem, ...], stored_as: dict[str, str]) -> list[tuple[UploadItem, ...]]:
+    """A phase's items in two batches: first one file of each set of equal bytes (a hard-linked rendition
+    and its sidecar are one file under two names), then the others, which the bucket copies from it."""
+    first: list[UploadItem] = []
+    twins: list[UploadItem] = []
+    seen = set(stored_as)
+    for item in phase:
+        (twins if item.sha256 in seen else first).append(item)
+        seen.add(item.sha256)
+    return [batch for batch in (tuple(first), tuple(twins)) if batch]
+
+
+def _sync(client: Any, bucket: str, root: Path, item: UploadItem, stored: _Stored | None,
+          copy_from: str | None = None) -> str:
+    """Store one file unless the bucket already holds exactly it (same sha256 and headers); with
+    `copy_from`, a key that holds the same bytes, the bucket copies them (nothing is sent again)."""
     from botocore.exceptions import ClientError
 
     if stored is not None and stored.size == item.size:
@@ -307,6 +324,10 @@ def _sync(client: Any, bucket: str, root: Path, item: UploadItem, stored: _Store
                              "Metadata": {SHA256_METADATA: item.sha256}}
     if item.content_encoding:
         extra["ContentEncoding"] = item.content_encoding
+    if copy_from is not None and copy_from != item.key and item.size < MULTIPART_BYTES:
+        client.copy_object(Bucket=bucket, Key=item.key, CopySource={"Bucket": bucket, "Key": copy_from},
+                           MetadataDirective="REPLACE", **extra)
+        return "copied"
     path = root.joinpath(*item.file.split("/"))
     if item.size < MULTIPART_BYTES:
         with path.open("rb") as body:
