@@ -98,13 +98,13 @@ def test_a_changed_quality_encodes_only_that_format_again(cli, site, cache_dir, 
 def test_avif_speed_and_chroma_subsampling_are_settings_of_their_formats(cli, site, cache_dir, tmp_path) -> None:
     build(cli, site, cache_dir)
     before = images_of(site)
-    (tmp_path / "assetpipe.toml").write_text('[images]\nsubsampling = "4:4:4"\navif_speed = 8\n')
+    (tmp_path / "assetpipe.toml").write_text('[images]\nsubsampling = "4:4:4"\navif_speed = 7\n')
 
     encoded, after = rebuild(cli, site, cache_dir)
     changed = ("avif", "jpeg")  # WebP is always 4:2:0; PNG is lossless
     assert encoded == sum(fmt in changed for e in after.values() for fmt, _ in outputs(e)) > 0
     for rel, entry in after.items():
-        assert " s8 444" in entry["image"]["settings"]["avif"], rel
+        assert " s7 444" in entry["image"]["settings"]["avif"], rel
         assert names(entry, "webp") == names(before[rel], "webp") and names(entry, "png") == names(before[rel], "png")
     for file in names(after[COFFEE], "jpeg"):
         assert JpegImagePlugin.get_sampling(Image.open(site / file)) == 0  # 4:4:4

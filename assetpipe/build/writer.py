@@ -110,15 +110,7 @@ class Writer:
         self._log(rel, linked)
         with self._gate.open():
             temp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}{ledger.TEMP_SUFFIX}")
-            try:
-                os.link(target, temp)
-                os.replace(temp, path)
-            except BaseException as exc:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp)
-                if isinstance(exc, OSError):
-                    self._stop_if_full(exc, path)
-                raise
+            self._put(temp, path, lambda: os.link(target, temp))
         self._records[rel] = linked
         return True
 
@@ -293,16 +285,25 @@ class Writer:
             except OSError as exc:
                 self._stop_if_full(exc, path)
                 raise
-            try:
+
+            def write() -> None:
                 with os.fdopen(fd, "wb") as handle:
                     fill(handle)
-                os.replace(temp, path)
-            except BaseException as exc:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp)
-                if isinstance(exc, OSError):
-                    self._stop_if_full(exc, path)
-                raise
+
+            self._put(temp, path, write)
+
+    def _put(self, temp: str, path: Path, make: Callable[[], object]) -> None:
+        """Make the temp file, then put it in place; on any failure the temp file goes (a full disk stops
+        the build)."""
+        try:
+            make()
+            os.replace(temp, path)
+        except BaseException as exc:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            if isinstance(exc, OSError):
+                self._stop_if_full(exc, path)
+            raise
 
     def _stop_if_full(self, exc: OSError, path: Path) -> None:
         """A full disk (or quota) stops the build at this write, with the file system named."""

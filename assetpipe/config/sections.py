@@ -74,8 +74,9 @@ class ImagesConfig:
         "replacing a file the user's build made is opt-in (lossless PNG, smaller JPEG); needs assetpipe[originals]",
         _boolean)
     avif_speed: int = _setting(
-        7, "libaom speed 7: a cold build of the corpus photos in 0.72x the time of speed 6 for AVIF files 4 % "
-           "larger and a little worse; 6 for the smallest files; 4 and below take 3-7x the time of 6",
+        8, "libaom speed 8: a cold build of the corpus photos in 0.65x the time of speed 7 for AVIF files 4 % "
+           "larger, median quality still 1.8 above eleventy-img's; 6 or 7 for smaller files; 4 and below take "
+           "3-7x the time of 6",
         _integer(0, 10))
     webp_method: int = _setting(
         4, "libwebp method 6 takes 2.5x the time (36x with alpha) for 3-4 % smaller files", _integer(0, 6))
