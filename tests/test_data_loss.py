@@ -282,6 +282,7 @@ def _main(args: list[str], cwd: Path) -> Result:
         os.chdir(old)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sequence", _sequences(), ids="-".join)
 def test_no_sequence_loses_a_user_file(tiny: tuple[Path, dict[str, bytes], dict[str, bytes]], tmp_path: Path,
                                        sequence: tuple[str, ...]) -> None:

@@ -109,6 +109,7 @@ def _clean(site: Path, tmp_path: Path) -> dict[str, str]:
     return snapshot(clean)
 
 
+@pytest.mark.slow
 @needs_strace
 @pytest.mark.parametrize("scenario", ["cold build", "rebuild"])
 def test_a_kill_at_every_write_rename_and_journal_step_recovers_byte_identical(tmp_path: Path,
@@ -239,6 +240,7 @@ def _words_site(root: Path, files: int) -> None:
         (root / f"f{i:02}.js").write_text(" ".join(rng.choice(words) for _ in range(2500)))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs (CI runs as root)")
 @pytest.mark.parametrize(("out", "size"), [(False, "256k"), (False, "352k"), (False, "392k"), (False, "400k"),
                                            (True, "256k")])
