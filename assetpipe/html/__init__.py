@@ -3,7 +3,8 @@ returns the page with each `<img>` of those images as a `<picture>`, every other
 
 `rewrite` (the entry point: `rewrite()`, `references()`) decides what each tag becomes; `parse` reads the
 page (charset, tags and their exact spans, with html5lib); `attributes` scans the attributes inside one
-tag; `urls` resolves and writes URLs; `owned` recognises the pictures an earlier run wrote. `picture`
+tag; `urls` resolves and writes URLs; `owned` recognises the pictures an earlier run wrote; `loading`
+decides which images are eager, lazy or high priority (web vitals). `picture`
 holds the PictureSpec the image stage hands over, apart, so that a build without pages never imports
 html5lib. Pure: no files.
 """
