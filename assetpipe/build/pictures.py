@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from ..cache.store import Cache
 from ..html.picture import PictureSpec
+from ..images import decide
 from ..images import originals as originals_stage
 from ..images import stage as imagestage
 from ..model import Action, Encoding, Failure, Minified, Notice, Observer, SourceFile
@@ -71,7 +72,7 @@ def _take_images(outcomes: Iterator[imagestage.ImageResult | Failure], request: 
             # what the URL serves after this build: same-URL sidecars must be smaller than that
             size = len(data) if data is not None else record.size if record is not None else outcome.job.source.size
             outcome = replace(outcome, job=replace(outcome.job, source=replace(outcome.job.source, size=size)))
-            decision = imagestage.decide(outcome)
+            decision = decide.decide(outcome)
             redirected: dict[str, str] = {}
             try:
                 refused = _write_renditions(decision, writer, notices, observer, counts, redirected)
@@ -83,7 +84,7 @@ def _take_images(outcomes: Iterator[imagestage.ImageResult | Failure], request: 
                                  if v["file"] not in refused]
             entries[outcome.job.source.rel] = entry
             if entry["variants"]:  # an image with sidecars alone has no <picture> (an earlier one is undone)
-                specs[outcome.job.source.rel] = imagestage.picture_spec(outcome.job, entry)
+                specs[outcome.job.source.rel] = decide.picture_spec(outcome.job, entry)
             for fmt, sidecar in decision.encodings.items():
                 if sidecar["file"] not in refused:
                     encodings.setdefault(outcome.job.source.rel, {})[fmt] = Encoding(str(sidecar["file"]),
@@ -93,7 +94,7 @@ def _take_images(outcomes: Iterator[imagestage.ImageResult | Failure], request: 
     return entries, specs, replaced
 
 
-def _write_renditions(decision: imagestage.Decision, writer: Writer, notices: list[Notice], observer: Observer,
+def _write_renditions(decision: decide.Decision, writer: Writer, notices: list[Notice], observer: Observer,
                       counts: dict[str, int], redirected: dict[str, str]) -> set[str]:
     """Write one image's renditions worth keeping (a variant that is its sidecar's bytes as a hard link
     to it) and remove its earlier ones no longer worth it; return the files refused (a user's file holds

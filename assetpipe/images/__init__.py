@@ -4,7 +4,8 @@ upscaled), its same-URL sidecars, the manifest's `image` entry and the PictureSp
 rewrite needs; or one failure line for an image that cannot be processed.
 
 `stage` plans every rendition from the headers before any pixel is decoded, looks each one up (on disk,
-in the cache), and has the rest encoded in `encodepool`'s worker processes. Pure, bytes in and bytes out:
+in the cache), and has the rest encoded in `encodepool`'s worker processes; `decide` says what the results
+come to (kept, dropped, stored once, the manifest entry, the PictureSpec). Pure, bytes in and bytes out:
 `renditions` (what an image is, which renditions it gets and their names), `decode` (the header and the
 one decode), `encode` (resize and encode), `bmff` (an animated AVIF's timestamps zeroed). `originals`:
 the opt-in `images.optimize_originals`, both its optimisers and its step of the stage. Nothing here
