@@ -57,7 +57,7 @@ from html5lib.constants import asciiUpper2Lower
 
 from .attributes import _Img, _img, _img_from_text
 from .loading import Loading, Shown, place_of, plan
-from .owned import MARK, _owned, _rendered_says
+from .owned import MARK, _Owned, _owned, _rendered_says
 from .parse import _SPACE, _base_href, _decode, _maybe_images, _scan, _splice, _Tag
 from .picture import PictureSpec
 from .urls import _srcset, _srcset_urls, _url_for, resolve
@@ -158,7 +158,8 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
         return Rewrite(html, ())
     tags = _scan(doc.text)
     base = _base_href(tags)
-    decided = _loading_plan(tags, doc.text, page, base, images, eager)
+    earlier = _earlier_pictures(tags, doc.text)
+    decided = _loading_plan(tags, earlier, page, base, images, eager)
     replacements: list[tuple[int, int, str]] = []
     rewritten: list[str] = []
     reverted: list[str] = []
@@ -178,11 +179,10 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
             if new is not None:
                 replacements.append((tag.start, tag.end, new))
                 rewritten.append(key)
-        elif tag.name == "picture" and tag.attr(MARK) is not None:
-            owned = _owned(tag, tags, doc.text)
+        elif tag.index in earlier:
+            owned, author = earlier[tag.index]
             if owned is None:
                 continue
-            author = _img_from_text(owned.author_img)
             src = author.first("src") if author is not None else None
             key = resolve(src.value, page, base) if src is not None else None
             if author is None or key is None or key not in images:
@@ -262,8 +262,19 @@ def _without(tag: _Img, names: tuple[str, ...]) -> str:
     return text
 
 
-def _loading_plan(tags: list[_Tag], text: str, page: str, base: str | None, images: Mapping[str, PictureSpec],
-                  eager: int) -> dict[int, Loading]:
+def _earlier_pictures(tags: list[_Tag], text: str) -> dict[int, tuple[_Owned | None, _Img | None]]:
+    """Each picture an earlier run wrote (by its tag's index): what it holds, None when someone edited it,
+    and the author's `<img>` read back from it. Read once for the loading plan and the rewrite."""
+    earlier: dict[int, tuple[_Owned | None, _Img | None]] = {}
+    for tag in tags:
+        if not tag.end_tag and tag.name == "picture" and tag.attr(MARK) is not None:
+            owned = _owned(tag, tags, text)
+            earlier[tag.index] = (owned, _img_from_text(owned.author_img) if owned is not None else None)
+    return earlier
+
+
+def _loading_plan(tags: list[_Tag], earlier: Mapping[int, tuple[_Owned | None, _Img | None]], page: str,
+                  base: str | None, images: Mapping[str, PictureSpec], eager: int) -> dict[int, Loading]:
     """The page's images in document order (each plain `<img>`, each `<img>` of an author's `<picture>`,
     each picture of an earlier run counted once as its author's `<img>`), and loading.py's decision for
     each, keyed by the index of its tag."""
@@ -273,12 +284,11 @@ def _loading_plan(tags: list[_Tag], text: str, page: str, base: str | None, imag
             continue
         attrs: Mapping[str, str] | None = None
         picture = tag.picture
-        in_own = picture is not None and picture.tag is not None and tags[picture.tag].attr(MARK) is not None
+        in_own = picture is not None and picture.tag in earlier
         if tag.name == "img" and not in_own:
             attrs = dict(reversed(tag.attrs))  # the first of duplicated names counts
-        elif tag.name == "picture" and tag.attr(MARK) is not None:
-            owned = _owned(tag, tags, text)
-            author = _img_from_text(owned.author_img) if owned is not None else None
+        elif tag.index in earlier:
+            author = earlier[tag.index][1]
             attrs = {a.name: a.value for a in reversed(author.attrs)} if author is not None else {}
         if attrs is None:
             continue
