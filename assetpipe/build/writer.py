@@ -266,10 +266,10 @@ class Writer:
         self._log_line(ledger.journal_line(rel, record))
 
     def _log_line(self, line: str) -> None:
-        path = self._state_folder() / ledger.JOURNAL
+        path = self.target / ledger.STATE_DIR / ledger.JOURNAL
         try:
-            if self._journal is None:
-                self._journal = path.open("a", encoding="utf-8")
+            if self._journal is None:  # the state folder is checked once, when the journal opens
+                self._journal = (self._state_folder() / ledger.JOURNAL).open("a", encoding="utf-8")
             with self._gate.open():
                 self._journal.write(line)
                 self._journal.flush()
