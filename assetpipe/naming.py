@@ -25,6 +25,9 @@ _HEX = re.compile(r"(?<=[-.])(?=([0-9a-f]{8,64})\.)")
 _LENIENT = re.compile(r"[0-9]|.[A-Z]")
 
 SIDECAR_SUFFIXES: dict[str, str] = {"br": ".br", "gzip": ".gz", "zstd": ".zst"}
+# The names assetpipe gives image variants, `stem.<8 hex>.<width>w.<ext>` (images.renditions.variant_name):
+# how the image stage passes over its own outputs and the removal net tells whose output a file is.
+VARIANT = re.compile(r"^(?P<stem>.*)\.[0-9a-f]{8}\.[0-9]+w\.(?:avif|webp|jpg|png|gif)$")
 
 
 def _tokens(rel: str) -> Iterator[str]:

@@ -45,8 +45,7 @@ _PROJECT_MARKERS: tuple[tuple[str, str], ...] = (
 )
 _VITE_OUT_DIR = re.compile(r"""\boutDir\s*:\s*['"]([^'"\n]+)['"]""")
 _MKDOCS_SITE_DIR = re.compile(r"^site_dir\s*:\s*['\"]?([^'\"\n#]+?)['\"]?\s*(?:#.*)?$", re.MULTILINE)
-# Renditions are named `stem.<8 hex>.<width>w.<ext>` (images.variant_name); same-URL sidecars `x.jpg.avif`.
-_RENDITION = re.compile(r"^(?P<stem>.+)\.[0-9a-f]{8}\.[0-9]+w\.(?:avif|webp|jpg|png|gif)$")
+# Same-URL image sidecars are named `x.jpg.avif`; variants `stem.<8 hex>.<width>w.<ext>` (naming.VARIANT).
 _IMAGE_SIDECARS = (".avif", ".webp")
 
 
@@ -168,7 +167,7 @@ def _made_from_present(output: OwnedFile, present: set[str], stems: set[tuple[st
     base = _sidecar_base(output.rel)
     if base is not None and base in present:
         return True
-    match = _RENDITION.match(output.rel)
+    match = naming.VARIANT.match(output.rel)
     return match is not None and _split(match["stem"]) in stems
 
 

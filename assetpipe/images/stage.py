@@ -10,11 +10,11 @@ cache is read and written on the calling thread. Nothing here writes into the bu
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import naming
 from ..cache import store as cache_keys
 from ..cache.store import Cache
 from ..config import ImagesConfig
@@ -43,9 +43,6 @@ from .renditions import (
 # wall time for memory.
 IN_FLIGHT_MEGAPIXELS = 24.0
 
-# Names assetpipe gives image outputs. A file named so is one of them whose ledger record was lost
-# (`.assetpipe/` deleted): processing it again would make variants of variants, so it is passed over.
-_VARIANT_NAME = re.compile(r"\.[0-9a-f]{8}\.[0-9]+w\.(?:avif|webp|jpg|png|gif)$")
 _EXTENSIONS_OF = {"jpeg": ("jpg", "jpeg", "jpe", "jfif"), "png": ("png", "apng"), "gif": ("gif",),
                   "webp": ("webp",), "avif": ("avif",)}
 
@@ -267,7 +264,7 @@ def work(renditions: Iterable[tuple[str, Action]]) -> list[Action]:
 
 
 def _looks_like_an_output(rel: str, user_files: set[str]) -> bool:
-    if _VARIANT_NAME.search(rel):
+    if naming.VARIANT.match(rel):  # an output whose ledger record was lost: no variants of variants
         return True
     base, _, ext = rel.rpartition(".")
     return ext in ("avif", "webp") and base in user_files and base.rpartition(".")[2].lower() in {
