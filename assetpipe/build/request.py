@@ -53,8 +53,7 @@ def check_folders(source: Path, out: Path | None, cache_dir: Path | None = None,
         return
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: not a folder")
-    real_source, real_out = os.path.realpath(source), os.path.realpath(out)
-    if real_out == real_source:
+    if os.path.realpath(out) == os.path.realpath(source):
         raise UsageError(f"--out {out}: is the build folder itself; leave out --out to build in place")
-    if real_out.startswith(real_source + os.sep) or real_source.startswith(real_out + os.sep):
+    if safety.inside(out, source) or safety.inside(source, out):
         raise UsageError(f"--out {out}: must not be inside {source}, nor contain it")
