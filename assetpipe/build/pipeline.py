@@ -92,7 +92,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         inventory.sources, state.optimized)
     settings = imagestage.settings_from(request.config.images)
     if request.images:
-        shown = _shown_images(inventory.sources, request) if request.config.html.rewrite else frozenset()
+        has_images = any(s.kind is Kind.IMAGE for s in image_sources)  # else no page needs reading now
+        shown = _shown_images(inventory.sources, request) if has_images and request.config.html.rewrite else frozenset()
         image_plan = imagestage.plan_images(image_sources,
                                             originals_stage.original_reader(request.source, optimized, cache),
                                             target_inventory.owned, request.config.images, settings, cache.has,
