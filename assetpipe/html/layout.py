@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .attributes import _Img
 from .parse import _SPACE
 from .picture import Candidate, PictureSpec
 from .urls import _url_for
@@ -42,12 +43,13 @@ def author_width(attrs: Mapping[str, str]) -> int | None:
     return int(value) if _INTEGER.fullmatch(value) and int(value) > 0 else None
 
 
-def _style_width(style: str) -> int | None:
-    """The last `width` declaration of an inline style in px; 0 for one in another unit; None for none."""
+def _style_width(style: str, prop: str = "width") -> int | None:
+    """The last `width` (or `prop`) declaration of an inline style in px; 0 for one in another unit; None
+    for none."""
     found: int | None = None
     for declaration in _COMMENT.sub(" ", style).split(";"):
         name, colon, value = declaration.partition(":")
-        if not colon or name.strip().lower() != "width":
+        if not colon or name.strip().lower() != prop:
             continue
         value = _IMPORTANT.sub("", value.strip()).strip()
         px = _PX.fullmatch(value)
@@ -105,3 +107,40 @@ def srcset_of(chosen: Chosen, author_src: str, page: str, base_href: str | None)
     """The `srcset` value of one format's chosen candidates, URLs written the way the author wrote `src`."""
     return ", ".join(f"{_url_for(c.file, author_src, page, base_href)} {descriptor}"
                      for c, descriptor in chosen.candidates)
+
+
+def derived(author: str, spec_from: int, spec_to: int) -> str | None:
+    """The other dimension from the author's one, by the intrinsic aspect ratio; None for a non-integer value."""
+    if not _INTEGER.fullmatch(author) or spec_from <= 0:
+        return None
+    return str((int(author) * spec_to * 2 + spec_from) // (spec_from * 2))
+
+
+def sized_svg(img: _Img | None, size: tuple[int, int] | None) -> str | None:
+    """An SVG's `<img>` with the `width`/`height` the author left out (`size`: the SVG's, html/svgsize.py),
+    every other byte of the tag as written; None when nothing is to change. Neither given: both. One given:
+    the other by the SVG's aspect ratio (nothing when the author's value is not an integer). A `width` in
+    px in the inline style stands for the attribute; any other `width` or `height` there leaves the tag
+    alone, since the attributes would then fight the author's CSS."""
+    if img is None or size is None or not img.attrs:
+        return None
+    style = next((a.value for a in img.attrs if a.name == "style"), "")
+    styled, styled_height = _style_width(style), _style_width(style, "height")
+    if styled == 0 or styled_height is not None:
+        return None
+    width, height = img.first("width"), img.first("height")
+    added: list[tuple[str, str | None]]
+    if width is None and height is None and styled is not None:
+        added = [("width", str(styled)), ("height", derived(str(styled), *size))]
+    elif width is None and height is None:
+        added = [("width", str(size[0])), ("height", str(size[1]))]
+    elif height is None and width is not None:
+        added = [("height", derived(width.value.strip(_SPACE), *size))]
+    elif width is None and height is not None:
+        added = [("width", derived(height.value.strip(_SPACE), size[1], size[0]))]
+    else:
+        return None
+    if any(value is None for _, value in added):
+        return None
+    at = img.attrs[-1].end
+    return img.text[:at] + "".join(f' {name}="{value}"' for name, value in added) + img.text[at:]

@@ -86,11 +86,7 @@ def _escape(value: str, quote_char: str = '"') -> str:
     return value.replace('"', "&quot;")
 
 
-def _derived(author: str, spec_from: int, spec_to: int) -> str | None:
-    """The other dimension from the author's one, by the intrinsic aspect ratio; None for a non-integer value."""
-    if not _DIGITS.fullmatch(author) or spec_from <= 0:
-        return None
-    return str((int(author) * spec_to * 2 + spec_from) // (spec_from * 2))
+_derived = layout.derived
 
 
 def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, default_sizes: str,
@@ -152,8 +148,9 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
 
 
 def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, default_sizes: str = "100vw",
-            eager: int = 2) -> Rewrite:
-    """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`.
+            eager: int = 2, svgs: Mapping[str, tuple[int, int]] | None = None) -> Rewrite:
+    """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`,
+    and give one that shows a key of `svgs` (an SVG's size, html/svgsize.py) its missing `width`/`height`.
 
     Pictures an earlier run wrote are brought up to date (or back to the author's `<img>` when their image is
     no longer in `images`); every byte outside the replaced tags is kept.
@@ -163,6 +160,7 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
         return Rewrite(html, (), unreadable=doc)
     if not _maybe_images(doc.text):
         return Rewrite(html, ())
+    svgs = svgs or {}
     tags = _scan(doc.text)
     base = _base_href(tags)
     earlier = _earlier_pictures(tags, doc.text)
@@ -180,6 +178,8 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
             src = tag.attr("src")
             key = resolve(src, page, base) if src is not None else None
             if key is None or key not in images:
+                sized = layout.sized_svg(_img(doc.text[tag.start : tag.end], tag.attrs), svgs.get(str(key)))
+                replacements += [(tag.start, tag.end, sized)] if sized is not None else []
                 continue
             img = _img(doc.text[tag.start : tag.end], tag.attrs)
             new = (_picture(img, images[key], page, base, default_sizes, decided.get(tag.index, _LAZY))
