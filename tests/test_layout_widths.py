@@ -268,3 +268,22 @@ def test_svg_img_tags_get_width_and_height_and_nothing_else(cli, tmp_path) -> No
     first = snapshot(site)
     build(cli, site, tmp_path / "cache")
     assert snapshot(site) == first
+
+
+def test_a_preload_follows_the_pictures_1x_2x() -> None:
+    from assetpipe.html.picture import PictureSpec
+    from assetpipe.html.rewrite import rewrite
+
+    def cands(ext: str) -> tuple[Candidate, ...]:
+        return tuple(Candidate(f"img/photo.abcdef12.{w}w.{ext}", w) for w in (300, 320, 600, 640, 1000))
+
+    spec = PictureSpec(PHOTO, 1000, 750, (("image/avif", cands("avif")),), "image/jpeg", cands("jpg"), (300, 600))
+    page = (f'<link rel="preload" as="image" href="/{PHOTO}"><img src="/{PHOTO}" alt="" width="300">'
+            f'<img src="/{PHOTO}" alt="">').encode()
+    html = rewrite(page, "index.html", {PHOTO: spec}).html.decode()
+    assert ('<link rel="preload" as="image" href="/img/photo.jpg" imagesrcset="/img/photo.abcdef12.300w.avif 1x, '
+            '/img/photo.abcdef12.600w.avif 2x" type="image/avif" data-assetpipe-preload="">') in html
+    # the second <img>, without a width: `w` over the configured widths, not the 300/600 made for the first
+    assert ('srcset="/img/photo.abcdef12.320w.avif 320w, /img/photo.abcdef12.640w.avif 640w, '
+            '/img/photo.abcdef12.1000w.avif 1000w" sizes="100vw"') in html
+    assert rewrite(html.encode(), "index.html", {PHOTO: spec}).html.decode() == html
