@@ -178,8 +178,9 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
             src = tag.attr("src")
             key = resolve(src, page, base) if src is not None else None
             if key is None or key not in images:
-                sized = layout.sized_svg(_img(doc.text[tag.start : tag.end], tag.attrs), svgs.get(str(key)))
-                replacements += [(tag.start, tag.end, sized)] if sized is not None else []
+                if key is not None and key in svgs:  # an SVG: its missing width/height (html/layout.py)
+                    sized = layout.sized_svg(_img(doc.text[tag.start : tag.end], tag.attrs), svgs[key])
+                    replacements += [(tag.start, tag.end, sized)] if sized is not None else []
                 continue
             img = _img(doc.text[tag.start : tag.end], tag.attrs)
             new = (_picture(img, images[key], page, base, default_sizes, decided.get(tag.index, _LAZY))
