@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from assetpipe.html.layout import author_width, by_density
 from assetpipe.html.picture import Candidate
-from assetpipe.html.svgsize import size_of
+from assetpipe.html.svgsize import SvgSize, size_of
 
 from .conftest import snapshot
 
@@ -229,12 +229,12 @@ def test_a_width_already_encoded_is_a_cache_hit(cli, tmp_path) -> None:
 
 
 def test_svg_size_from_its_attributes_or_viewbox() -> None:
-    assert size_of(b'<svg xmlns="http://www.w3.org/2000/svg" width="24" height="12px"/>') == (24, 12)
+    assert size_of(b'<svg xmlns="http://www.w3.org/2000/svg" width="24" height="12px"/>') == SvgSize(24, 12, True)
     assert size_of(b'<?xml version="1.0"?>\n<!-- c -->\n<!DOCTYPE svg [ <!ENTITY a "b>c"> ]>\n'
-                   b'<svg viewBox="0 0 300 150"><g/></svg>') == (300, 150)
-    assert size_of(b'<svg width="200" viewBox="0,0,300,150"/>') == (200, 100)
-    assert size_of(b'<svg height="75" viewBox="-5 -5 300 150"/>') == (150, 75)
-    assert size_of(b'\xef\xbb\xbf<svg:svg xmlns:svg="x" width="10.5" height="3e1">') == (11, 30)
+                   b'<svg viewBox="0 0 300 150"><g/></svg>') == SvgSize(300, 150, False)  # a ratio only
+    assert size_of(b'<svg width="200" viewBox="0,0,300,150"/>') == SvgSize(200, 100, True)
+    assert size_of(b'<svg height="75" viewBox="-5 -5 300 150"/>') == SvgSize(150, 75, True)
+    assert size_of(b'\xef\xbb\xbf<svg:svg xmlns:svg="x" width="10.5" height="3e1">') == SvgSize(11, 30, True)
     for broken in (b'<svg width="100%" viewBox="0 0 10 10"/>', b'<svg width="1em" height="1em" viewBox="0 0 2 2">',
                    b'<svg width="200"/>', b"not svg", b"", b'<svg viewBox="0 0 0 10"/>', b"<html><svg>",
                    b'<svg width="&w;" height="2">', b"<svg width='3' height='4'", b"<!-- never closed <svg>"):
@@ -255,7 +255,7 @@ def test_svg_img_tags_get_width_and_height_and_nothing_else(cli, tmp_path) -> No
     build(cli, site, tmp_path / "cache")
     html = (site / "index.html").read_text()
     expected = ('<img src="icons/a.svg" alt="a" width="48" height="24">\n'
-                '<img src="icons/b.svg" alt="b" class=x width="300" height="150">\n'
+                '<img src="icons/b.svg" alt="b" class=x>\n'  # a viewBox alone: as wide as its container
                 '<img src="icons/b.svg" alt="c" width="100" height="50">\n'
                 '<img src="icons/b.svg" alt="d" height=30 width="60" />\n'
                 '<img src="icons/a.svg" alt="e" width="10" height="10">\n<img src="icons/c.svg" alt="f">\n'

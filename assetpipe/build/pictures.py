@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..cache.store import Cache
 from ..html.picture import PictureSpec
+from ..html.svgsize import LIMIT, SvgSize, size_of
 from ..images import decide
 from ..images import originals as originals_stage
 from ..images import stage as imagestage
@@ -225,13 +226,11 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
     return tuple(updated)
 
 
-def _svg_sizes(sources: tuple[SourceFile, ...], target: Path) -> dict[str, tuple[int, int]]:
+def _svg_sizes(sources: tuple[SourceFile, ...], target: Path) -> dict[str, SvgSize]:
     """Each SVG's size as an `<img>` shows it, for the width and height of its tags (html/svgsize.py: the
     root element's attributes, from the file's first bytes). An SVG that does not say, or cannot be
     read, is left out: its tags stay as they are, quietly (SVG is never changed, and the page is no worse)."""
-    from ..html.svgsize import LIMIT, size_of
-
-    sizes: dict[str, tuple[int, int]] = {}
+    sizes: dict[str, SvgSize] = {}
     for source in sources:
         if source.media_type != "image/svg+xml":
             continue

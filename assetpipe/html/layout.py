@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from .attributes import _Img
 from .parse import _SPACE
 from .picture import Candidate, PictureSpec
+from .svgsize import SvgSize
 from .urls import _url_for
 
 _INTEGER = re.compile(r"[0-9]+")
@@ -116,14 +117,16 @@ def derived(author: str, spec_from: int, spec_to: int) -> str | None:
     return str((int(author) * spec_to * 2 + spec_from) // (spec_from * 2))
 
 
-def sized_svg(img: _Img | None, size: tuple[int, int] | None) -> str | None:
-    """An SVG's `<img>` with the `width`/`height` the author left out (`size`: the SVG's, html/svgsize.py),
-    every other byte of the tag as written; None when nothing is to change. Neither given: both. One given:
-    the other by the SVG's aspect ratio (nothing when the author's value is not an integer). A `width` in
-    px in the inline style stands for the attribute; any other `width` or `height` there leaves the tag
-    alone, since the attributes would then fight the author's CSS."""
-    if img is None or size is None or not img.attrs:
+def sized_svg(img: _Img | None, svg: SvgSize | None) -> str | None:
+    """An SVG's `<img>` with the `width`/`height` the author left out (`svg`: the SVG's, html/svgsize.py),
+    every other byte of the tag as written; None when nothing is to change. Neither given: both, when the
+    SVG has a size of its own (a viewBox alone is only a ratio). One given: the other by the SVG's aspect
+    ratio (nothing when the author's value is not an integer). A `width` in px in the inline style stands
+    for the attribute; any other `width` or `height` there leaves the tag alone, since the attributes would
+    then fight the author's CSS."""
+    if img is None or svg is None or not img.attrs:
         return None
+    size = (svg.width, svg.height)
     style = next((a.value for a in img.attrs if a.name == "style"), "")
     styled, styled_height = _style_width(style), _style_width(style, "height")
     if styled == 0 or styled_height is not None:
@@ -132,8 +135,10 @@ def sized_svg(img: _Img | None, size: tuple[int, int] | None) -> str | None:
     added: list[tuple[str, str | None]]
     if width is None and height is None and styled is not None:
         added = [("width", str(styled)), ("height", derived(str(styled), *size))]
-    elif width is None and height is None:
+    elif width is None and height is None and svg.definite:
         added = [("width", str(size[0])), ("height", str(size[1]))]
+    elif width is None and height is None:
+        return None
     elif height is None and width is not None:
         added = [("height", derived(width.value.strip(_SPACE), *size))]
     elif width is None and height is not None:

@@ -61,6 +61,7 @@ from .loading import Loading, Shown, place_of, plan
 from .owned import MARK, _Owned, _owned, _rendered_says
 from .parse import _SPACE, _base_href, _decode, _maybe_images, _scan, _splice, _Tag
 from .picture import PictureSpec
+from .svgsize import SvgSize
 from .urls import _srcset_urls, _url_for, resolve
 
 SKIP = "data-assetpipe-skip"  # on an <img> the author wants left alone
@@ -148,7 +149,7 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
 
 
 def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, default_sizes: str = "100vw",
-            eager: int = 2, svgs: Mapping[str, tuple[int, int]] | None = None) -> Rewrite:
+            eager: int = 2, svgs: Mapping[str, SvgSize] | None = None) -> Rewrite:
     """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`,
     and give one that shows a key of `svgs` (an SVG's size, html/svgsize.py) its missing `width`/`height`.
 

@@ -8,7 +8,11 @@ looked at. Pure: bytes in.
 - `width`/`height` count when in px or unitless (`24`, `24px`, `23.5`, rounded half up); any other unit
   (`%`, `em`, `mm`, …) or value means the SVG's size depends on where it is shown, and nothing is written.
 - Both given: that size. One given: the other from the `viewBox`'s aspect ratio (none: nothing). Neither:
-  the `viewBox`'s width and height.
+  the `viewBox`'s width and height, but only as an aspect ratio (`definite` false): such an SVG has no
+  size of its own, and Chromium shows it as wide as its container (measured: a `viewBox="0 0 24 12"`
+  SVG in an `<img>` without attributes is laid out 764 x 382 in an 800 px window, 200 x 100 in a 200 px
+  box), so writing 24 x 12 would change the page; the ratio still gives the other dimension of an
+  `<img>` the author gave one of.
 - Anything unreadable (no `<svg>` root within `LIMIT` bytes, a malformed start tag, a `viewBox` that is not
   four numbers with a positive width and height) gives no size, quietly: the `<img>` stays as the author
   wrote it, as it always has, and the build reports nothing, since the page is no worse than before.
@@ -17,6 +21,7 @@ looked at. Pure: bytes in.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 LIMIT = 64 * 1024  # the root start tag comes after at most a declaration, comments and a doctype
 _NUMBER = r"[+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
@@ -27,8 +32,16 @@ _NAME = re.compile(r"<([A-Za-z_][-A-Za-z0-9_.]*:)?svg(?=[ \t\r\n/>])")
 _BLANK = " \t\r\n"
 
 
-def size_of(data: bytes) -> tuple[int, int] | None:
-    """The SVG's width and height in CSS px as an `<img>` shows it, or None when the file does not say."""
+@dataclass(frozen=True)
+class SvgSize:
+    width: int  # CSS px, or the viewBox's units when not `definite` (then only the ratio counts)
+    height: int
+    definite: bool  # the SVG's own size; False: a viewBox alone, an aspect ratio
+
+
+def size_of(data: bytes) -> SvgSize | None:
+    """The SVG's width and height in CSS px as an `<img>` shows it (or its viewBox's, an aspect ratio),
+    or None when the file does not say."""
     attrs = _root_attributes(data[:LIMIT])
     if attrs is None:
         return None
@@ -47,7 +60,9 @@ def size_of(data: bytes) -> tuple[int, int] | None:
     else:
         pair = box
     rounded = (int(pair[0] + 0.5), int(pair[1] + 0.5))
-    return rounded if rounded[0] > 0 and rounded[1] > 0 else None
+    if rounded[0] <= 0 or rounded[1] <= 0:
+        return None
+    return SvgSize(rounded[0], rounded[1], width is not None or height is not None)
 
 
 def _root_attributes(head: bytes) -> dict[str, str] | None:
