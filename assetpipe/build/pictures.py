@@ -13,9 +13,11 @@ import contextlib
 import hashlib
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 from ..cache.store import Cache
 from ..html.picture import PictureSpec
+from ..html.svgsize import LIMIT, SvgSize, size_of
 from ..images import decide
 from ..images import originals as originals_stage
 from ..images import stage as imagestage
@@ -187,6 +189,7 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
     """Give every page's `<img>` of a processed image its `<picture>` (SPEC §2.2); the sources as they are
     now. In place the page itself is rewritten; with --out, its copy."""
     target = request.out or request.source
+    svgs = _svg_sizes(sources, target) if any(s.media_type == "text/html" for s in sources) else {}
     updated: list[SourceFile] = []
     for source in sources:
         if source.media_type != "text/html":
@@ -201,7 +204,7 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
         from ..html import rewrite as markup  # here: html5lib is imported only by a build that has pages
 
         result = markup.rewrite(html, source.rel, specs, default_sizes=request.config.images.sizes,
-                                eager=request.config.html.eager)
+                                eager=request.config.html.eager, svgs=svgs)
         if result.unreadable:
             notice = Notice(source.rel, f"<img> tags not rewritten: {result.unreadable}")
             notices.append(notice)
@@ -221,6 +224,24 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
             continue
         updated.append(_described(source, result.html))
     return tuple(updated)
+
+
+def _svg_sizes(sources: tuple[SourceFile, ...], target: Path) -> dict[str, SvgSize]:
+    """Each SVG's size as an `<img>` shows it, for the width and height of its tags (html/svgsize.py: the
+    root element's attributes, from the file's first bytes). An SVG that does not say, or cannot be
+    read, is left out: its tags stay as they are, quietly (SVG is never changed, and the page is no worse)."""
+    sizes: dict[str, SvgSize] = {}
+    for source in sources:
+        if source.media_type != "image/svg+xml":
+            continue
+        try:
+            with open(target / source.rel, "rb") as file:
+                size = size_of(file.read(LIMIT))
+        except OSError:
+            continue
+        if size is not None:
+            sizes[source.rel] = size
+    return sizes
 
 
 def _described(source: SourceFile, data: bytes) -> SourceFile:

@@ -126,6 +126,24 @@ def widths_for(info: ImageInfo, widths: Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted({w for w in widths if w < info.width} | {info.width}))
 
 
+def widths_shown(info: ImageInfo, configured: tuple[int, ...], wanted: bool, shown_at: frozenset[int]
+                 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The widths an image's variants are made at (`widths_for` adds its own), and those of them made only
+    for `1x, 2x` (html/layout.py). A page that shows it `w` CSS px wide, narrower than the source, needs
+    `w` and `2w` (capped at the source's width, never upscaled); one that shows it at its own width or
+    wider gets `w` descriptors, so the configured widths, as a page showing it with no width does.
+    `images.widths = []` makes no variant at all."""
+    if not configured:
+        return (), ()
+    wanted = wanted or any(w >= info.width for w in shown_at)
+    base = configured if wanted else ()
+    dense = {d for w in shown_at if w < info.width for d in (w, 2 * w)}
+    widths = tuple(sorted(set(base) | dense))
+    if not widths:
+        return (), ()
+    return widths, tuple(sorted(set(widths_for(info, widths)) - set(widths_for(info, base))))
+
+
 def fallback_format(info: ImageInfo, settings: ImageSettings) -> str | None:
     """The fallback's format: the source's own unless configured; None when it cannot carry the image."""
     fmt = info.format if settings.fallback == "source" else settings.fallback
