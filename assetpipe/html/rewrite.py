@@ -55,7 +55,9 @@ from dataclasses import dataclass
 
 from html5lib.constants import asciiUpper2Lower
 
+from . import inplace
 from .attributes import _Img, _img, _img_from_text
+from .hydration import ATTRIBUTES, PICTURE, Hydration
 from .loading import Loading, Shown, place_of, plan
 from .owned import MARK, _Owned, _owned, _rendered_says
 from .parse import _SPACE, _base_href, _decode, _maybe_images, _scan, _splice, _Tag
@@ -145,11 +147,12 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
 
 
 def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, default_sizes: str = "100vw",
-            eager: int = 2) -> Rewrite:
-    """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`.
+            eager: int = 2, hydrated: str = ATTRIBUTES) -> Rewrite:
+    """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`
+    (in a hydrated root, as `hydrated` says: hydration.py).
 
-    Pictures an earlier run wrote are brought up to date (or back to the author's `<img>` when their image is
-    no longer in `images`); every byte outside the replaced tags is kept.
+    Pictures an earlier run wrote (and images it gave attributes: inplace.py) are brought up to date (or back to
+    the author's `<img>` when their image is no longer in `images`); every byte outside the replaced tags is kept.
     """
     doc = _decode(html)
     if isinstance(doc, str):
@@ -160,6 +163,9 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
     base = _base_href(tags)
     earlier = _earlier_pictures(tags, doc.text)
     decided = _loading_plan(tags, earlier, page, base, images, eager)
+    hydration = Hydration.of(doc.text)
+    preloaded = inplace.preloaded(tags, page, base)
+    how_shown: dict[str, str] = {}  # each image's treatment where it is not a <picture>, for its preload
     replacements: list[tuple[int, int, str]] = []
     rewritten: list[str] = []
     reverted: list[str] = []
@@ -167,17 +173,33 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
         if tag.end_tag:
             continue
         if tag.name == "img":
-            if tag.off_limits or tag.picture is not None or any(tag.attr(a) is not None for a in (SKIP, "srcset")):
+            attrs = inplace.author_attrs(tag.attrs)
+            if tag.off_limits or tag.picture is not None or any(name in (SKIP, "srcset") for name, _ in attrs):
                 continue
-            src = tag.attr("src")
+            src = next((value for name, value in attrs if name == "src"), None)
             key = resolve(src, page, base) if src is not None else None
-            if key is None or key not in images:
-                continue
             img = _img(doc.text[tag.start : tag.end], tag.attrs)
-            new = (_picture(img, images[key], page, base, default_sizes, decided.get(tag.index, _LAZY))
-                   if img is not None else None)
-            if new is not None:
-                replacements.append((tag.start, tag.end, new))
+            ours = img is not None and inplace.marked(tag.attrs)
+            author = _img_from_text(inplace.author_img(img)) if ours and img is not None else img
+            if author is None:
+                continue
+            if key is None or key not in images:
+                if ours:  # an image given attributes by an earlier run, now gone: the author's tag again
+                    replacements.append((tag.start, tag.end, author.text))
+                    reverted.append(str(src))
+                continue
+            how = hydration.treatment(tag, hydrated)
+            if how != PICTURE:
+                how_shown[key] = how
+            new = inplace.render(author, how, decided.get(tag.index, _LAZY), key in preloaded,
+                                 lambda d, a=author, k=key: _picture(a, images[k], page, base, default_sizes, d))
+            current = doc.text[tag.start : tag.end]
+            if new is None or new == current or (ours and how == ATTRIBUTES and inplace.says_same(new, current)):
+                continue
+            replacements.append((tag.start, tag.end, new))
+            if new == author.text:
+                reverted.append(str(src))
+            else:
                 rewritten.append(key)
         elif tag.index in earlier:
             owned, author = earlier[tag.index]
@@ -188,9 +210,13 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
             if author is None or key is None or key not in images:
                 new = owned.author_img
             else:
-                new = (_picture(author, images[key], page, base, default_sizes, decided.get(tag.index, _LAZY))
-                       or owned.author_img)
-                if new != owned.author_img and _rendered_says(new) == owned.said:
+                how = hydration.treatment(tag, hydrated)
+                if how != PICTURE:
+                    how_shown[key] = how
+                new = inplace.render(author, how, decided.get(tag.index, _LAZY), key in preloaded,
+                                     lambda d, a=author, k=key: _picture(a, images[k], page, base, default_sizes, d)
+                                     ) or owned.author_img
+                if how == PICTURE and new != owned.author_img and _rendered_says(new) == owned.said:
                     continue  # says what it would say (minified, say): kept as it is
             if new != doc.text[owned.start : owned.end]:
                 replacements.append((owned.start, owned.end, new))
@@ -198,7 +224,7 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
                     reverted.append(owned.author_src)
                 else:
                     rewritten.append(str(key))
-    replacements += _preloads(tags, doc.text, page, base, images, default_sizes)
+    replacements += _preloads(tags, doc.text, page, base, images, default_sizes, how_shown)
     replacements.sort()
     if not replacements:
         return Rewrite(html, ())
@@ -213,12 +239,13 @@ _PRELOAD_ADDED = ("imagesrcset", "imagesizes", "type", PRELOAD_MARK)
 
 
 def _preloads(tags: list[_Tag], text: str, page: str, base: str | None, images: Mapping[str, PictureSpec],
-              default_sizes: str) -> list[tuple[int, int, str]]:
+              default_sizes: str, how_shown: Mapping[str, str] | None = None) -> list[tuple[int, int, str]]:
     """An author's `<link rel="preload" as="image" href=…>` for a rewritten image is brought in line with
     its `<picture>`, so the browser fetches the hero once: the first modern format's `imagesrcset`, the
     page's `sizes` for it as `imagesizes`, and that format's `type` (a browser without it skips the
     preload and lets the `<picture>` choose). One the author gave `imagesrcset` is theirs; one assetpipe
-    completed carries PRELOAD_MARK and is brought up to date (or back) on a later run."""
+    completed carries PRELOAD_MARK and is brought up to date (or back) on a later run. One of an image in a
+    hydrated root (`how_shown`) follows its `<img>`: the fallback's srcset and no `type`, or left alone."""
     replacements: list[tuple[int, int, str]] = []
     for tag in tags:
         if tag.end_tag or tag.name != "link" or tag.off_limits:
@@ -237,6 +264,11 @@ def _preloads(tags: list[_Tag], text: str, page: str, base: str | None, images: 
         key = resolve(href.value, page, base)
         spec = images.get(key) if key is not None else None
         modern = next(((mime, cands) for mime, cands in spec.sources if cands), None) if spec is not None else None
+        how = (how_shown or {}).get(str(key))
+        if how == ATTRIBUTES and spec is not None and spec.fallback:
+            modern = ("", spec.fallback)  # as the <img> given attributes in place shows it
+        elif how is not None:
+            modern = None  # left alone: so is its preload
         if bare is None:
             continue
         new = bare.text
@@ -244,6 +276,8 @@ def _preloads(tags: list[_Tag], text: str, page: str, base: str | None, images: 
             mime, candidates = modern
             added = {"imagesrcset": _srcset(candidates, href.value, page, base), "imagesizes": default_sizes,
                      "type": mime, PRELOAD_MARK: ""}
+            if not mime:
+                del added["type"]
             at = bare.attrs[-1].end
             new = new[:at] + "".join(f' {name}="{_escape(value)}"' for name, value in added.items()) + new[at:]
         if new != text[tag.start : tag.end]:
@@ -286,7 +320,7 @@ def _loading_plan(tags: list[_Tag], earlier: Mapping[int, tuple[_Owned | None, _
         picture = tag.picture
         in_own = picture is not None and picture.tag in earlier
         if tag.name == "img" and not in_own:
-            attrs = dict(reversed(tag.attrs))  # the first of duplicated names counts
+            attrs = dict(reversed(inplace.author_attrs(tag.attrs)))  # the first of duplicated names counts
         elif tag.index in earlier:
             author = earlier[tag.index][1]
             attrs = {a.name: a.value for a in reversed(author.attrs)} if author is not None else {}
