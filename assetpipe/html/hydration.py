@@ -3,19 +3,21 @@ framework keeps static markup that differs from what it rendered or replaces it.
 its tags in, one decision per tag out.
 
 Each framework is found by its own markers in its real output (fixtures/hydrated/, built by its generate.sh),
-and whether it replaces or keeps was measured in Chromium on that output (tests/test_hydration.py builds each
-fixture with `html.hydrated = "picture"` and checks for a hydration error, a `<picture>` gone after hydration
-and an image fetched twice; docs/hydration.md has the table):
+and what it does with a `<picture>` in place of its `<img>` was measured in Chromium on that output
+(tests/test_hydration.py builds each fixture with `html.hydrated = "picture"` and looks for a hydration
+error, a `<picture>` gone, an image fetched twice, the DOM after hydration; docs/hydration.md has the table):
 
-| framework | root | replaces |
+| framework | root | with a `<picture>` |
 |---|---|---|
-| Next.js (App Router) | the whole document (`self.__next_f` scripts: React hydrates `document`) | yes |
-| Next.js (Pages Router) | `<div id="__next">` | yes (React, as the App Router) |
-| Nuxt 3 | `<div id="__nuxt">` | yes |
-| Vue SSR with `data-server-rendered` (Nuxt 2, vite-ssg) | that element | yes (as Nuxt; not measured) |
-| SvelteKit | `<body>` (the start script's parent, where `%sveltekit.body%` is) | yes |
-| Astro | each `<astro-island>` (static HTML outside islands is never hydrated) | yes (a React island) |
-| VitePress 1 | `<div id="app">` on a page VitePress made (`__VP_SITE_DATA__`) | no: kept as it is |
+| Next.js (App Router) | the whole document (`self.__next_f` scripts: React hydrates `document`) | replaced (#418) |
+| Next.js (Pages Router) | `<div id="__next">` | React, as the App Router |
+| Nuxt 3 | `<div id="__nuxt">` | replaced |
+| Vue SSR with `data-server-rendered` (Nuxt 2, Vue 2) | that element | not measured; Vue 2 renders again |
+| SvelteKit | `<body>` (the start script's parent, where `%sveltekit.body%` is) | bound: dynamic attributes set on it |
+| Astro | each `<astro-island>` (static HTML outside islands is never hydrated) | replaced (a React island) |
+| VitePress 1 | `<div id="app">` on a page VitePress made (`__VP_SITE_DATA__`) | kept in Markdown, not by a component |
+
+So each of them counts as one that `replaces`: restructuring its markup is not safe.
 
 A marker nearer the image wins (an island inside a page); a framework that hydrates a whole page counts
 where no element marks a root. A root of a framework not listed is not recognised: its images get the
@@ -35,7 +37,7 @@ ATTRIBUTES, PICTURE, SKIP = "attributes", "picture", "skip"  # the values of `ht
 @dataclass(frozen=True)
 class Framework:
     name: str
-    replaces: bool  # re-renders markup that differs from what it rendered (measured; see the table above)
+    replaces: bool  # re-renders (or binds to) markup that differs from what it rendered: measured, see above
 
 
 NEXT = Framework("next", replaces=True)
