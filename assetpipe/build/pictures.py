@@ -204,7 +204,7 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
         from ..html import rewrite as markup  # here: html5lib is imported only by a build that has pages
 
         result = markup.rewrite(html, source.rel, specs, default_sizes=request.config.images.sizes,
-                                eager=request.config.html.eager, svgs=svgs)
+                                eager=request.config.html.eager, svgs=svgs, hydrated=request.config.html.hydrated)
         if result.unreadable:
             notice = Notice(source.rel, f"<img> tags not rewritten: {result.unreadable}")
             notices.append(notice)

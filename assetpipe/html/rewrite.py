@@ -55,12 +55,14 @@ from dataclasses import dataclass
 
 from html5lib.constants import asciiUpper2Lower
 
-from . import layout
-from .attributes import _Img, _img, _img_from_text
+from . import inplace, layout
+from .attributes import _escape, _Img, _img, _img_from_text, _lowered
+from .hydration import ATTRIBUTES, PICTURE, Hydration
 from .loading import Loading, Shown, place_of, plan
 from .owned import MARK, _Owned, _owned, _rendered_says
 from .parse import _SPACE, _base_href, _decode, _maybe_images, _scan, _splice, _Tag
 from .picture import PictureSpec
+from .preload import _preloads
 from .svgsize import SvgSize
 from .urls import _srcset_urls, _url_for, resolve
 
@@ -78,13 +80,6 @@ class Rewrite:
 
 
 # --- writing --------------------------------------------------------------------------------------------
-
-
-def _escape(value: str, quote_char: str = '"') -> str:
-    value = value.replace("&", "&amp;")
-    if quote_char == "'":
-        return value.replace("'", "&#39;")
-    return value.replace('"', "&quot;")
 
 
 _derived = layout.derived
@@ -149,12 +144,13 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
 
 
 def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, default_sizes: str = "100vw",
-            eager: int = 2, svgs: Mapping[str, SvgSize] | None = None) -> Rewrite:
-    """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`,
-    and give one that shows a key of `svgs` (an SVG's size, html/svgsize.py) its missing `width`/`height`.
+            eager: int = 2, svgs: Mapping[str, SvgSize] | None = None, hydrated: str = ATTRIBUTES) -> Rewrite:
+    """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`
+    (in a hydrated root, as `hydrated` says: hydration.py), and give one that shows a key of `svgs` (an SVG's
+    size, html/svgsize.py) its missing `width`/`height`.
 
-    Pictures an earlier run wrote are brought up to date (or back to the author's `<img>` when their image is
-    no longer in `images`); every byte outside the replaced tags is kept.
+    Pictures an earlier run wrote (and images it gave attributes: inplace.py) are brought up to date (or back to
+    the author's `<img>` when their image is no longer in `images`); every byte outside the replaced tags is kept.
     """
     doc = _decode(html)
     if isinstance(doc, str):
@@ -166,6 +162,9 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
     base = _base_href(tags)
     earlier = _earlier_pictures(tags, doc.text)
     decided = _loading_plan(tags, earlier, page, base, images, eager)
+    hydration = Hydration.of(doc.text)
+    preloaded = inplace.preloaded(tags, page, base)
+    how_shown: dict[str, str] = {}  # each image's treatment where it is not a <picture>, for its preload
     replacements: list[tuple[int, int, str]] = []
     rewritten: list[str] = []
     reverted: list[str] = []
@@ -174,22 +173,38 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
         if tag.end_tag:
             continue
         if tag.name == "img":
-            if tag.off_limits or tag.picture is not None or any(tag.attr(a) is not None for a in (SKIP, "srcset")):
+            attrs = inplace.author_attrs(tag.attrs)
+            if tag.off_limits or tag.picture is not None or any(name in (SKIP, "srcset") for name, _ in attrs):
                 continue
-            src = tag.attr("src")
+            src = next((value for name, value in attrs if name == "src"), None)
             key = resolve(src, page, base) if src is not None else None
+            img = _img(doc.text[tag.start : tag.end], tag.attrs)
+            ours = img is not None and inplace.marked(tag.attrs)
+            author = _img_from_text(inplace.author_img(img)) if ours and img is not None else img
+            if author is None:
+                continue
             if key is None or key not in images:
-                if key is not None and key in svgs:  # an SVG: its missing width/height (html/layout.py)
-                    sized = layout.sized_svg(_img(doc.text[tag.start : tag.end], tag.attrs), svgs[key])
+                if ours:  # an image given attributes by an earlier run, now gone: the author's tag again
+                    replacements.append((tag.start, tag.end, author.text))
+                    reverted.append(str(src))
+                elif key is not None and key in svgs:  # an SVG: its missing width/height (html/layout.py)
+                    sized = layout.sized_svg(author, svgs[key])
                     replacements += [(tag.start, tag.end, sized)] if sized is not None else []
                 continue
-            img = _img(doc.text[tag.start : tag.end], tag.attrs)
-            new = (_picture(img, images[key], page, base, default_sizes, decided.get(tag.index, _LAZY))
-                   if img is not None else None)
-            if new is not None:
-                replacements.append((tag.start, tag.end, new))
+            how = hydration.treatment(tag, hydrated)
+            if how != PICTURE:
+                how_shown[key] = how
+            new = inplace.render(author, how, decided.get(tag.index, _LAZY), key in preloaded,
+                                 lambda d, a=author, k=key: _picture(a, images[k], page, base, default_sizes, d))
+            shown_at.setdefault(key, layout.author_width(dict(reversed(attrs))))
+            current = doc.text[tag.start : tag.end]
+            if new is None or new == current or (ours and how == ATTRIBUTES and inplace.says_same(new, current)):
+                continue
+            replacements.append((tag.start, tag.end, new))
+            if new == author.text:
+                reverted.append(str(src))
+            else:
                 rewritten.append(key)
-                shown_at.setdefault(key, layout.author_width(dict(reversed(tag.attrs))))
         elif tag.index in earlier:
             owned, author = earlier[tag.index]
             if owned is None:
@@ -199,10 +214,14 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
             if author is None or key is None or key not in images:
                 new = owned.author_img
             else:
-                new = (_picture(author, images[key], page, base, default_sizes, decided.get(tag.index, _LAZY))
-                       or owned.author_img)
+                how = hydration.treatment(tag, hydrated)
+                if how != PICTURE:
+                    how_shown[key] = how
+                new = inplace.render(author, how, decided.get(tag.index, _LAZY), key in preloaded,
+                                     lambda d, a=author, k=key: _picture(a, images[k], page, base, default_sizes, d)
+                                     ) or owned.author_img
                 shown_at.setdefault(key, layout.author_width({a.name: a.value for a in reversed(author.attrs)}))
-                if new != owned.author_img and _rendered_says(new) == owned.said:
+                if how == PICTURE and new != owned.author_img and _rendered_says(new) == owned.said:
                     continue  # says what it would say (minified, say): kept as it is
             if new != doc.text[owned.start : owned.end]:
                 replacements.append((owned.start, owned.end, new))
@@ -210,7 +229,7 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
                     reverted.append(owned.author_src)
                 else:
                     rewritten.append(str(key))
-    replacements += _preloads(tags, doc.text, page, base, images, default_sizes, shown_at)
+    replacements += _preloads(tags, doc.text, page, base, images, default_sizes, shown_at, how_shown)
     replacements.sort()
     if not replacements:
         return Rewrite(html, ())
@@ -218,63 +237,6 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
     if spliced is None:
         return Rewrite(html, (), unreadable=f"{doc.codec} does not give back the same bytes")
     return Rewrite(spliced, tuple(rewritten), tuple(reverted))
-
-
-PRELOAD_MARK = "data-assetpipe-preload"  # on a <link rel=preload> whose image attributes assetpipe wrote
-_PRELOAD_ADDED = ("imagesrcset", "imagesizes", "type", PRELOAD_MARK)
-
-
-def _preloads(tags: list[_Tag], text: str, page: str, base: str | None, images: Mapping[str, PictureSpec],
-              default_sizes: str, shown_at: Mapping[str, int | None]) -> list[tuple[int, int, str]]:
-    """An author's `<link rel="preload" as="image" href=…>` for a rewritten image is brought in line with
-    its `<picture>`, so the browser fetches the hero once: the first modern format's `imagesrcset`, the
-    page's `sizes` for it as `imagesizes`, and that format's `type` (a browser without it skips the
-    preload and lets the `<picture>` choose). One the author gave `imagesrcset` is theirs; one assetpipe
-    completed carries PRELOAD_MARK and is brought up to date (or back) on a later run."""
-    replacements: list[tuple[int, int, str]] = []
-    for tag in tags:
-        if tag.end_tag or tag.name != "link" or tag.off_limits:
-            continue
-        rel = (tag.attr("rel") or "").translate(asciiUpper2Lower).split()
-        if "preload" not in rel or _lowered(tag.attr("as")) != "image":
-            continue
-        ours = tag.attr(PRELOAD_MARK) is not None
-        if tag.attr("imagesrcset") is not None and not ours:
-            continue  # the author's own responsive preload
-        link = _img(text[tag.start : tag.end], tag.attrs)
-        href = link.first("href") if link is not None else None
-        if link is None or href is None:
-            continue
-        bare = _img_from_text(_without(link, _PRELOAD_ADDED), "link") if ours else link
-        key = resolve(href.value, page, base)
-        spec = images.get(key) if key is not None else None
-        chosen = layout.choose(spec, shown_at.get(str(key)))[0] if spec is not None else ()
-        modern = chosen[0] if chosen else None  # as the page's picture has it: `1x, 2x` or `w`
-        if bare is None:
-            continue
-        new = bare.text
-        if modern is not None and bare.attrs:
-            mime, candidates = modern
-            added = {"imagesrcset": layout.srcset_of(candidates, href.value, page, base), "imagesizes": default_sizes,
-                     "type": mime, PRELOAD_MARK: ""}
-            if candidates.dense:
-                del added["imagesizes"]
-            at = bare.attrs[-1].end
-            new = new[:at] + "".join(f' {name}="{_escape(value)}"' for name, value in added.items()) + new[at:]
-        if new != text[tag.start : tag.end]:
-            replacements.append((tag.start, tag.end, new))
-    return replacements
-
-
-def _without(tag: _Img, names: tuple[str, ...]) -> str:
-    """A tag's text with the named attributes (and the space before each) taken out."""
-    text = tag.text
-    for attr in sorted((a for a in tag.attrs if a.name in names), key=lambda a: a.start, reverse=True):
-        start = attr.start
-        while start > 0 and text[start - 1] in _SPACE:
-            start -= 1
-        text = text[:start] + text[attr.end :]
-    return text
 
 
 def _earlier_pictures(tags: list[_Tag], text: str) -> dict[int, tuple[_Owned | None, _Img | None]]:
@@ -301,7 +263,7 @@ def _loading_plan(tags: list[_Tag], earlier: Mapping[int, tuple[_Owned | None, _
         picture = tag.picture
         in_own = picture is not None and picture.tag in earlier
         if tag.name == "img" and not in_own:
-            attrs = dict(reversed(tag.attrs))  # the first of duplicated names counts
+            attrs = dict(reversed(inplace.author_attrs(tag.attrs)))  # the first of duplicated names counts
         elif tag.index in earlier:
             author = earlier[tag.index][1]
             attrs = {a.name: a.value for a in reversed(author.attrs)} if author is not None else {}
@@ -335,10 +297,6 @@ def _pixels(value: str | None) -> int | None:
         return None
     value = value.strip(_SPACE)
     return int(value) if _DIGITS.fullmatch(value) else None
-
-
-def _lowered(value: str | None) -> str | None:
-    return value.strip(_SPACE).translate(asciiUpper2Lower) if value is not None else None
 
 
 def references(html: bytes, page: str) -> frozenset[str]:

@@ -10,6 +10,7 @@ today, with no width, so the configured widths are made for it.
 
 from __future__ import annotations
 
+from . import inplace
 from .attributes import _img_from_text
 from .layout import author_width
 from .owned import MARK
@@ -37,12 +38,11 @@ def shown_widths(html: bytes, page: str) -> dict[str, frozenset[int | None]]:
     for tag in tags:
         if tag.end_tag:
             continue
-        if tag.name == "img":
-            src = tag.attr("src") or ""
-            rewritten = (not tag.off_limits and tag.picture is None
-                         and all(tag.attr(a) is None for a in (SKIP, "srcset")))
-            add(src, author_width(dict(reversed(tag.attrs))) if rewritten else None)
-            for url in _srcset_urls(tag.attr("srcset") or ""):
+        if tag.name == "img":  # one an earlier run gave attributes in place (inplace.py) read as the author's
+            attrs = dict(reversed(inplace.author_attrs(tag.attrs)))
+            rewritten = not tag.off_limits and tag.picture is None and SKIP not in attrs and "srcset" not in attrs
+            add(attrs.get("src") or "", author_width(attrs) if rewritten else None)
+            for url in _srcset_urls(attrs.get("srcset") or ""):
                 add(url, None)
         elif tag.name == "source":
             for url in _srcset_urls(tag.attr("srcset") or ""):
