@@ -125,6 +125,9 @@ class TerminalObserver:
         self._line(f"error: {message}", style="red")
 
     def summary(self, result: BuildResult) -> None:
+        if self.verbose:
+            for line in lcp_lines(result):
+                self._line(line)
         if not self.quiet:
             self._line(summary_line(result))
 
@@ -174,6 +177,12 @@ def lcp_part(result: BuildResult) -> str:
     kept = len(pages) - marked
     return (f"LCP of {len(pages)} pages ({loaded} measured, {len(pages) - loaded} from the cache): "
             f"{marked} measured image{'s' if marked != 1 else ''} marked, heuristic kept on {kept}")
+
+
+def lcp_lines(result: BuildResult) -> list[str]:
+    """-v with --measure-lcp: one line per page, the image marked or why the heuristic was kept."""
+    return [f"lcp     {p.page}: " + (f"marked {', '.join(p.marked)}" if p.marked else f"heuristic kept ({p.why})")
+            + ("" if p.measured else " [cache]") for p in result.lcp]
 
 
 def lcp_json(result: BuildResult) -> dict[str, Any]:
