@@ -293,3 +293,28 @@ def test_the_static_server_serves_only_its_folder(tmp_path: Path) -> None:
             with pytest.raises(urllib.error.HTTPError) as caught:
                 urllib.request.urlopen(f"{server.origin}/{path}")
             assert caught.value.code == 404
+
+
+SHIFTING = """<!doctype html><html><head><meta charset="utf-8"></head><body>
+<p id="text" style="font-size: 40px">Some text that is pushed down by a banner inserted above it.</p>
+<script>
+  console.error("a console error", 42);
+  setTimeout(() => {
+    const banner = document.createElement("div");
+    banner.style.height = "300px";
+    document.body.prepend(banner);
+    throw new Error("an uncaught one");
+  }, 50);
+</script></body></html>
+"""
+
+
+def test_load_page_reports_layout_shifts_and_console_errors(tmp_path: Path) -> None:
+    (tmp_path / "shift.html").write_text(SHIFTING)
+    assert CHROMIUM is not None
+    with StaticServer(tmp_path) as server, Browser(CHROMIUM) as browser:
+        load = load_page(browser, server.url("shift.html"), DESKTOP, throttle=False)
+    assert load.cls > 0.05
+    assert load.lcp_tag == "P" and load.lcp_image is None and load.images == ()
+    assert load.console_errors[0] == "a console error 42"
+    assert load.console_errors[1].startswith("Error: an uncaught one")

@@ -145,6 +145,8 @@ def _seen(load: PageLoad, server: StaticServer) -> LcpSeen:
     """The LCP element of one load, with the image named as the rewrite names it: the path its author's
     `src` shows (recorded on assetpipe's `<picture>`), and which of the page's images showing it it is."""
     url = (server.rel(load.lcp_url) if load.lcp_url else "") or load.lcp_url
+    if url.startswith("data:"):
+        url = url[: url.find(",") + 1] + "…" if "," in url else "data:…"  # not the whole image in the report
     if load.lcp_image is None:
         return LcpSeen(load.profile, load.lcp_tag, None, 0, url or "")
 

@@ -50,7 +50,8 @@ READ = """new Promise((resolve) => {
         const r = img.getBoundingClientRect();
         const top = r.top + window.scrollY, left = r.left + window.scrollX;
         const picture = img.parentElement;
-        const mark = picture && picture.tagName === 'PICTURE' ? picture.getAttribute('data-assetpipe') : null;
+        let mark = picture && picture.tagName === 'PICTURE' ? picture.getAttribute('data-assetpipe') : null;
+        if (mark === null && img.hasAttribute('data-assetpipe-attrs')) mark = img.getAttribute('src');
         let written = '';
         try { written = mark === null ? '' : new URL(mark, document.baseURI).href; } catch (e) { written = ''; }
         return {src: img.getAttribute('src') || '', current_src: img.currentSrc || '',
@@ -88,7 +89,8 @@ class ImageSeen:
     width: int  # rendered CSS px
     height: int
     src_url: str = ""  # the src attribute resolved to an absolute URL ("" when absent)
-    # in a <picture data-assetpipe="…"> (one assetpipe wrote): the author's src it records, resolved; else ""
+    # in a <picture data-assetpipe="…"> (one assetpipe wrote): the author's src it records, resolved; an
+    # <img data-assetpipe-attrs> (one it gave attributes only, in a hydrated root): its src; else ""
     rewritten_src: str = ""
 
 
