@@ -116,8 +116,8 @@ class HtmlConfig:
            "first viewport, so never lazy; the first large one gets fetchpriority high (SPEC 2.2)",
         _integer(0, 1000))
     measure_lcp: bool = _setting(
-        False, "opt-in: loading each page in Chromium finds its real LCP image, but needs Chromium and costs about "
-               "a second per page on a cold cache (docs/build.md)",
+        False, "opt-in: loading each page in Chromium finds its real LCP image, but needs Chromium and costs 1-2 s "
+               "per page not yet in the cache (docs/build.md)",
         _boolean)
 
 
