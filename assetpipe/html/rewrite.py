@@ -55,12 +55,14 @@ from dataclasses import dataclass
 
 from html5lib.constants import asciiUpper2Lower
 
+from . import layout
 from .attributes import _Img, _img, _img_from_text
 from .loading import LcpImage, Loading, Shown, place_of, plan
 from .owned import MARK, _Owned, _owned, _rendered_says
 from .parse import _SPACE, _base_href, _decode, _maybe_images, _scan, _splice, _Tag
 from .picture import PictureSpec
-from .urls import _srcset, _srcset_urls, _url_for, resolve
+from .svgsize import SvgSize
+from .urls import _srcset_urls, _url_for, resolve
 
 SKIP = "data-assetpipe-skip"  # on an <img> the author wants left alone
 _DIGITS = re.compile(r"[0-9]+")
@@ -85,11 +87,7 @@ def _escape(value: str, quote_char: str = '"') -> str:
     return value.replace('"', "&quot;")
 
 
-def _derived(author: str, spec_from: int, spec_to: int) -> str | None:
-    """The other dimension from the author's one, by the intrinsic aspect ratio; None for a non-integer value."""
-    if not _DIGITS.fullmatch(author) or spec_from <= 0:
-        return None
-    return str((int(author) * spec_to * 2 + spec_from) // (spec_from * 2))
+_derived = layout.derived
 
 
 def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, default_sizes: str,
@@ -101,17 +99,23 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
         return None
     author_src = src.value
     raw_src = img.text[src.value_start : src.value_end]
-    added: list[tuple[str, str]] = [("srcset", _srcset(spec.fallback, author_src, page, base_href))]
+    shown_width = layout.author_width({a.name: a.value for a in reversed(img.attrs)})
+    modern, fallback = layout.choose(spec, shown_width)  # `1x, 2x` at the author's width, else `w`
+    added: list[tuple[str, str]] = [("srcset", layout.srcset_of(fallback, author_src, page, base_href))]
 
     width, height, loading, sizes = img.first("width"), img.first("height"), img.first("loading"), img.first("sizes")
     lazy = decided.lazy if loading is None else _lowered(loading.value) == "lazy"
+    sizes_value: str | None = None
     if sizes is not None:
         sizes_value = sizes.value
-    else:
+    elif not fallback.dense:
         auto = default_sizes.strip(_SPACE).translate(asciiUpper2Lower).startswith("auto")
         sizes_value = f"auto, {default_sizes}" if lazy and not auto else default_sizes
         added.append(("sizes", sizes_value))
-    if width is None and height is None:
+    if width is None and height is None and shown_width is not None:  # a width in px from `style`
+        other = _derived(str(shown_width), spec.width, spec.height)
+        added += [("width", str(shown_width))] + ([("height", other)] if other is not None else [])
+    elif width is None and height is None:
         added += [("width", str(spec.width)), ("height", str(spec.height))]
     elif height is None and width is not None:
         other = _derived(width.value.strip(_SPACE), spec.width, spec.height)
@@ -135,18 +139,19 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
         return None  # cannot happen with percent-encoded URLs; never write a broken unquoted value
 
     slash = " /" if img.self_closing else ""
+    sized = f' sizes="{_escape(sizes_value)}"' if sizes_value is not None else ""
     sources = "".join(
-        f'<source type="{_escape(mime)}" srcset="{_escape(_srcset(cands, author_src, page, base_href))}"'
-        f' sizes="{_escape(sizes_value)}"{slash}>'
-        for mime, cands in spec.sources
-        if cands
+        f'<source type="{_escape(mime)}" srcset="{_escape(layout.srcset_of(chosen, author_src, page, base_href))}"'
+        f'{sized}{slash}>'
+        for mime, chosen in modern
     )
     return f'<picture {MARK}="{_escape(raw_src)}">{sources}{text}</picture>'
 
 
 def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, default_sizes: str = "100vw",
-            eager: int = 2, lcp: Collection[LcpImage] = ()) -> Rewrite:
-    """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`.
+            eager: int = 2, svgs: Mapping[str, SvgSize] | None = None, lcp: Collection[LcpImage] = ()) -> Rewrite:
+    """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`,
+    and give one that shows a key of `svgs` (an SVG's size, html/svgsize.py) its missing `width`/`height`.
 
     `lcp`: the page's images a browser found to be its LCP element (`--measure-lcp`); loading.py makes
     exactly those eager and high priority instead of its guess.
@@ -159,6 +164,7 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
         return Rewrite(html, (), unreadable=doc)
     if not _maybe_images(doc.text):
         return Rewrite(html, ())
+    svgs = svgs or {}
     tags = _scan(doc.text)
     base = _base_href(tags)
     earlier = _earlier_pictures(tags, doc.text)
@@ -166,6 +172,7 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
     replacements: list[tuple[int, int, str]] = []
     rewritten: list[str] = []
     reverted: list[str] = []
+    shown_at: dict[str, int | None] = {}  # the author's width at each image's first picture, for its preload
     for tag in tags:
         if tag.end_tag:
             continue
@@ -175,6 +182,9 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
             src = tag.attr("src")
             key = resolve(src, page, base) if src is not None else None
             if key is None or key not in images:
+                if key is not None and key in svgs:  # an SVG: its missing width/height (html/layout.py)
+                    sized = layout.sized_svg(_img(doc.text[tag.start : tag.end], tag.attrs), svgs[key])
+                    replacements += [(tag.start, tag.end, sized)] if sized is not None else []
                 continue
             img = _img(doc.text[tag.start : tag.end], tag.attrs)
             new = (_picture(img, images[key], page, base, default_sizes, decided.get(tag.index, _LAZY))
@@ -182,6 +192,7 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
             if new is not None:
                 replacements.append((tag.start, tag.end, new))
                 rewritten.append(key)
+                shown_at.setdefault(key, layout.author_width(dict(reversed(tag.attrs))))
         elif tag.index in earlier:
             owned, author = earlier[tag.index]
             if owned is None:
@@ -193,6 +204,7 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
             else:
                 new = (_picture(author, images[key], page, base, default_sizes, decided.get(tag.index, _LAZY))
                        or owned.author_img)
+                shown_at.setdefault(key, layout.author_width({a.name: a.value for a in reversed(author.attrs)}))
                 if new != owned.author_img and _rendered_says(new) == owned.said:
                     continue  # says what it would say (minified, say): kept as it is
             if new != doc.text[owned.start : owned.end]:
@@ -201,7 +213,7 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
                     reverted.append(owned.author_src)
                 else:
                     rewritten.append(str(key))
-    replacements += _preloads(tags, doc.text, page, base, images, default_sizes)
+    replacements += _preloads(tags, doc.text, page, base, images, default_sizes, shown_at)
     replacements.sort()
     if not replacements:
         return Rewrite(html, ())
@@ -216,7 +228,7 @@ _PRELOAD_ADDED = ("imagesrcset", "imagesizes", "type", PRELOAD_MARK)
 
 
 def _preloads(tags: list[_Tag], text: str, page: str, base: str | None, images: Mapping[str, PictureSpec],
-              default_sizes: str) -> list[tuple[int, int, str]]:
+              default_sizes: str, shown_at: Mapping[str, int | None]) -> list[tuple[int, int, str]]:
     """An author's `<link rel="preload" as="image" href=…>` for a rewritten image is brought in line with
     its `<picture>`, so the browser fetches the hero once: the first modern format's `imagesrcset`, the
     page's `sizes` for it as `imagesizes`, and that format's `type` (a browser without it skips the
@@ -239,14 +251,17 @@ def _preloads(tags: list[_Tag], text: str, page: str, base: str | None, images: 
         bare = _img_from_text(_without(link, _PRELOAD_ADDED), "link") if ours else link
         key = resolve(href.value, page, base)
         spec = images.get(key) if key is not None else None
-        modern = next(((mime, cands) for mime, cands in spec.sources if cands), None) if spec is not None else None
+        chosen = layout.choose(spec, shown_at.get(str(key)))[0] if spec is not None else ()
+        modern = chosen[0] if chosen else None  # as the page's picture has it: `1x, 2x` or `w`
         if bare is None:
             continue
         new = bare.text
         if modern is not None and bare.attrs:
             mime, candidates = modern
-            added = {"imagesrcset": _srcset(candidates, href.value, page, base), "imagesizes": default_sizes,
+            added = {"imagesrcset": layout.srcset_of(candidates, href.value, page, base), "imagesizes": default_sizes,
                      "type": mime, PRELOAD_MARK: ""}
+            if candidates.dense:
+                del added["imagesizes"]
             at = bare.attrs[-1].end
             new = new[:at] + "".join(f' {name}="{_escape(value)}"' for name, value in added.items()) + new[at:]
         if new != text[tag.start : tag.end]:
