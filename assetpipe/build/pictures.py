@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..cache.store import Cache
 from ..html.picture import PictureSpec
@@ -26,6 +27,10 @@ from . import ledger
 from .counts import _count, _reason, _report
 from .request import BuildRequest
 from .writer import Writer, WriteRefused
+
+if TYPE_CHECKING:
+    from ..html.loading import LcpImage
+    from ..html.rewrite import Rewrite
 
 
 def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, settings: imagestage.ImageSettings, cache: Cache,
@@ -185,11 +190,13 @@ def _settle_original(outcome: imagestage.ImageResult, request: BuildRequest, cac
 
 def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec], request: BuildRequest,
                    writer: Writer, notices: list[Notice], failures: list[Failure], observer: Observer,
-                   counts: dict[str, int]) -> tuple[SourceFile, ...]:
+                   counts: dict[str, int], lcp: Mapping[str, Collection[LcpImage]] | None = None,
+                   ) -> tuple[SourceFile, ...]:
     """Give every page's `<img>` of a processed image its `<picture>` (SPEC §2.2); the sources as they are
-    now. In place the page itself is rewritten; with --out, its copy."""
+    now. In place the page itself is rewritten; with --out, its copy. `lcp`: the LCP images measured per
+    page (--measure-lcp, build/lcp.py), made eager and high priority instead of the heuristic's guess."""
     target = request.out or request.source
-    svgs = _svg_sizes(sources, target) if any(s.media_type == "text/html" for s in sources) else {}
+    rewrite_page = _page_rewriter(sources, specs, request)
     updated: list[SourceFile] = []
     for source in sources:
         if source.media_type != "text/html":
@@ -201,10 +208,7 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
             updated.append(source)
             failures.append(_report(observer, Failure(source.rel, f"cannot read: {_reason(exc)}")))
             continue
-        from ..html import rewrite as markup  # here: html5lib is imported only by a build that has pages
-
-        result = markup.rewrite(html, source.rel, specs, default_sizes=request.config.images.sizes,
-                                eager=request.config.html.eager, svgs=svgs, hydrated=request.config.html.hydrated)
+        result = rewrite_page(html, source.rel, (lcp or {}).get(source.rel, ()))
         if result.unreadable:
             notice = Notice(source.rel, f"<img> tags not rewritten: {result.unreadable}")
             notices.append(notice)
@@ -224,6 +228,23 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
             continue
         updated.append(_described(source, result.html))
     return tuple(updated)
+
+
+def _page_rewriter(sources: tuple[SourceFile, ...], specs: Mapping[str, PictureSpec], request: BuildRequest,
+                   ) -> Callable[[bytes, str, Collection[LcpImage]], Rewrite]:
+    """One page's rewrite as this build makes it, given the measured LCP images (--measure-lcp loads each
+    page rewritten without them first)."""
+    target = request.out or request.source
+    svgs = _svg_sizes(sources, target) if any(s.media_type == "text/html" for s in sources) else {}
+
+    def rewrite_page(html: bytes, rel: str, lcp: Collection[LcpImage] = ()) -> Rewrite:
+        from ..html import rewrite as markup  # here: html5lib is imported only by a build that has pages
+
+        return markup.rewrite(html, rel, specs, default_sizes=request.config.images.sizes,
+                              eager=request.config.html.eager, svgs=svgs, hydrated=request.config.html.hydrated,
+                              lcp=lcp)
+
+    return rewrite_page
 
 
 def _svg_sizes(sources: tuple[SourceFile, ...], target: Path) -> dict[str, SvgSize]:

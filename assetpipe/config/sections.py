@@ -120,6 +120,10 @@ class HtmlConfig:
                       "attributes only: measured in Chromium, each framework re-renders a <picture> there or binds to "
                       "it (docs/hydration.md); \"picture\" restructures anyway, \"skip\" leaves such images alone",
         _one_of("attributes", "picture", "skip"))
+    measure_lcp: bool = _setting(
+        False, "opt-in: loading each page in Chromium finds its real LCP image, but needs Chromium and costs 1-2 s "
+               "per page not yet in the cache (docs/build.md)",
+        _boolean)
 
 
 @dataclass(frozen=True)
