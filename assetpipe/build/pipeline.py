@@ -36,7 +36,7 @@ from ..model import (
     SourceFile,
     UsageError,
 )
-from . import ledger, manifest, safety, wire
+from . import ledger, manifest, noop, safety, wire
 from .counts import _count, _reason, _report
 from .ledger import Record
 from .pictures import _described, _rewrite_pages, _run_images
@@ -56,6 +56,21 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     if optimize and (missing := originals.missing_packages()):
         raise UsageError(f"images.optimize_originals needs {' and '.join(missing)}: "
                          "pip install 'assetpipe[originals]'")
+    fingerprint = noop.fingerprint(request)
+    if fingerprint is not None:  # nothing changed since a build that changed nothing: its report again
+        replayed = noop.replay(request, fingerprint, time.perf_counter() - started)
+        if replayed is not None:
+            for notice in replayed.notices:
+                observer.notice(notice)
+            return replayed
+    result = _build(request, observer, started)
+    if fingerprint is not None:
+        noop.remember(request, fingerprint, result)
+    return result
+
+
+def _build(request: BuildRequest, observer: Observer, started: float) -> BuildResult:
+    optimize = request.images and request.config.images.optimize_originals
     target = request.out or request.source
     exclude = (request.cache_dir,)
     cache = Cache(request.cache_dir)

@@ -1,0 +1,104 @@
+"""The scale benchmark, one command: generated trees of small text files, four measurements each.
+
+python bench/scale/run.py [--sizes 10000,50000,200000,1000000] [--work DIR] [--out FILE] [--label NAME]
+
+For each size N: generate the tree (generate.py, seed 1) with an empty cache, then measure under
+/usr/bin/time -v (bench/measure.py's one_run: wall time, peak RSS of the largest process, sampled PSS of
+the whole process tree):
+
+- cold: `assetpipe build DIR --no-images --cache-dir CACHE -q --json`, nothing cached;
+- warm: the same again, nothing changed (the no-op), run twice, the second kept;
+- one: one file changed (generate.touch_one), then the same build;
+- diff: `assetpipe diff BASE HEAD --format json` of the manifest after the cold build (copied out of the
+  tree) and the one after the one-file change.
+
+`ASSETPIPE_SRC=DIR` puts DIR first on PYTHONPATH, so another checkout (main, for the baseline) runs with
+the same interpreter. Results: one JSON line per measurement appended to --out, and a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+from generate import generate, touch_one  # noqa: E402
+from measure import one_run  # noqa: E402
+
+
+def _cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "assetpipe", *args]
+
+
+def run_size(n: int, work: Path, label: str, timeout: float) -> list[dict]:
+    root = work / f"n{n}"
+    shutil.rmtree(root, ignore_errors=True)
+    site, cache = root / "site", root / "cache"
+    generate(n, site)
+    build = _cmd("build", str(site), "--no-images", "--cache-dir", str(cache), "-q", "--json")
+    rows = []
+
+    def measure(name: str, cmd: list[str]) -> dict:
+        figures = one_run(cmd, str(root), timeout)
+        figures.pop("summary", None)
+        row = {"label": label, "files": n, "step": name, **{k: figures.get(k) for k in
+               ("exit", "wall_s", "cpu_s", "max_rss_mb", "tree_pss_mb", "other_cpu_s", "stderr_tail")}}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+        return row
+
+    measure("cold", build)
+    shutil.copy(site / ".assetpipe" / "manifest.json", root / "base.json")
+    measure("warm-1", build)
+    measure("warm", build)
+    touch_one(site, n)
+    measure("one", build)
+    measure("diff", _cmd("diff", str(root / "base.json"), str(site / ".assetpipe" / "manifest.json"),
+                         "--format", "json"))
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| label | files | cold | warm no-op | one changed | diff --format json |", "|---|---|---|---|---|---|"]
+    by: dict[tuple[str, int], dict[str, dict]] = {}
+    for r in rows:
+        by.setdefault((r["label"], r["files"]), {})[r["step"]] = r
+
+    def cell(r: dict | None) -> str:
+        return "-" if r is None else f"{r['wall_s']:.2f} s ({r['cpu_s']:.2f} CPU s), {r['max_rss_mb']:.0f} MB"
+
+    for (label, n), steps in by.items():
+        lines.append(f"| {label} | {n:,} | " + " | ".join(cell(steps.get(s)) for s in ("cold", "warm", "one", "diff"))
+                     + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,50000,200000,1000000")
+    ap.add_argument("--work", type=Path, default=Path(os.environ.get("ASSETPIPE_BENCH_TMP", "/tmp/assetpipe-bench"))
+                    / "scale")
+    ap.add_argument("--out", type=Path, default=Path("/tmp/assetpipe-bench-results/scale.jsonl"))
+    ap.add_argument("--label", default="this checkout")
+    ap.add_argument("--timeout", type=float, default=7200)
+    a = ap.parse_args()
+    if src := os.environ.get("ASSETPIPE_SRC"):
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (src, os.environ.get("PYTHONPATH"))))
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    for n in (int(s) for s in a.sizes.split(",")):
+        for row in run_size(n, a.work, a.label, a.timeout):
+            rows.append(row)
+            with a.out.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
