@@ -230,9 +230,8 @@ def _build(request: BuildRequest, observer: Observer, started: float) -> BuildRe
                                  "or set [cache] by_name = false")
             notices.append(notice)
             observer.notice(notice)
-        document = manifest.build(present, encodings, tuple(failures), vite, minified, image_entries, optimised,
-                                  immutable)
-        writer.write_state(manifest.NAME, manifest.dumps(document))
+        writer.write_state(manifest.NAME, lambda: manifest.stream(present, encodings, tuple(failures), vite, minified,
+                                                                  image_entries, optimised, immutable))
         writer.finish()
         left = {s.rel: (s.size, s.sha256) for s in present}
         left.update((rel, (r.size, r.sha256)) for rel, r in writer.records.items())

@@ -6,7 +6,9 @@ For each size N: generate the tree (generate.py, seed 1) with an empty cache, th
 /usr/bin/time -v (bench/measure.py's one_run: wall time, peak RSS of the largest process, sampled PSS of
 the whole process tree):
 
-- cold: `assetpipe build DIR --no-images --cache-dir CACHE -q --json`, nothing cached;
+- cold: `assetpipe build DIR --no-images --cache-dir CACHE -q --json`, nothing cached; `[compress] formats`
+  is `--formats` (default gzip and zstd: two sidecars a file, as the default config makes, without Brotli
+  11's minutes at 200k files; the no-op and memory figures depend on the number of files, not the codec);
 - warm: the same again, nothing changed (the no-op), run twice, the second kept;
 - one: one file changed (generate.touch_one), then the same build;
 - diff: `assetpipe diff BASE HEAD --format json` of the manifest after the cold build (copied out of the
@@ -36,11 +38,13 @@ def _cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "assetpipe", *args]
 
 
-def run_size(n: int, work: Path, label: str, timeout: float) -> list[dict]:
+def run_size(n: int, work: Path, label: str, timeout: float, formats: str) -> list[dict]:
     root = work / f"n{n}"
     shutil.rmtree(root, ignore_errors=True)
     site, cache = root / "site", root / "cache"
     generate(n, site)
+    codecs = ", ".join(f'"{f}"' for f in formats.split(","))
+    (root / "assetpipe.toml").write_text(f"[compress]\nformats = [{codecs}]\n")  # found in the working folder
     build = _cmd("build", str(site), "--no-images", "--cache-dir", str(cache), "-q", "--json")
     rows = []
 
@@ -87,13 +91,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/assetpipe-bench-results/scale.jsonl"))
     ap.add_argument("--label", default="this checkout")
     ap.add_argument("--timeout", type=float, default=7200)
+    ap.add_argument("--formats", default="gzip,zstd",
+                    help="[compress] formats (default gzip,zstd: two sidecars a file, as the default br,gzip makes, "
+                         "at a fraction of Brotli 11's time, so the cold build of a large tree takes minutes)")
     a = ap.parse_args()
     if src := os.environ.get("ASSETPIPE_SRC"):
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (src, os.environ.get("PYTHONPATH"))))
     a.out.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     for n in (int(s) for s in a.sizes.split(",")):
-        for row in run_size(n, a.work, a.label, a.timeout):
+        for row in run_size(n, a.work, a.label, a.timeout, a.formats):
             rows.append(row)
             with a.out.open("a") as f:
                 f.write(json.dumps(row) + "\n")
