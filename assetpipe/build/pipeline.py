@@ -77,8 +77,8 @@ def _build(request: BuildRequest, observer: Observer, started: float) -> BuildRe
     memo = request.scan_memo if request.scan_memo is not None else StatMemo()
     memo_root = os.path.realpath(request.source)
     try:
-        if not memo.loaded:
-            cache.load_stats(memo_root, memo)
+        if not memo.loaded:  # a build's own memo reads the cache's rows one at a time; a watcher's, once
+            (cache.load_stats if request.scan_memo is not None else cache.attach_stats)(memo_root, memo)
         state = ledger.read(request.source)
         inventory = scan(request.source, state.outputs, exclude=exclude, memo=memo)
         if request.check is not None:
