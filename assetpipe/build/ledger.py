@@ -35,7 +35,7 @@ def copy_key(source_sha256: str) -> str:
     return COPY + source_sha256
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class Record:
     key: str
     sha256: str

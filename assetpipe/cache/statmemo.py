@@ -34,7 +34,7 @@ RACY_NS = 2_000_000_000  # FAT's 2 s timestamps are the coarsest a local filesys
 Stamp = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class Found:
     """What reading a file gave: its size, sha256 (hex), SRI sha384 and first bytes."""
 
@@ -44,7 +44,7 @@ class Found:
     head: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class Entry:
     stamp: Stamp
     checked_ns: int  # the wall clock before the stat that gave `stamp`
