@@ -9,13 +9,17 @@ the whole process tree):
 - cold: `assetpipe build DIR --no-images --cache-dir CACHE -q --json`, nothing cached; `[compress] formats`
   is `--formats` (default gzip and zstd: two sidecars a file, as the default config makes, without Brotli
   11's minutes at 200k files; the no-op and memory figures depend on the number of files, not the codec);
-- warm: the same again, nothing changed (the no-op), run twice, the second kept;
+- warm: the same again, nothing changed (the no-op), run twice, the second kept (replayed where the
+  checkout has build/noop.py);
+- full: the no-op once more with that record deleted: what the full build costs when nothing changed;
 - one: one file changed (generate.touch_one), then the same build;
 - diff: `assetpipe diff BASE HEAD --format json` of the manifest after the cold build and the one after
   the one-file change, both copied out of the tree.
 
 `ASSETPIPE_SRC=DIR` puts DIR first on PYTHONPATH, so another checkout (main, for the baseline) runs with
-the same interpreter. Results: one JSON line per measurement appended to --out, and a markdown table.
+the same interpreter. `--reuse` keeps a tree an earlier run built (its `touch_one` change included) and
+measures from warm-1 on: how another checkout's warm figures are taken on the same tree.
+Results: one JSON line per measurement appended to --out, and a markdown table.
 """
 
 from __future__ import annotations
@@ -38,11 +42,13 @@ def _cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "assetpipe", *args]
 
 
-def run_size(n: int, work: Path, label: str, timeout: float, formats: str) -> list[dict]:
+def run_size(n: int, work: Path, label: str, timeout: float, formats: str, reuse: bool) -> list[dict]:
     root = work / f"n{n}"
-    shutil.rmtree(root, ignore_errors=True)
     site, cache = root / "site", root / "cache"
-    generate(n, site)
+    fresh = not (reuse and (site / ".assetpipe" / "manifest.json").is_file() and (root / "base.json").is_file())
+    if fresh:
+        shutil.rmtree(root, ignore_errors=True)
+        generate(n, site)
     codecs = ", ".join(f'"{f}"' for f in formats.split(","))
     (root / "assetpipe.toml").write_text(f"[compress]\nformats = [{codecs}]\n")  # found in the working folder
     build = _cmd("build", str(site), "--no-images", "--cache-dir", str(cache), "-q", "--json")
@@ -57,10 +63,14 @@ def run_size(n: int, work: Path, label: str, timeout: float, formats: str) -> li
         rows.append(row)
         return row
 
-    measure("cold", build)
-    shutil.copy(site / ".assetpipe" / "manifest.json", root / "base.json")
+    if fresh:
+        measure("cold", build)
+        shutil.copy(site / ".assetpipe" / "manifest.json", root / "base.json")
     measure("warm-1", build)
-    measure("warm", build)
+    measure("warm", build)  # the second no-op: replayed where a build records its no-op (build/noop.py)
+    for record in cache.glob("noop-v1.sqlite3*"):
+        record.unlink()  # no record: the full build's own no-op cost
+    measure("full", build)
     touch_one(site, n)
     measure("one", build)
     shutil.copy(site / ".assetpipe" / "manifest.json", root / "head.json")
@@ -71,7 +81,8 @@ def run_size(n: int, work: Path, label: str, timeout: float, formats: str) -> li
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| label | files | cold | warm no-op | one changed | diff --format json |", "|---|---|---|---|---|---|"]
+    lines = ["| label | files | cold | warm no-op | no-op, full build | one changed | diff --format json |",
+             "|---|---|---|---|---|---|---|"]
     by: dict[tuple[str, int], dict[str, dict]] = {}
     for r in rows:
         by.setdefault((r["label"], r["files"]), {})[r["step"]] = r
@@ -80,8 +91,8 @@ def table(rows: list[dict]) -> str:
         return "-" if r is None else f"{r['wall_s']:.2f} s ({r['cpu_s']:.2f} CPU s), {r['max_rss_mb']:.0f} MB"
 
     for (label, n), steps in by.items():
-        lines.append(f"| {label} | {n:,} | " + " | ".join(cell(steps.get(s)) for s in ("cold", "warm", "one", "diff"))
-                     + " |")
+        cells = " | ".join(cell(steps.get(s)) for s in ("cold", "warm", "full", "one", "diff"))
+        lines.append(f"| {label} | {n:,} | {cells} |")
     return "\n".join(lines)
 
 
@@ -93,6 +104,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/assetpipe-bench-results/scale.jsonl"))
     ap.add_argument("--label", default="this checkout")
     ap.add_argument("--timeout", type=float, default=7200)
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep a tree an earlier run generated and built (no cold step): for a checkout's warm figures")
     ap.add_argument("--formats", default="gzip,zstd",
                     help="[compress] formats (default gzip,zstd: two sidecars a file, as the default br,gzip makes, "
                          "at a fraction of Brotli 11's time, so the cold build of a large tree takes minutes)")
@@ -102,7 +115,7 @@ def main() -> None:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     for n in (int(s) for s in a.sizes.split(",")):
-        for row in run_size(n, a.work, a.label, a.timeout, a.formats):
+        for row in run_size(n, a.work, a.label, a.timeout, a.formats, a.reuse):
             rows.append(row)
             with a.out.open("a") as f:
                 f.write(json.dumps(row) + "\n")
