@@ -1,6 +1,7 @@
 """The scale benchmark, one command: generated trees of small text files, four measurements each.
 
-python bench/scale/run.py [--sizes 10000,50000,200000,1000000] [--work DIR] [--out FILE] [--label NAME]
+python bench/scale/run.py [--sizes 10000,50000,200000,1000000] [--diff-sizes 200000,1000000] [--reuse]
+                          [--work DIR] [--out FILE] [--label NAME] [--formats gzip,zstd]
 
 For each size N: generate the tree (generate.py, seed 1) with an empty cache, then measure under
 /usr/bin/time -v (bench/measure.py's one_run: wall time, peak RSS of the largest process, sampled PSS of
@@ -15,6 +16,9 @@ the whole process tree):
 - one: one file changed (generate.touch_one), then the same build;
 - diff: `assetpipe diff BASE HEAD --format json` of the manifest after the cold build and the one after
   the one-file change, both copied out of the tree.
+
+`--diff-sizes` measures diff alone on two manifests per size written directly in the build's layout
+(manifests.py), since a tree of 1,000,000 files takes over an hour to build here.
 
 `ASSETPIPE_SRC=DIR` puts DIR first on PYTHONPATH, so another checkout (main, for the baseline) runs with
 the same interpreter. `--reuse` keeps a tree an earlier run built (its `touch_one` change included) and
@@ -35,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from generate import generate, touch_one  # noqa: E402
+from manifests import write as write_manifest  # noqa: E402
 from measure import one_run  # noqa: E402
 
 
@@ -80,6 +85,21 @@ def run_size(n: int, work: Path, label: str, timeout: float, formats: str, reuse
     return rows
 
 
+def diff_size(n: int, work: Path, label: str, timeout: float) -> dict:
+    """diff alone, of two manifests written directly (manifests.py): for sizes too large to build here."""
+    root = work / f"manifests-{n}"
+    if not (root / "head.json").is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        write_manifest(n, root / "base.json", head=False)
+        write_manifest(n, root / "head.json", head=True)
+    figures = one_run(_cmd("diff", str(root / "base.json"), str(root / "head.json"), "--format", "json"), str(root),
+                      timeout)
+    row = {"label": label, "files": n, "step": "diff-manifests", **{k: figures.get(k) for k in
+           ("exit", "wall_s", "cpu_s", "max_rss_mb", "tree_pss_mb", "other_cpu_s", "stderr_tail")}}
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def table(rows: list[dict]) -> str:
     lines = ["| label | files | cold | warm no-op | no-op, full build | one changed | diff --format json |",
              "|---|---|---|---|---|---|---|"]
@@ -91,7 +111,8 @@ def table(rows: list[dict]) -> str:
         return "-" if r is None else f"{r['wall_s']:.2f} s ({r['cpu_s']:.2f} CPU s), {r['max_rss_mb']:.0f} MB"
 
     for (label, n), steps in by.items():
-        cells = " | ".join(cell(steps.get(s)) for s in ("cold", "warm", "full", "one", "diff"))
+        cells = " | ".join(cell(steps.get(s) or (steps.get("diff-manifests") if s == "diff" else None))
+                           for s in ("cold", "warm", "full", "one", "diff"))
         lines.append(f"| {label} | {n:,} | {cells} |")
     return "\n".join(lines)
 
@@ -104,6 +125,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/assetpipe-bench-results/scale.jsonl"))
     ap.add_argument("--label", default="this checkout")
     ap.add_argument("--timeout", type=float, default=7200)
+    ap.add_argument("--diff-sizes", default="",
+                    help="also diff two manifests of each of these sizes written directly (manifests.py), no build")
     ap.add_argument("--reuse", action="store_true",
                     help="keep a tree an earlier run generated and built (no cold step): for a checkout's warm figures")
     ap.add_argument("--formats", default="gzip,zstd",
@@ -114,11 +137,16 @@ def main() -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (src, os.environ.get("PYTHONPATH"))))
     a.out.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
-    for n in (int(s) for s in a.sizes.split(",")):
+    for n in (int(s) for s in a.sizes.split(",") if s):
         for row in run_size(n, a.work, a.label, a.timeout, a.formats, a.reuse):
             rows.append(row)
             with a.out.open("a") as f:
                 f.write(json.dumps(row) + "\n")
+    for n in (int(s) for s in a.diff_sizes.split(",") if s):
+        row = diff_size(n, a.work, a.label, a.timeout)
+        rows.append(row)
+        with a.out.open("a") as f:
+            f.write(json.dumps(row) + "\n")
     print(table(rows))
 
 
