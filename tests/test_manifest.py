@@ -209,3 +209,23 @@ def test_the_streamed_manifest_is_the_built_one_byte_for_byte(built) -> None:
     vite = manifest.read_vite(site, sources)
     whole = _previous_json_lines(manifest.build(sources, encodings, failures, vite, minified, images))
     assert "".join(manifest.stream(sources, encodings, failures, vite, minified, images)).encode() == whole
+
+
+def test_the_ledger_is_the_previous_versions_bytes_so_its_trees_stay_recognised(cli, site, cache_dir) -> None:
+    """The ledger's format did not change with streaming (issue 19): a tree built by the previous version
+    holds the very bytes this one writes, and its outputs stay assetpipe's (replaced, not refused)."""
+    assert cli("build", str(site), "--cache-dir", str(cache_dir)).exit_code == 0
+    path = site / ".assetpipe" / "outputs.json"
+    written = path.read_bytes()
+    document = json.loads(written)
+    rows = {"outputs": [f"    {json.dumps(rel)}: {json.dumps(entry, sort_keys=True)}"
+                        for rel, entry in sorted(document["outputs"].items())]}
+    previous = _previous_json_lines(document, rows)
+    assert written == previous
+    path.write_bytes(previous)
+    (site / "data" / "products.json").write_text('{"products": ["changed"]}\n' * 30)
+    result = cli("build", str(site), "--cache-dir", str(cache_dir), "--json")
+    assert result.exit_code == 0 and "left alone" not in result.stderr
+    assert json.loads(result.stdout)["written"] >= 2
+    assert json.loads(path.read_text())["outputs"]["data/products.json.br"]["size"] == (
+        site / "data" / "products.json.br").stat().st_size
