@@ -167,16 +167,17 @@ class Cache:
             memo.load({})
             return
 
+        current: dict[str, dict[str, tuple]] = {}  # the folder read last: its rows by rel
+
         def fetch(rel: str) -> Entry | None:
-            db = self._open(create=False)
-            if db is None or not _storable(rel):
-                return None
-            try:
-                row = db.execute(f"SELECT {_STAT_FIELDS} FROM {_STATS} WHERE root = ? AND rel = ?",
-                                 (root, rel)).fetchone()
-            except sqlite3.Error:
-                return None
-            return None if row is None else _checked_entry(root, rel, row)
+            """One row, from its folder's rows, read in one query when the scan first asks for that folder
+            (the scan reads a folder's files one after another)."""
+            parent = rel.rpartition("/")[0]
+            if parent not in current:
+                current.clear()
+                current[parent] = self._folder_rows(root, parent)
+            found = current[parent].get(rel)
+            return None if found is None else _checked_entry(root, rel, found)
 
         def stored() -> list[str]:
             db = self._open(create=False)
@@ -187,6 +188,19 @@ class Cache:
                 return []
 
         memo.attach(fetch, stored)
+
+    def _folder_rows(self, root: str, parent: str) -> dict[str, tuple]:
+        """The stat memo's rows of the files directly in folder `parent` ("" for the top) of `root`."""
+        db = self._open(create=False)
+        if db is None or not _storable(parent):
+            return {}
+        low, high = (parent + "/", parent + "0") if parent else ("", "\U0010ffff")  # "0" follows "/"
+        try:
+            rows = db.execute(f"SELECT rel, {_STAT_FIELDS} FROM {_STATS} WHERE root = ? AND rel >= ? AND rel < ? "
+                              "AND instr(substr(rel, ?), '/') = 0", (root, low, high, len(low) + 1))
+            return {rel: tuple(fields) for rel, *fields in rows}
+        except sqlite3.Error:
+            return {}
 
     def save_stats(self, root: str, memo: StatMemo) -> None:
         """Store what changed in `memo` since it was loaded or last saved (errors only cost speed)."""
