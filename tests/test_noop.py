@@ -157,3 +157,35 @@ def test_the_digest_covers_links_state_and_every_folder_but_vcs(tmp_path: Path) 
         now = tree_digest(root)[0]
         assert now != first
         first = now
+
+
+def test_a_change_made_while_a_build_runs_is_never_recorded_as_seen(site: Path, cache_dir: Path) -> None:
+    """A file changed after the scan read it, while the build still runs: the build's report describes the
+    old bytes, so the record must not pair it with the new tree (the next build runs in full)."""
+    from assetpipe.build import noop
+
+    assert _build(site, cache_dir).exit_code == 0
+    _settled()
+    started_ns = time.time_ns()
+    result = _build(site, cache_dir)  # a no-op: recorded, as the test below checks, unless a change came
+    (site / "robots.txt").write_text("User-agent: *\nDisallow: /changed\n")  # meanwhile, say
+    _settled()  # a long build: the change is old by the time the build records
+    fingerprint = noop.fingerprint(BuildRequest(site, Config(), cache_dir, images=False, jobs=2))
+    assert fingerprint is not None
+    noop.remember(BuildRequest(site, Config(), cache_dir, images=False, jobs=2), fingerprint, result, started_ns)
+    following = _build(site, cache_dir)
+    assert not _replayed(following)
+    assert "robots.txt" in {s.rel for s in following.plan.sources}
+
+
+def test_a_file_removed_while_a_build_runs_is_never_recorded_as_seen(site: Path, cache_dir: Path) -> None:
+    from assetpipe.build import noop
+
+    assert _build(site, cache_dir).exit_code == 0
+    _settled()
+    started_ns = time.time_ns()
+    request = BuildRequest(site, Config(), cache_dir, images=False, jobs=2)
+    result = _build(site, cache_dir)
+    (site / "robots.txt").unlink()  # only its folder's times tell
+    noop.remember(request, noop.fingerprint(request) or "", result, started_ns)
+    assert not _replayed(_build(site, cache_dir))

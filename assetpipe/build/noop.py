@@ -1,22 +1,21 @@
 """The cheap no-op: a build of a folder in which nothing changed since a build that changed nothing.
 
-A build that wrote and removed nothing, and failed on no file, leaves
-behind a record in the cache folder (`noop-v1.sqlite3`, keyed by the folder's real path): the stat
-stamp of every file the scan walked plus the state files in `.assetpipe/`, in walk order, the build's
-fingerprint (the config, the request's switches, assetpipe's own sources and the versions of the
-libraries that encode), and what that build reported (its counts and warnings).
+A build that wrote and removed nothing, and failed on no file, leaves a record in the cache folder
+(`noop-v1.sqlite3`, one row per build folder, by its real path): a digest of every name and stat stamp
+under the folder, folders' own and `.assetpipe/` included (tree_digest), the build's fingerprint (the
+config, the request's switches, assetpipe's own sources and the versions of the libraries it declares),
+and what that build reported (its counts and warnings).
 
-The next build with the same fingerprint walks the folder in the same order and compares each file's
-stamp with the recorded one, one row at a time (memory stays flat whatever the folder's size). When
-every file is there with the same stamp, no other file is, and the fingerprint is the same, a full build
-would read the same bytes, plan every output as up to date and write nothing: it is not run, and its
-report is given again. Anything else (one stamp, one file more or less, another config) runs the full
-build, which records anew when it too changed nothing.
+The next build with the same fingerprint walks the folder and computes the digest again, one folder's
+listing in memory at a time. Equal: a full build would read the same bytes, plan every output as up to
+date and write nothing, so it is not run, and its report is given again. Anything else (one stamp, one
+file more or less, another config) runs the full build, which records anew when it too changed nothing.
 
-Stamps are trusted under the stat memo's racy-timestamp rule (cache/statmemo.py): a record is kept only
-when every file's times were older than RACY_NS before the walk began, so any later change of a file
-gives it a different stamp. What the record cannot see (the cache folder's content) only decides how an
-output would be made, never its bytes, so it cannot change what the folder holds.
+Stamps are trusted under the stat memo's racy-timestamp rule (cache/statmemo.py): the record is kept only
+when every file's and folder's times are older than the build's start by more than RACY_NS, so the digest
+describes what the build's scan saw (a change during the build moves a time past that), and any later
+change gives a different stamp. What the record cannot see (the cache folder's content) only decides how
+an output would be made, never its bytes, so it cannot change what the folder holds.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -77,8 +75,9 @@ def replay(request: BuildRequest, fingerprint_: str, seconds: float) -> BuildRes
     return BuildResult(request.source, Plan((), (), (), ()), (), notices, stats)
 
 
-def remember(request: BuildRequest, fingerprint_: str, result: BuildResult) -> None:
-    """Record the folder after a build that changed nothing (else forget any record): errors only cost speed."""
+def remember(request: BuildRequest, fingerprint_: str, result: BuildResult, started_ns: int) -> None:
+    """Record the folder after a build that changed nothing (else forget any record); `started_ns` is the
+    wall clock before the build began. Errors only cost speed."""
     s = result.stats
     unchanged = not (result.failures or s.written or s.removed)  # a dropped sidecar is encoded, not written
     db = _connect(request.cache_dir, create=unchanged)
@@ -90,10 +89,13 @@ def remember(request: BuildRequest, fingerprint_: str, result: BuildResult) -> N
             db.execute("DELETE FROM noop WHERE root = ?", (root,))
             if not unchanged:
                 return
-            checked_ns = time.time_ns()  # before the first stat: see statmemo's proof
             digest, newest_ns = tree_digest(request.source)
-            if newest_ns >= checked_ns - RACY_NS:
-                return  # a file changed too recently to be told apart from a later change: next time
+            # Every file and folder must be older than the build by more than the racy window: then what
+            # the build's scan saw is what the digest describes (a file written, added, removed or renamed
+            # during the build moves a time past `started_ns - RACY_NS`), and any later change moves one
+            # too. Else nothing is recorded, and the next build runs in full.
+            if newest_ns >= started_ns - RACY_NS:
+                return
             report = {"stats": {k: v for k, v in dataclasses.asdict(s).items() if k != "seconds"},
                       "notices": [[n.file, n.message] for n in result.notices]}
             db.execute("INSERT INTO noop VALUES (?, ?, ?, ?)", (root, fingerprint_, digest, json.dumps(report)))
@@ -104,30 +106,34 @@ def remember(request: BuildRequest, fingerprint_: str, result: BuildResult) -> N
 
 
 def tree_digest(root: Path) -> tuple[str, int]:
-    """A digest of every name and stat stamp under `root` (`.assetpipe/` included; `.git`, `.hg` and `.svn`
-    left out, as the scan leaves them), folder by folder, and the newest mtime or ctime seen (ns).
+    """A digest of every name and stat stamp under `root`, folders' own included (`.assetpipe/` too;
+    `.git`, `.hg` and `.svn` left out, as the scan leaves them), folder by folder, and the newest mtime or
+    ctime seen (ns).
 
     A superset of what the scan reads: links are followed to what they name (a link to a folder is only
     named), so a change to anything a build reads changes the digest. One folder's listing in memory at a time."""
     digest = hashlib.sha256()
-    newest = 0
-    folders = [str(root)]
+    top = os.stat(root)
+    newest = max(top.st_mtime_ns, top.st_ctime_ns)
+    folders = [("", str(root), top)]
     while folders:
-        folder = folders.pop()
+        rel, folder, st = folders.pop()
+        items: list[tuple[Any, ...]] = [(rel, st.st_mode, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)]
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            digest.update(f"{folder}\0!{exc.errno}\n".encode("utf-8", "surrogateescape"))
+            digest.update(repr([*items, ("!", exc.errno)]).encode("utf-8", "surrogateescape"))
             continue
-        items: list[tuple[Any, ...]] = [(folder,)]
         for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                items.append((entry.name, "/"))
-                if entry.name not in _SKIP_DIRS:
-                    folders.append(entry.path)
-                continue
             try:
+                if entry.is_dir(follow_symlinks=False):
+                    items.append((entry.name, "/"))
+                    if entry.name not in _SKIP_DIRS:
+                        inner = entry.stat(follow_symlinks=False)
+                        folders.append((f"{rel}/{entry.name}", entry.path, inner))
+                        newest = max(newest, inner.st_mtime_ns, inner.st_ctime_ns)
+                    continue
                 st = entry.stat()  # a link: what it names
             except OSError as exc:
                 items.append((entry.name, "!", exc.errno))
@@ -157,7 +163,11 @@ def _connect(cache_dir: Path, *, create: bool) -> sqlite3.Connection | None:
 def _libraries() -> dict[str, str]:
     """The installed version of every library assetpipe declares (encoders are part of every cache key)."""
     found: dict[str, str] = {}
-    for requirement in metadata.requires("assetpipe") or []:
+    try:
+        requirements = metadata.requires("assetpipe") or []
+    except metadata.PackageNotFoundError:  # run from its sources: assetpipe's modules are fingerprinted anyway
+        requirements = []
+    for requirement in requirements:
         name = requirement.split(";")[0].split("[")[0]
         for stop in "<>=!~ ":
             name = name.split(stop)[0]

@@ -50,7 +50,7 @@ __all__ = ["BuildRequest", "build", "check_folders"]
 
 
 def build(request: BuildRequest, observer: Observer) -> BuildResult:
-    started = time.perf_counter()
+    started, started_ns = time.perf_counter(), time.time_ns()
     check_folders(request.source, request.out, request.cache_dir, force=request.force)
     optimize = request.images and request.config.images.optimize_originals
     if optimize and (missing := originals.missing_packages()):
@@ -65,7 +65,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
             return replayed
     result = _build(request, observer, started)
     if fingerprint is not None:
-        noop.remember(request, fingerprint, result)
+        noop.remember(request, fingerprint, result, started_ns)
     return result
 
 
