@@ -47,6 +47,12 @@ def _cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "assetpipe", *args]
 
 
+def _to_file(cmd: list[str], out: Path) -> list[str]:
+    """`cmd` with its stdout in `out`: diff's JSON of a million files is 600 MB, which the harness would
+    otherwise collect (and try to parse) itself. `exec`, so /usr/bin/time measures the command alone."""
+    return ["sh", "-c", 'out="$1"; shift; exec "$@" > "$out"', "sh", str(out), *cmd]
+
+
 def run_size(n: int, work: Path, label: str, timeout: float, formats: str, reuse: bool) -> list[dict]:
     root = work / f"n{n}"
     site, cache = root / "site", root / "cache"
@@ -81,7 +87,8 @@ def run_size(n: int, work: Path, label: str, timeout: float, formats: str, reuse
     shutil.copy(site / ".assetpipe" / "manifest.json", root / "head.json")
     # both out of the tree, so diff reads only the manifests (beside its tree, it would compress every file
     # whose manifest lists no .br, to measure both sides alike)
-    measure("diff", _cmd("diff", str(root / "base.json"), str(root / "head.json"), "--format", "json"))
+    measure("diff", _to_file(_cmd("diff", str(root / "base.json"), str(root / "head.json"), "--format", "json"),
+                             root / "diff.json"))
     return rows
 
 
@@ -92,8 +99,8 @@ def diff_size(n: int, work: Path, label: str, timeout: float) -> dict:
         root.mkdir(parents=True, exist_ok=True)
         write_manifest(n, root / "base.json", head=False)
         write_manifest(n, root / "head.json", head=True)
-    figures = one_run(_cmd("diff", str(root / "base.json"), str(root / "head.json"), "--format", "json"), str(root),
-                      timeout)
+    figures = one_run(_to_file(_cmd("diff", str(root / "base.json"), str(root / "head.json"), "--format", "json"),
+                               root / "diff.json"), str(root), timeout)
     row = {"label": label, "files": n, "step": "diff-manifests", **{k: figures.get(k) for k in
            ("exit", "wall_s", "cpu_s", "max_rss_mb", "tree_pss_mb", "other_cpu_s", "stderr_tail")}}
     print(json.dumps(row), flush=True)
