@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import struct
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,9 @@ from .scan import _SKIP_DIRS
 
 DB_NAME = "noop-v1.sqlite3"  # its own file: the cache's is store.py's
 _ASSETPIPE = Path(__file__).resolve().parents[1]
+# An entry of tree_digest: its name's length in bytes; its mode (-1 a folder, -2 unreadable), size, mtime,
+# ctime, inode, device.
+_ENTRY = struct.Struct("<Iqqqqqq")
 
 
 def fingerprint(request: BuildRequest) -> str | None:
@@ -63,7 +67,7 @@ def replay(request: BuildRequest, fingerprint_: str, seconds: float) -> BuildRes
     try:
         row = db.execute("SELECT fingerprint, tree, report FROM noop WHERE root = ?",
                          (os.path.realpath(request.source),)).fetchone()
-        if row is None or row[0] != fingerprint_ or tree_digest(request.source)[0] != row[1]:
+        if row is None or row[0] != fingerprint_ or tree_digest(request.source, newest=False)[0] != row[1]:
             return None
         report = json.loads(row[2])
         stats = BuildStats(**{**report["stats"], "seconds": seconds})
@@ -105,43 +109,49 @@ def remember(request: BuildRequest, fingerprint_: str, result: BuildResult, star
         db.close()
 
 
-def tree_digest(root: Path) -> tuple[str, int]:
+def tree_digest(root: Path, *, newest: bool = True) -> tuple[str, int]:
     """A digest of every name and stat stamp under `root`, folders' own included (`.assetpipe/` too;
-    `.git`, `.hg` and `.svn` left out, as the scan leaves them), folder by folder, and the newest mtime or
-    ctime seen (ns).
+    `.git`, `.hg` and `.svn` left out, as the scan leaves them), folder by folder, and (with `newest`) the
+    newest mtime or ctime seen (ns).
 
     A superset of what the scan reads: links are followed to what they name (a link to a folder is only
-    named), so a change to anything a build reads changes the digest. One folder's listing in memory at a time."""
+    named), so a change to anything a build reads changes the digest. One folder's listing in memory at a
+    time; each entry packed as bytes (its name's length, its stamp, its name), not formatted as text:
+    a third of the time, at three stats a source file."""
     digest = hashlib.sha256()
+    pack = _ENTRY.pack
     top = os.stat(root)
-    newest = max(top.st_mtime_ns, top.st_ctime_ns)
-    folders = [("", str(root), top)]
+    latest = max(top.st_mtime_ns, top.st_ctime_ns)
+    folders = [(b"", str(root), top)]
     while folders:
         rel, folder, st = folders.pop()
-        items: list[tuple[Any, ...]] = [(rel, st.st_mode, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)]
+        parts = [pack(len(rel), st.st_mode, 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev), rel]
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            digest.update(repr([*items, ("!", exc.errno)]).encode("utf-8", "surrogateescape"))
+            digest.update(b"".join([*parts, pack(0, -2, exc.errno or 0, 0, 0, 0, 0)]))
             continue
         for entry in entries:
+            name = entry.name.encode("utf-8", "surrogateescape")
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    items.append((entry.name, "/"))
+                    parts += (pack(len(name), -1, 0, 0, 0, 0, 0), name)
                     if entry.name not in _SKIP_DIRS:
                         inner = entry.stat(follow_symlinks=False)
-                        folders.append((f"{rel}/{entry.name}", entry.path, inner))
-                        newest = max(newest, inner.st_mtime_ns, inner.st_ctime_ns)
+                        folders.append((rel + b"/" + name, entry.path, inner))
+                        latest = max(latest, inner.st_mtime_ns, inner.st_ctime_ns)
                     continue
                 st = entry.stat()  # a link: what it names
             except OSError as exc:
-                items.append((entry.name, "!", exc.errno))
+                parts += (pack(len(name), -2, exc.errno or 0, 0, 0, 0, 0), name)
                 continue
-            items.append((entry.name, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev))
-            newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
-        digest.update(repr(items).encode("utf-8", "surrogateescape"))
-    return digest.hexdigest(), newest
+            stamp = pack(len(name), st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+            parts += (stamp, name)
+            if newest:
+                latest = max(latest, st.st_mtime_ns, st.st_ctime_ns)
+        digest.update(b"".join(parts))
+    return digest.hexdigest(), latest
 
 
 def _connect(cache_dir: Path, *, create: bool) -> sqlite3.Connection | None:
