@@ -62,6 +62,10 @@ def generate(count: int, dest: Path, seed: int = 1) -> None:
 def touch_one(dest: Path, count: int) -> Path:
     """Change one file (the middle one) by appending a line; the same change every time."""
     folder = dest / path_of(count // 2)
+    if not folder.is_dir():  # a tree of generated trees side by side (q0/, q1/, ...): the middle one's
+        tops = sorted(p for p in dest.iterdir() if p.is_dir() and not p.name.startswith("."))
+        middle = tops[len(tops) // 2]
+        folder = middle / path_of(count // 2 // len(tops))
     target = sorted(folder.iterdir())[0]
     with target.open("ab") as handle:
         handle.write(b"\n/* changed */\n")
