@@ -44,7 +44,7 @@ class Kind(Enum):
     OTHER = "other"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class SourceFile:
     """One file of the build folder that assetpipe did not write."""
 
@@ -73,7 +73,7 @@ class Failure:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class OwnedFile:
     """A file assetpipe wrote on an earlier run and that is still exactly as written."""
 
@@ -103,7 +103,7 @@ class Action(Enum):
     ENCODE = "encode"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class Job:
     """One planned output: a precompressed sidecar of one source file."""
 
@@ -130,7 +130,7 @@ class Plan:
     image_work: tuple[Action, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class Encoded:
     """The outcome of one job: the bytes to write (None when already on disk) and whether to keep them."""
 
@@ -141,7 +141,7 @@ class Encoded:
     work: Action = Action.ENCODE  # what producing it took: nothing, a cache read, or encoding
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class Encoding:
     """A kept sidecar as the manifest lists it."""
 

@@ -285,3 +285,87 @@ def test_a_manifest_with_image_variants(cli) -> None:
     assert [(v.format, v.size) for v in hero.image.variants] == [("avif", 20480), ("jpeg", 51200), ("webp", 30720)]
     assert measured["assets/app-Ab12Cd34.js"].sizes.brotli == 4100  # from the sidecar; no files at hand
     assert DEMO.is_dir()
+
+
+def _previous_to_json(report) -> str:
+    """`--format json` before it was streamed (issue 19), verbatim: what the streamed output must equal."""
+    from assetpipe.sizes.budgets import as_json as budget_json
+    from assetpipe.sizes.formats import _file_json, _total_json
+
+    diff = report.diff
+    document = {
+        "schema": 1, "metric": diff.metric, "units": "bytes",
+        "base": {"source": diff.base.label} if diff.base is not None else None,
+        "head": {"source": diff.head.label},
+        "totals": {t.name: _total_json(t, diff.metric) for t in diff.totals},
+        "files": [_file_json(c, diff.metric) for c in diff.files],
+        "budgets": [budget_json(b) for b in report.budgets],
+        "result": report.result,
+        "warnings": [{"file": n.file, "message": n.message} for n in report.notices],
+        "failures": [{"file": f.file, "reason": f.reason} for f in report.failures],
+    }
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _large_pair(tmp_path, count: int) -> tuple:
+    """Two manifests in the build's layout: `count` files, a third changed, some added and removed, names
+    with quotes, `"files": []` and non-ASCII text, a Vite name, a failure."""
+    from assetpipe.build import manifest as writer
+
+    def side(shift: int) -> dict:
+        files = {}
+        for i in range(count):
+            if (i + shift) % 17 == 0:
+                continue  # removed on one side, added on the other
+            script = i % 5 == 0
+            token = "Ab12Cd34" if shift else "Zz98Yy76"
+            rel = f"d{i % 7}/f\u00e9{i:05d}-{token}.js" if script else f"d{i % 7}/p{i}.css"
+            size = 1000 + i + (shift * i if i % 3 == 0 else 0)
+            files[rel] = {"size": size, "sha256": f"{size:064x}", "type": "text/javascript" if script else "text/css",
+                          "immutable": False, "encodings": {"br": {"file": rel + ".br", "size": size // 3},
+                                                             "gzip": {"file": rel + ".gz", "size": size // 2}}}
+        files['q"uote/"files": [].css'] = {"size": 10 + shift, "sha256": "", "type": "text/css", "immutable": False}
+        files["assets/index-2vZXRZ4C.js"] = {"size": 500, "sha256": "e" * 64, "type": "text/javascript",
+                                              "immutable": True, "logical": "src/main.tsx"}
+        return {"schema": 1, "files": files, "failures": [{"file": "z.jpg", "reason": "truncated \u00e9"}]}
+
+    base, head = tmp_path / "base.json", tmp_path / "head.json"
+    base.write_bytes(writer.dumps(side(0)))
+    head.write_bytes(writer.dumps(side(1)))
+    return base, head
+
+
+def test_json_output_streamed_and_manifests_read_by_line_are_as_before(tmp_path) -> None:
+    from assetpipe.sizes import measure as measuring
+    from assetpipe.sizes.check import SizeRequest, size_report
+    from assetpipe.sizes.formats import json_pieces
+
+    base, head = _large_pair(tmp_path, 3000)
+    report = size_report(SizeRequest(base, head, Config()))
+    assert len(report.diff.files) > 3000 and {c.status for c in report.diff.files} == {"added", "removed", "changed",
+                                                                                          "unchanged"}
+    assert "".join(json_pieces(report)) == _previous_to_json(report)
+    # the same manifests pretty-printed (a hand-edited file): read whole, measured the same
+    for path in (base, head):
+        pretty = tmp_path / f"pretty-{path.name}"
+        pretty.write_text(json.dumps(json.loads(path.read_text()), indent=2))
+        assert measure(pretty, Config()).files == measure(path, Config()).files
+        assert list(measuring.manifestlines.entries(path))  # the build's layout is read by line
+
+
+def test_a_manifest_out_of_the_builds_layout_gives_the_same_errors(cli, tmp_path) -> None:
+    from assetpipe.build import manifest as writer
+
+    wrong_schema = tmp_path / "wrong.json"
+    wrong_schema.write_bytes(writer.dumps({"schema": 2, "files": {"a.js": {"size": 1}}, "failures": []}))
+    no_size = tmp_path / "nosize.json"
+    no_size.write_bytes(writer.dumps({"schema": 1, "files": {"a.js": {"size": 1}, "b.js": {}}, "failures": []}))
+    out_of_order = tmp_path / "order.json"
+    out_of_order.write_text('{\n  "failures": [],\n  "files": {\n    "b.js": {"size": 2},\n    "a.js": {"size": 1}\n'
+                            '  },\n  "schema": 1\n}\n')
+    result = cli("diff", str(wrong_schema), str(wrong_schema), "--format", "json")
+    assert result.exit_code == 2 and "not an assetpipe manifest (schema 1)" in result.stderr
+    result = cli("diff", str(no_size), str(no_size), "--format", "json")
+    assert result.exit_code == 2 and "files.b.js: not a manifest entry (no size)" in result.stderr
+    files = as_json(cli("diff", str(out_of_order), str(out_of_order), "--format", "json"))["files"]
+    assert sorted(f["key"] for f in files) == ["a.js", "b.js"]

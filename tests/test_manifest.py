@@ -161,3 +161,71 @@ def test_the_ledger_written_line_by_line_is_what_the_json_encoder_gives() -> Non
     written = ledger.encode(records, minified)
     assert written == generic
     assert json.loads(written)["outputs"]["tab\there\U0001f600.svg.br"]["key"] == "k3"
+
+
+def _previous_json_lines(document: dict, rows: dict | None = None) -> bytes:
+    """The writer before streaming (assetpipe 0.x, issue 19), verbatim: what the streamed one must equal."""
+    encode = json.JSONEncoder(sort_keys=True).encode
+    parts: list[str] = []
+    for name in sorted(document):
+        value = document[name]
+        if rows is not None and name in rows:
+            lines = rows[name]
+        elif isinstance(value, dict) and value:
+            lines = [f"    {encode(key)}: {encode(value[key])}" for key in sorted(value)]
+        else:
+            parts.append(f"  {encode(name)}: {encode(value)}")
+            continue
+        parts.append(f"  {encode(name)}: {{\n" + ",\n".join(lines) + "\n  }" if lines else f"  {encode(name)}: {{}}")
+    return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
+
+
+@pytest.mark.parametrize("document", [
+    {}, {"schema": 1}, {"files": {}, "failures": [], "schema": 1},
+    {"files": {"b/x.js": {"size": 1, "é": [1, 2]}, "a-b.js": {"size": 2}, "a/b.js": {"size": 3}},
+     "failures": [{"file": "z", "reason": "r"}], "schema": 1},
+    {"minified": {"m": {"k": 1}}, "optimized": {}, "outputs": {"o\U0001f600": {"key": "q\"\\"}}, "schema": 1},
+])
+def test_the_streamed_writer_gives_the_previous_writers_bytes(document: dict) -> None:
+    assert manifest.json_lines(document) == _previous_json_lines(document)
+    assert "".join(manifest.json_pieces(document)).encode() == _previous_json_lines(document)
+
+
+def test_the_streamed_manifest_is_the_built_one_byte_for_byte(built) -> None:
+    """The manifest a build writes (streamed, in key order) is the document's own dump; the walk's order
+    (`a/b` before `a-b`) is not key order, so the stream sorts."""
+    from assetpipe.build.scan import scan
+    from assetpipe.model import Encoding, Failure
+
+    site, _ = built
+    (site / "docs" / "nested-x.css").write_text("b { color: blue }\n")
+    inventory = scan(site, ledger.load(site))
+    sources = inventory.sources
+    assert [s.rel for s in sources] != sorted(s.rel for s in sources)  # the walk's order differs
+    encodings = {s.rel: {"br": Encoding(s.rel + ".br", 3), "gzip": Encoding(s.rel + ".gz", 4)} for s in sources[::3]}
+    images = {sources[1].rel: {"width": 10, "height": 5, "variants": [{"file": "x.avif", "size": 1}]}}
+    failures = (Failure("z.jpg", "truncated image"), Failure("a.jpg", "not an image"))
+    minified = {sources[2].rel: Minified(sources[2].rel, 10, "d" * 64, 5, "e" * 64, "k")}
+    vite = manifest.read_vite(site, sources)
+    whole = _previous_json_lines(manifest.build(sources, encodings, failures, vite, minified, images))
+    assert "".join(manifest.stream(sources, encodings, failures, vite, minified, images)).encode() == whole
+
+
+def test_the_ledger_is_the_previous_versions_bytes_so_its_trees_stay_recognised(cli, site, cache_dir) -> None:
+    """The ledger's format did not change with streaming (issue 19): a tree built by the previous version
+    holds the very bytes this one writes, and its outputs stay assetpipe's (replaced, not refused)."""
+    assert cli("build", str(site), "--cache-dir", str(cache_dir)).exit_code == 0
+    path = site / ".assetpipe" / "outputs.json"
+    written = path.read_bytes()
+    document = json.loads(written)
+    rows = {"outputs": [f"    {json.dumps(rel)}: {json.dumps(entry, sort_keys=True)}"
+                        for rel, entry in sorted(document["outputs"].items())]}
+    previous = _previous_json_lines(document, rows)
+    assert written == previous
+    path.write_bytes(previous)
+    (site / "data" / "products.json").write_text('{"products": ["changed"]}\n' * 30)
+    result = cli("build", str(site), "--cache-dir", str(cache_dir), "--json")
+    assert result.exit_code == 0 and "left alone" not in result.stderr
+    assert json.loads(result.stdout)["written"] >= 2
+    assert json.loads(path.read_text())["outputs"]["data/products.json.br"]["size"] == (
+        site / "data" / "products.json.br").stat().st_size

@@ -299,12 +299,13 @@ SHIFTING = """<!doctype html><html><head><meta charset="utf-8"></head><body>
 <p id="text" style="font-size: 40px">Some text that is pushed down by a banner inserted above it.</p>
 <script>
   console.error("a console error", 42);
-  setTimeout(() => {
+  // after the first frame is painted (a shift before it is no layout shift), however slow the machine
+  addEventListener("load", () => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => {
     const banner = document.createElement("div");
     banner.style.height = "300px";
     document.body.prepend(banner);
     throw new Error("an uncaught one");
-  }, 50);
+  }, 0))));
 </script></body></html>
 """
 

@@ -66,3 +66,43 @@ def test_an_entry_recorded_within_the_racy_window_is_not_trusted() -> None:
     assert memo.lookup("a.txt", (3, 0, checked - 5 * RACY_NS, 1, 1)) == found
     assert memo.lookup("a.txt", (4, 0, checked - 5 * RACY_NS, 1, 1)) is None  # another size
     assert memo.lookup("a.txt", (3, 0, checked - 5 * RACY_NS, 2, 1)) is None  # another inode
+
+
+def test_a_builds_own_memo_reads_the_cache_a_row_at_a_time_and_holds_only_what_it_recorded(site: Path,
+                                                                                           tmp_path: Path) -> None:
+    """A build without a watcher's memo attaches one to the cache (Cache.attach_stats): nothing is loaded
+    up front, an unchanged file is not read, a changed one is, and a vanished file's row goes."""
+    from assetpipe.build.scan import scan
+    from assetpipe.cache.store import Cache
+
+    root = os.path.realpath(site)
+
+    def scanned() -> tuple[set[str], int]:
+        cache, memo = Cache(tmp_path / "cache"), StatMemo()
+        cache.attach_stats(root, memo)
+        assert memo.entries() == {}  # nothing loaded up front
+        started = time.time_ns()
+        scan(site, {}, memo=memo)
+        read = {rel for rel, entry in memo.entries().items() if entry.checked_ns >= started}
+        cache.save_stats(root, memo)
+        assert memo.entries() == {}  # saved: read from the cache again when asked
+        rows = _rows(tmp_path / "cache", root)
+        cache.close()
+        return read, rows
+
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    first, rows = scanned()
+    assert "index.html" in first and rows == len(first)
+    assert scanned() == (set(), rows)  # nothing read
+    (site / "index.html").write_text("<p>changed</p>")
+    (site / "robots.txt").unlink()
+    assert scanned() == ({"index.html"}, rows - 1)
+
+
+def _rows(cache: Path, root: str) -> int:
+    import sqlite3
+
+    from assetpipe.cache.store import DB_NAME
+
+    with sqlite3.connect(cache / DB_NAME) as db:
+        return db.execute("SELECT count(*) FROM stat_memo WHERE root = ?", (root,)).fetchone()[0]

@@ -16,7 +16,7 @@ HTML never counts: a page is its address.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,16 +105,56 @@ def build(
     immutable: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The manifest as a JSON-ready dict; `immutable` is judge_immutable's answer (by default, the defaults')."""
-    if immutable is None:
-        immutable = judge_immutable(sources, vite, CacheConfig())
-    files: dict[str, Any] = {}
-    for source in sources:
+    entry = _entries(sources, encodings, vite, minified, images, optimized, immutable)
+    return {"schema": SCHEMA, "files": {source.rel: entry(source) for source in sources},
+            "failures": _failures(failures)}
+
+
+def stream(
+    sources: tuple[SourceFile, ...],
+    encodings: Mapping[str, Mapping[str, Encoding]],
+    failures: tuple[Failure, ...],
+    vite: ViteManifest,
+    minified: Mapping[str, Minified] | None = None,
+    images: Mapping[str, Mapping[str, Any]] | None = None,
+    optimized: Mapping[str, Minified] | None = None,
+    immutable: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """`dumps(build(...))`, piece by piece in key order: one file's entry in memory at a time, never the
+    whole document (90 MB of text at 200,000 files)."""
+    entry = _entries(sources, encodings, vite, minified, images, optimized, immutable)
+    encode = json.JSONEncoder(sort_keys=True).encode
+    rows = (f"    {encode(source.rel)}: {encode(entry(source))}" for source in sorted(sources, key=_rel))
+    return json_pieces({"schema": SCHEMA, "files": {}, "failures": _failures(failures)}, {"files": rows})
+
+
+def _rel(source: SourceFile) -> str:
+    return source.rel
+
+
+def _failures(failures: tuple[Failure, ...]) -> list[dict[str, str]]:
+    return [{"file": f.file, "reason": f.reason} for f in sorted(failures, key=lambda f: (f.file, f.reason))]
+
+
+def _entries(
+    sources: tuple[SourceFile, ...],
+    encodings: Mapping[str, Mapping[str, Encoding]],
+    vite: ViteManifest,
+    minified: Mapping[str, Minified] | None,
+    images: Mapping[str, Mapping[str, Any]] | None,
+    optimized: Mapping[str, Minified] | None,
+    immutable: Mapping[str, str] | None,
+) -> Callable[[SourceFile], dict[str, Any]]:
+    """One file's manifest entry, made when it is wanted."""
+    judged = judge_immutable(sources, vite, CacheConfig()) if immutable is None else immutable
+
+    def entry_of(source: SourceFile) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "size": source.size,
             "sha256": source.sha256,
             "integrity": source.sha384,
             "type": source.media_type,
-            "immutable": source.rel in immutable,
+            "immutable": source.rel in judged,
         }
         if source.rel in vite.logical:
             entry["logical"] = vite.logical[source.rel]
@@ -127,12 +167,9 @@ def build(
         kept = encodings.get(source.rel)
         if kept:
             entry["encodings"] = {codec: {"file": e.file, "size": e.size} for codec, e in sorted(kept.items())}
-        files[source.rel] = entry
-    return {
-        "schema": SCHEMA,
-        "files": files,
-        "failures": [{"file": f.file, "reason": f.reason} for f in sorted(failures, key=lambda f: (f.file, f.reason))],
-    }
+        return entry
+
+    return entry_of
 
 
 def dumps(document: Mapping[str, Any]) -> bytes:
@@ -141,23 +178,35 @@ def dumps(document: Mapping[str, Any]) -> bytes:
     return json_lines(document)
 
 
-def json_lines(document: Mapping[str, Any], rows: Mapping[str, list[str]] | None = None) -> bytes:
+def json_lines(document: Mapping[str, Any], rows: Mapping[str, Iterable[str]] | None = None) -> bytes:
     """`document` with sorted keys, each member of a non-empty object value on a line of its own.
     `rows` gives some of those lines ready-made, in the same form, sorted (the ledger's thousands of
     outputs, written faster than by the encoder: see ledger.encode)."""
+    return "".join(json_pieces(document, rows)).encode("utf-8")
+
+
+def json_pieces(document: Mapping[str, Any], rows: Mapping[str, Iterable[str]] | None = None) -> Iterator[str]:
+    """json_lines' text, piece by piece: a `rows` iterable is consumed as it is written (Writer.write_state)."""
     # One encoder for every line: json.dumps with an argument builds a new one per call, which was
     # most of the cost on a 6,000-line ledger.
     encode = json.JSONEncoder(sort_keys=True).encode
-    parts: list[str] = []
-    for name in sorted(document):
+    yield "{\n"
+    for index, name in enumerate(sorted(document)):
+        separator = ",\n" if index else ""
         value = document[name]
         if rows is not None and name in rows:
-            lines = rows[name]
+            lines = iter(rows[name])
         elif isinstance(value, dict) and value:
-            lines = [f"    {encode(key)}: {encode(value[key])}" for key in sorted(value)]
+            lines = (f"    {encode(key)}: {encode(value[key])}" for key in sorted(value))
         else:
-            parts.append(f"  {encode(name)}: {encode(value)}")
+            yield f"{separator}  {encode(name)}: {encode(value)}"
             continue
-        parts.append(f"  {encode(name)}: {{\n" + ",\n".join(lines) + "\n  }" if lines else f"  {encode(name)}: {{}}")
-    return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
-
+        first = next(lines, None)
+        if first is None:
+            yield f"{separator}  {encode(name)}: {{}}"
+            continue
+        yield f"{separator}  {encode(name)}: {{\n{first}"
+        for line in lines:
+            yield ",\n" + line
+        yield "\n  }"
+    yield "\n}\n"

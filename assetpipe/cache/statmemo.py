@@ -26,6 +26,7 @@ keeps one memo across its runs.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 RACY_NS = 2_000_000_000  # FAT's 2 s timestamps are the coarsest a local filesystem gives
@@ -33,7 +34,7 @@ RACY_NS = 2_000_000_000  # FAT's 2 s timestamps are the coarsest a local filesys
 Stamp = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class Found:
     """What reading a file gave: its size, sha256 (hex), SRI sha384 and first bytes."""
 
@@ -43,7 +44,7 @@ class Found:
     head: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class Entry:
     stamp: Stamp
     checked_ns: int  # the wall clock before the stat that gave `stamp`
@@ -60,20 +61,34 @@ def trusted(entry: Entry, stamp: Stamp) -> bool:
 
 
 class StatMemo:
-    """rel -> Entry, and which entries changed since it was loaded (for the cache to save)."""
+    """rel -> Entry, and which entries changed since it was loaded (for the cache to save).
+
+    Loaded whole (`load`: `assetpipe watch` keeps one across its runs), or attached to where the entries
+    are kept (`attach`: one build's memo), when it reads each entry as the scan asks and holds only
+    those recorded since: its memory does not grow with the folder."""
 
     def __init__(self) -> None:
         self.loaded = False  # filled from the cache yet (a watcher's memo is loaded once)
         self._entries: dict[str, Entry] = {}
         self._dirty: set[str] = set()
         self._gone: set[str] = set()
+        self._fetch: Callable[[str], Entry | None] | None = None
+        self._stored: Callable[[], Iterable[str]] | None = None
 
     def load(self, entries: dict[str, Entry]) -> None:
         self._entries = dict(entries)
         self._dirty, self._gone, self.loaded = set(), set(), True
+        self._fetch = self._stored = None
+
+    def attach(self, fetch: Callable[[str], Entry | None], stored: Callable[[], Iterable[str]]) -> None:
+        """Read entries one at a time: `fetch(rel)` gives one (None if unknown), `stored()` every rel kept."""
+        self.load({})
+        self._fetch, self._stored = fetch, stored
 
     def lookup(self, rel: str, stamp: Stamp) -> Found | None:
         entry = self._entries.get(rel)
+        if entry is None and self._fetch is not None and rel not in self._gone:
+            entry = self._fetch(rel)
         return entry.found if entry is not None and trusted(entry, stamp) else None
 
     def record(self, rel: str, stamp: Stamp, checked_ns: int, found: Found) -> None:
@@ -82,19 +97,24 @@ class StatMemo:
         self._gone.discard(rel)
 
     def forget(self, rel: str) -> None:
-        if self._entries.pop(rel, None) is not None:
+        if self._entries.pop(rel, None) is not None or self._fetch is not None:
             self._gone.add(rel)
         self._dirty.discard(rel)
 
     def keep_only(self, present: set[str]) -> None:
         for rel in self._entries.keys() - present:
             self.forget(rel)
+        if self._stored is not None:
+            self._gone.update(rel for rel in self._stored() if rel not in present)
 
     def clear(self) -> None:
         for rel in list(self._entries):
             self.forget(rel)
+        if self._stored is not None:
+            self._gone.update(self._stored())
 
     def entries(self) -> dict[str, Entry]:
+        """The entries in memory (an attached memo's: those recorded since it was attached)."""
         return dict(self._entries)
 
     def take_changes(self) -> tuple[dict[str, Entry], set[str]]:
@@ -102,5 +122,6 @@ class StatMemo:
         changed = {rel: self._entries[rel] for rel in self._dirty}
         gone = self._gone
         self._dirty, self._gone = set(), set()
+        if self._fetch is not None:  # saved: what an attached memo recorded is read from the store again
+            self._entries = {}
         return changed, gone
-

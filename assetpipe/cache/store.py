@@ -62,6 +62,19 @@ def _stat_digest(root: str, rel: str, entry: Entry) -> bytes:
     return hashlib.sha256(text + b"\0" + found.head).digest()[:16]
 
 
+_STAT_FIELDS = "size, mtime_ns, ctime_ns, ino, dev, checked_ns, found_size, sha256, sha384, head, digest"
+
+
+def _checked_entry(root: str, rel: str, fields: tuple | list) -> Entry | None:
+    """A stat memo row as an Entry; None when its digest says it was altered or damaged (the file is read again)."""
+    size, mtime, ctime, ino, dev, checked, found_size, sha256, sha384, head, digest = fields
+    try:
+        entry = Entry((size, mtime, ctime, ino, dev), checked, Found(found_size, sha256, sha384, bytes(head)))
+        return entry if _stat_digest(root, rel, entry) == digest else None
+    except (TypeError, ValueError):
+        return None
+
+
 def key(source_sha256: str, codec: str, settings: str) -> str:
     """The cache key of one output; it names the output's whole recipe, nothing else."""
     recipe = f"{CACHE_VERSION}\0{source_sha256}\0{codec}\0{settings}"
@@ -139,19 +152,55 @@ class Cache:
         entries: dict[str, Entry] = {}
         if db is not None and _storable(root):
             try:
-                rows = db.execute("SELECT rel, size, mtime_ns, ctime_ns, ino, dev, checked_ns, found_size, sha256, "
-                                  f"sha384, head, digest FROM {_STATS} WHERE root = ?", (root,)).fetchall()
+                rows = db.execute(f"SELECT rel, {_STAT_FIELDS} FROM {_STATS} WHERE root = ?", (root,)).fetchall()
             except sqlite3.Error:
                 rows = []  # a cache from before the stats table, or damaged: every file is read
-            for rel, size, mtime, ctime, ino, dev, checked, found_size, sha256, sha384, head, digest in rows:
-                try:
-                    entry = Entry((size, mtime, ctime, ino, dev), checked, Found(found_size, sha256, sha384,
-                                                                                 bytes(head)))
-                    if _stat_digest(root, rel, entry) == digest:  # else altered or damaged: read the file again
-                        entries[rel] = entry
-                except (TypeError, ValueError):
-                    continue
+            for rel, *fields in rows:
+                if (entry := _checked_entry(root, rel, fields)) is not None:
+                    entries[rel] = entry
         memo.load(entries)
+
+    def attach_stats(self, root: str, memo: StatMemo) -> None:
+        """Let `memo` read what the cache remembers of the folder at real path `root` one file at a time,
+        as the scan asks: a build's memory does not grow with the folder's size (load_stats holds it all)."""
+        if not _storable(root):
+            memo.load({})
+            return
+
+        current: dict[str, dict[str, tuple]] = {}  # the folder read last: its rows by rel
+
+        def fetch(rel: str) -> Entry | None:
+            """One row, from its folder's rows, read in one query when the scan first asks for that folder
+            (the scan reads a folder's files one after another)."""
+            parent = rel.rpartition("/")[0]
+            if parent not in current:
+                current.clear()
+                current[parent] = self._folder_rows(root, parent)
+            found = current[parent].get(rel)
+            return None if found is None else _checked_entry(root, rel, found)
+
+        def stored() -> list[str]:
+            db = self._open(create=False)
+            try:
+                return [] if db is None else [rel for (rel,) in db.execute(
+                    f"SELECT rel FROM {_STATS} WHERE root = ?", (root,))]
+            except sqlite3.Error:
+                return []
+
+        memo.attach(fetch, stored)
+
+    def _folder_rows(self, root: str, parent: str) -> dict[str, tuple]:
+        """The stat memo's rows of the files directly in folder `parent` ("" for the top) of `root`."""
+        db = self._open(create=False)
+        if db is None or not _storable(parent):
+            return {}
+        low, high = (parent + "/", parent + "0") if parent else ("", "\U0010ffff")  # "0" follows "/"
+        try:
+            rows = db.execute(f"SELECT rel, {_STAT_FIELDS} FROM {_STATS} WHERE root = ? AND rel >= ? AND rel < ? "
+                              "AND instr(substr(rel, ?), '/') = 0", (root, low, high, len(low) + 1))
+            return {rel: tuple(fields) for rel, *fields in rows}
+        except sqlite3.Error:
+            return {}
 
     def save_stats(self, root: str, memo: StatMemo) -> None:
         """Store what changed in `memo` since it was loaded or last saved (errors only cost speed)."""

@@ -57,7 +57,8 @@ def diff_command(base: Path, head: Path, fmt: str, report_path: Path | None, con
     for failure in report.failures:
         observer.failure(failure)
     if fmt == "json":
-        click.echo(diffreport.to_json(report), nl=False)
+        for piece in diffreport.json_pieces(report):  # a row per file: never the whole text at once
+            click.echo(piece, nl=False)
     elif fmt == "markdown":
         click.echo(comment.markdown(report, max_rows=loaded.config.diff.max_rows), nl=False)
     else:

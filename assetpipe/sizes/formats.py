@@ -7,7 +7,7 @@ timestamps. Unchanged files are counted.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..units import human
@@ -136,6 +136,12 @@ def _table_body(rows: list[list[str]], align: str) -> list[str]:
 
 
 def to_json(report: SizeReport) -> str:
+    return "".join(json_pieces(report))
+
+
+def json_pieces(report: SizeReport) -> Iterator[str]:
+    """`--format json`, piece by piece: the document without its files is dumped whole, and its `files`,
+    one row per file, are dumped one at a time into their place, indented as the whole dump would be."""
     diff = report.diff
     document: dict[str, Any] = {
         "schema": 1,
@@ -144,13 +150,25 @@ def to_json(report: SizeReport) -> str:
         "base": {"source": diff.base.label} if diff.base is not None else None,
         "head": {"source": diff.head.label},
         "totals": {t.name: _total_json(t, diff.metric) for t in diff.totals},
-        "files": [_file_json(c, diff.metric) for c in diff.files],
+        "files": [],
         "budgets": [as_json(b) for b in report.budgets],
         "result": report.result,
         "warnings": [{"file": n.file, "message": n.message} for n in report.notices],
         "failures": [{"file": f.file, "reason": f.reason} for f in report.failures],
     }
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    before, after = text.split(_NO_FILES, 1)  # a quote inside a string is escaped: only the member matches
+    if not diff.files:
+        yield text
+        return
+    yield before + '\n  "files": [\n'
+    for index, change in enumerate(diff.files):
+        row = json.dumps(_file_json(change, diff.metric), indent=2, sort_keys=True, ensure_ascii=False)
+        yield ("    " if not index else ",\n    ") + row.replace("\n", "\n    ")
+    yield "\n  ]" + after
+
+
+_NO_FILES = '\n  "files": []'
 
 
 def _sizes(sizes: Sizes) -> dict[str, int]:

@@ -30,6 +30,7 @@ from ..build.wire import ignored, over_the_wire
 from ..compress import codecs as compress
 from ..config import CompressConfig, Config
 from ..model import Failure, Notice, UsageError
+from . import manifestlines
 from .model import ImageInfo, ImageVariant, Measured, MeasuredFile, Sizes
 
 MANIFEST = f"{ledger.STATE_DIR}/{manifest.NAME}"
@@ -43,12 +44,21 @@ def measure(path: Path, config: Config, *, jobs: int = 1) -> Measured:
     if path.is_dir():
         state = path / MANIFEST
         if state.is_file():
-            return _from_manifest(_read_manifest(state), path, str(path), config, jobs)
+            return _from_file(state, path, str(path), config, jobs)
         return _from_folder(path, config, jobs)
     if path.is_file():
         root = path.parent.parent if path.parent.name == ledger.STATE_DIR else None
-        return _from_manifest(_read_manifest(path), root, str(path), config, jobs)
+        return _from_file(path, root, str(path), config, jobs)
     raise UsageError(f"{path}: no such file or folder")
+
+
+def _from_file(path: Path, root: Path | None, label: str, config: Config, jobs: int) -> Measured:
+    """A manifest read a line at a time when it is in the build's layout (manifestlines), else whole."""
+    try:
+        document = {"failures": manifestlines.failures(path), "files": manifestlines.entries(path)}
+        return _from_manifest(document, root, label, config, jobs)
+    except (manifestlines.NotLines, OSError, UnicodeDecodeError, UsageError):  # the whole read says what is wrong
+        return _from_manifest(_read_manifest(path), root, label, config, jobs)
 
 
 def category(rel: str, media_type: str) -> str:
@@ -101,10 +111,10 @@ def _from_manifest(document: Mapping[str, Any], root: Path | None, label: str, c
                    notices: tuple[Notice, ...] = ()) -> Measured:
     files: list[MeasuredFile] = []
     todo: list[tuple[int, str, str]] = []  # (index, path, codec name) to compute
-    for rel in sorted(document["files"]):
+    listed = document["files"]
+    for rel, entry in sorted(listed.items()) if isinstance(listed, Mapping) else listed:
         if ignored(rel, config):
             continue
-        entry = document["files"][rel]
         if not isinstance(entry, dict) or not isinstance(entry.get("size"), int):
             raise UsageError(f"{label}: files.{rel}: not a manifest entry (no size)")
         media_type = str(entry.get("type", mediatypes.OCTET_STREAM))

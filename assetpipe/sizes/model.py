@@ -14,7 +14,7 @@ METRICS = ("raw", "gzip", "brotli")
 CATEGORIES = ("js", "css", "html", "image", "font", "other")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class Sizes:
     """One file's (or a group's) bytes as stored and as sent Brotli- or gzip-encoded."""
 
@@ -32,7 +32,7 @@ class Sizes:
         return Sizes(self.raw - other.raw, self.gzip - other.gzip, self.brotli - other.brotli)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class ImageVariant:
     file: str
     format: str
@@ -51,7 +51,7 @@ class ImageInfo:
     variants: tuple[ImageVariant, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class MeasuredFile:
     path: str  # POSIX, relative to the build folder
     category: str  # one of CATEGORIES
@@ -74,7 +74,7 @@ class Measured:
     root: Path | None = None  # where the files themselves are, when they are at hand
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: no __dict__ each
 class FileChange:
     key: str  # the identity both sides were matched on
     name: str  # the path with its content hash shown as `*`, for people
