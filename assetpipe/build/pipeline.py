@@ -13,8 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .. import naming
+from ..cache import shared
 from ..cache.statmemo import StatMemo
-from ..cache.store import Cache
 from ..compress import codecs as compress
 from ..config import Config
 from ..images import originals
@@ -36,7 +36,7 @@ from ..model import (
     SourceFile,
     UsageError,
 )
-from . import ledger, manifest, safety, wire
+from . import executor, ledger, manifest, safety, wire
 from .counts import _count, _reason, _report
 from .ledger import Record
 from .pictures import _described, _rewrite_pages, _run_images
@@ -52,13 +52,18 @@ __all__ = ["BuildRequest", "build", "check_folders"]
 def build(request: BuildRequest, observer: Observer) -> BuildResult:
     started = time.perf_counter()
     check_folders(request.source, request.out, request.cache_dir, force=request.force)
+    with executor.running(request) as running:  # a Dask cluster is reached and checked before any work
+        return _build(running, observer, started)
+
+
+def _build(request: BuildRequest, observer: Observer, started: float) -> BuildResult:
     optimize = request.images and request.config.images.optimize_originals
     if optimize and (missing := originals.missing_packages()):
         raise UsageError(f"images.optimize_originals needs {' and '.join(missing)}: "
                          "pip install 'assetpipe[originals]'")
     target = request.out or request.source
     exclude = (request.cache_dir,)
-    cache = Cache(request.cache_dir)
+    cache = shared.open_cache(request.cache_dir, request.shared_cache, writes=not request.dry_run)
     memo = request.scan_memo if request.scan_memo is not None else StatMemo()
     memo_root = os.path.realpath(request.source)
     try:
@@ -179,7 +184,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         work = [j for j in plan.jobs if j.action is not Action.FRESH]
         observer.start(len(work), "compressing")
         outcomes = execute(plan.jobs, target, {c.name: c for c in codecs}, cache,
-                           request.config.compress.min_ratio, request.jobs)
+                           request.config.compress.min_ratio, request.jobs, request.compressors)
         for outcome in outcomes:
             if isinstance(outcome, Failure):
                 if outcome.file not in {f.file for f in failures}:  # one line per file, not per sidecar
