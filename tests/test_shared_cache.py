@@ -160,3 +160,13 @@ def test_an_unreachable_s3_cache_is_one_line_and_exit_2(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: --cache-dir s3://{BUCKET}/x: cannot use it: "), lines
     assert snapshot(site.parent) == before
+
+
+def test_a_file_url_inside_the_build_folder_is_refused(machine) -> None:
+    site = machine("one")
+    before = snapshot(site.parent)
+    result = CliRunner().invoke(main, ["build", str(site), "--cache-dir", (site / "cache").as_uri()],
+                                catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "inside" in result.stderr and "would be deployed" in result.stderr
+    assert snapshot(site.parent) == before

@@ -52,6 +52,8 @@ __all__ = ["BuildRequest", "build", "check_folders"]
 def build(request: BuildRequest, observer: Observer) -> BuildResult:
     started = time.perf_counter()
     check_folders(request.source, request.out, request.cache_dir, force=request.force)
+    if (folder := shared.local_path(request.shared_cache)) is not None:  # a file:// cache: never inside DIR
+        check_folders(request.source, request.out, folder, force=request.force)
     with executor.running(request) as running:  # a Dask cluster is reached and checked before any work
         return _build(running, observer, started)
 

@@ -21,6 +21,7 @@ import hashlib
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from ..model import UsageError
 from .store import Cache
@@ -136,6 +137,13 @@ def open_cache(root: Path, url: str | None, *, writes: bool) -> Cache:
     if url is None:
         return Cache(root)
     return SharedCache(root, open_store(url, write=writes))
+
+
+def local_path(url: str | None) -> Path | None:
+    """The folder a file:// URL names (the build refuses one inside DIR, as it does a cache folder)."""
+    if url is None or not url.startswith("file://"):
+        return None
+    return Path(unquote(urlsplit(url).path))
 
 
 def _reason(exc: BaseException) -> str:
