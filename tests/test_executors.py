@@ -12,17 +12,24 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from assetpipe.build import ledger
+from assetpipe.build.pipeline import BuildRequest, build
 from assetpipe.cli import main
+from assetpipe.config import Config
 from assetpipe.executors.testhooks import ARM_VARIABLE
+from assetpipe.model import Failure, Notice
 
 from .conftest import DEMO, snapshot
 
@@ -165,3 +172,44 @@ def test_dask_asked_for_but_not_installed_is_one_line_and_exit_2(site: Path, tmp
     assert lines == ["error: --executor dask-local:2: needs dask and distributed, which are not installed; "
                      "pip install 'assetpipe[dask]'"], lines
     assert snapshot(site) == before
+
+
+class _InterruptAtTheFirstImage:
+    """Ctrl-C (SIGINT to the main thread) as the first image's result comes back: more are running."""
+
+    def __init__(self) -> None:
+        self.sent = False
+
+    def start(self, total: int, label: str) -> None: ...
+
+    def advance(self, output: str, outcome: str) -> None:
+        if not self.sent:
+            self.sent = True
+            main = threading.main_thread().ident
+            assert main is not None
+            signal.pthread_kill(main, signal.SIGINT)
+            time.sleep(1)  # the signal is handled here, in the main thread
+
+    def failure(self, failure: Failure) -> None: ...
+
+    def notice(self, notice: Notice) -> None: ...
+
+    def done(self) -> None: ...
+
+
+def test_ctrl_c_cancels_every_task_on_the_cluster(scheduler: str, site: Path, tmp_path: Path) -> None:
+    request = BuildRequest(site, Config(), tmp_path / "cache", jobs=2, executor=scheduler)
+    observer = _InterruptAtTheFirstImage()
+    with pytest.raises(KeyboardInterrupt):
+        build(request, observer)
+    assert observer.sent
+    client = distributed.Client(scheduler.replace("dask://", "tcp://"))
+    try:
+        deadline = time.monotonic() + 30
+        while any(client.processing().values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(client.processing().values())  # nothing of the build runs on after it
+        assert not [key for key in client.who_has() if str(key).startswith("assetpipe-")]  # nor is kept
+    finally:
+        client.close()
+    assert not [p for p in site.rglob("*") if p.name.endswith(ledger.TEMP_SUFFIX)]  # no partial file
