@@ -24,6 +24,7 @@ from .seam import ExecutorSpec, Placement
 
 CONNECT_SECONDS = 5.0  # a scheduler that does not answer within this is a wrong address or a down host
 WORKERS_SECONDS = 30.0  # a scheduler with no worker after this has none coming
+WINDOW_PER_THREAD = 4  # tasks on the cluster per worker thread: enough that no worker waits for the next
 _LOGGERS = ("distributed", "tornado")
 
 
@@ -36,7 +37,8 @@ class Session:
     budget: float | None  # the smallest worker's `MP` resource, None when a worker declares none
 
     def pool(self, function: WorkerFunction, inputs: Inputs) -> DaskPool:
-        return DaskPool(self.client, self.placement, function, inputs, self.budget)
+        threads = sum(self.client.nthreads().values())
+        return DaskPool(self.client, self.placement, function, inputs, self.budget, WINDOW_PER_THREAD * threads)
 
 
 @contextmanager
@@ -90,8 +92,12 @@ def _check(client: Any, spec: ExecutorSpec, versions: Callable[[], dict[str, str
     except (OSError, TimeoutError):
         raise UsageError(f"--executor {spec.name}: the scheduler has no workers") from None
     ours = versions()
-    theirs = client.run(versions)
+    theirs = client.run(versions, on_error="return")
     for worker, found in sorted(theirs.items()):
+        if isinstance(found, BaseException):  # no assetpipe there, or no Pillow
+            raise UsageError(f"--executor {spec.name}: worker {worker} cannot report its encoders "
+                             f"({type(found).__name__}: {str(found).splitlines()[0][:160] if str(found) else ''}); "
+                             "every worker needs assetpipe and the client's encoders")
         differ = [f"{name} {ours.get(name)} here, {found.get(name)} there"
                   for name in sorted(set(ours) | set(found)) if ours.get(name) != found.get(name)]
         if differ:

@@ -4,7 +4,9 @@ Each task is one future, submitted with what it needs and nothing more: its ligh
 job), where its input is (the folder the workers read, or the bytes themselves),
 its memory cost as the `MP` resource when every worker declares one (a worker runs tasks side by side
 only while their megapixels fit its own `MP`; a task larger than any worker's runs alone), and a
-priority in the order submitted (the stages submit the largest first). A worker that dies takes its
+priority in the order submitted (the stages submit the largest first). A bounded window of tasks is on
+the cluster at once (a few per worker thread), topped up as results come back, so a catalogue's bytes
+are never all in the client's or the scheduler's memory together. A worker that dies takes its
 task with it: the scheduler runs the task again on another worker, up to Dask's
 `distributed.scheduler.allowed-failures` times (3), and only then is it a TaskFailed. Results come
 back in the order they finish, so the caller's progress bar moves over completed futures; `close()`
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +57,14 @@ class DaskPool:
     """`submit` tasks, then iterate `results()`: (key, what the function returned | TaskFailed)."""
 
     def __init__(self, client: Any, placement: Placement, function: WorkerFunction, inputs: Inputs,
-                 budget: float | None) -> None:
+                 budget: float | None, window: int) -> None:
         self._client = client
         self._placement = placement
         self._function = function
         self._inputs = inputs
         self._budget = budget  # the smallest worker's MP, or None: the workers declare no MP
-        self._queue: list[_Queued] = []
+        self._window = max(1, window)  # tasks on the cluster at once: shipped bytes are held for these only
+        self._queue: deque[_Queued] = deque()
         self._running: dict[str, tuple[Any, Any]] = {}  # future key -> (task key, future)
         self._order = itertools.count()
         self._prefix = f"assetpipe-{uuid.uuid4().hex[:12]}"  # one scheduler may serve many builds
@@ -95,8 +99,8 @@ class DaskPool:
     def _send(self, finished: Any) -> None:
         import dask
 
-        queued, self._queue = self._queue, []
-        for task in queued:
+        while self._queue and len(self._running) < self._window:
+            task = self._queue.popleft()
             root, rels, argument = self._inputs(task.argument)
             where = self._placement.where(root, rels)
             resources = None
