@@ -75,7 +75,7 @@ def _pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
     options = [
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
                      help="Parallel workers (default: all cores)."),
-        click.option("--cache-dir", type=str, default=None,
+        click.option("--cache-dir", type=str, default=None, metavar="PATH|URL",
                      help=f"Cache folder (default: $ASSETPIPE_CACHE_DIR, else ./{DEFAULT_CACHE_DIR}, or "
                           "~/.cache/assetpipe when run from inside DIR); never inside DIR. A URL "
                           "(s3://bucket/prefix, file:///path: fsspec's) is a cache shared between machines, in "
