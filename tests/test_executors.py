@@ -51,7 +51,7 @@ def scheduler(arm_dir: Path) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(ARM_VARIABLE, str(arm_dir / "arm"))
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, resources={"MP": 24.0},
+                                           dashboard_address=":0", resources={"MP": 24.0},
                                            silence_logs=logging.CRITICAL)
     try:
         yield cluster.scheduler_address.replace("tcp://", "dask://")

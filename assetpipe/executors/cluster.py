@@ -58,7 +58,7 @@ def session(spec: ExecutorSpec, versions: Callable[[], dict[str, str]], *, sourc
     try:
         if spec.kind == "dask-local":
             cluster = distributed.LocalCluster(n_workers=spec.workers or cores, threads_per_worker=1,
-                                               processes=True, dashboard_address=None,
+                                               processes=True, dashboard_address=":0",  # any free port: no warning
                                                resources={"MP": megapixels}, silence_logs=logging.CRITICAL)
             client = distributed.Client(cluster)
             placement = Placement()
