@@ -22,6 +22,7 @@ LAYERS = {
     "assetpipe.mediatypes": 0,
     "assetpipe.config": 0,
     "assetpipe.cache": 0,
+    "assetpipe.executors": 0,  # where tasks run (this machine, a Dask cluster): generic over the task's function
     # 1: the stages' work, bytes in and bytes out, and each stage's step
     "assetpipe.compress": 1,
     "assetpipe.html": 1,

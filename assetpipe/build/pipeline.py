@@ -13,8 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .. import naming
+from ..cache import shared
 from ..cache.statmemo import StatMemo
-from ..cache.store import Cache
 from ..compress import codecs as compress
 from ..config import Config
 from ..images import originals
@@ -36,7 +36,7 @@ from ..model import (
     SourceFile,
     UsageError,
 )
-from . import lcp, ledger, manifest, noop, safety, wire
+from . import executor, lcp, ledger, manifest, noop, safety, wire
 from .counts import _count, _reason, _report
 from .ledger import Record
 from .pictures import _described, _page_rewriter, _rewrite_pages, _run_images
@@ -52,6 +52,8 @@ __all__ = ["BuildRequest", "build", "check_folders"]
 def build(request: BuildRequest, observer: Observer) -> BuildResult:
     started, started_ns = time.perf_counter(), time.time_ns()
     check_folders(request.source, request.out, request.cache_dir, force=request.force)
+    if (folder := shared.local_path(request.shared_cache)) is not None:  # a file:// cache: never inside DIR
+        check_folders(request.source, request.out, folder, force=request.force)
     chromium = lcp.chromium_for(request)  # --measure-lcp without Chromium: exit 2 before anything is written
     optimize = request.images and request.config.images.optimize_originals
     if optimize and (missing := originals.missing_packages()):
@@ -65,7 +67,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
             for notice in replayed.notices:
                 observer.notice(notice)
             return replayed
-    result = _build(request, observer, started, chromium)
+    with executor.running(request) as running:  # a Dask cluster is reached and checked before any work
+        result = _build(running, observer, started, chromium)
     if fingerprint is not None:
         noop.remember(request, fingerprint, result, started_ns)
     return result
@@ -75,7 +78,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
     optimize = request.images and request.config.images.optimize_originals
     target = request.out or request.source
     exclude = (request.cache_dir,)
-    cache = Cache(request.cache_dir)
+    cache = shared.open_cache(request.cache_dir, request.shared_cache, writes=not request.dry_run)
     memo = request.scan_memo if request.scan_memo is not None else StatMemo()
     memo_root = os.path.realpath(request.source)
     try:
@@ -203,7 +206,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
         work = [j for j in plan.jobs if j.action is not Action.FRESH]
         observer.start(len(work), "compressing")
         outcomes = execute(plan.jobs, target, {c.name: c for c in codecs}, cache,
-                           request.config.compress.min_ratio, request.jobs)
+                           request.config.compress.min_ratio, request.jobs, request.compressors)
         for outcome in outcomes:
             if isinstance(outcome, Failure):
                 if outcome.file not in {f.file for f in failures}:  # one line per file, not per sidecar

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..cache.statmemo import StatMemo
 from ..config import Config
-from ..images.encodepool import EncodePool
+from ..executors.seam import TaskPool
 from ..model import Inventory, UsageError
 from . import safety
 from .writer import WriteGate
@@ -26,7 +26,11 @@ class BuildRequest:
     compress: bool = True
     images: bool = True
     scan_memo: StatMemo | None = None  # `assetpipe watch`: one memo across its runs (else one per build)
-    encoders: EncodePool | None = None  # `assetpipe watch`: one pool of image workers across its runs
+    encoders: TaskPool | None = None  # `assetpipe watch`: one pool of image workers across its runs
+    executor: str = "local"  # where the encodes run (executors/seam.py): local, dask://HOST:PORT, dask-local[:N]
+    workers_dir: str | None = None  # where Dask workers read the build folder (a path or URL); else bytes are sent
+    shared_cache: str | None = None  # an fsspec URL: the cache shared with other machines (cache/shared.py)
+    compressors: TaskPool | None = None  # the precompression batches' pool, when not this machine's threads
     gate: WriteGate | None = None  # `assetpipe watch`: stops the writes from another thread on Ctrl-C
     allow_delete: bool = False  # go ahead with removals over the net (safety.py): --allow-delete
     force: bool = False  # build a folder that looks like a project's sources: --force

@@ -1,8 +1,11 @@
-"""Carry out a plan's jobs on a pool of threads, yielding each outcome as it is ready.
+"""Carry out a plan's jobs on a pool of threads (or another executor's pool), yielding each outcome as it is ready.
 
 Brotli, zlib, zopfli and zstd all release the GIL, so threads use every core without copying data
 between processes. The largest files start first, so the pool does not end on one long job while
 the other cores idle. Nothing here writes into the build folder: outcomes go back to the caller.
+
+On another executor (a Dask cluster: executors/) the jobs go in batches of about BATCH_BYTES of input,
+largest files first: a task per small file would cost more in scheduling (a few ms each) than in work.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from pathlib import Path
 
 from ..cache.store import Cache
 from ..compress.codecs import Codec, keep
+from ..executors.seam import TaskFailed, TaskPool, Where, read_input
 from ..model import Action, Encoded, Failure, Job
+
+BATCH_BYTES = 1 << 20  # about a second of Brotli q11 work per task, against ~3 ms of a scheduler's per task
 
 
 class SourceChanged(Exception):
@@ -29,12 +35,17 @@ def execute(
     cache: Cache,
     min_ratio: float,
     workers: int,
+    pool: TaskPool | None = None,
 ) -> Iterator[Encoded | Failure]:
     """Yield one Encoded (or a Failure) per job, as each is ready.
 
     Encoding goes to the pool, longest first, so no core idles at the end on one long job. The cache
-    is read and written on this thread only, while the pool works.
+    is read and written on this thread only, while the pool works. With `pool` (another executor's),
+    the encodes go there in batches instead of to this machine's threads.
     """
+    if pool is not None:
+        yield from _execute_batches(jobs, source_root, codecs, cache, min_ratio, pool)
+        return
     encode = sorted((j for j in jobs if j.action is Action.ENCODE), key=lambda j: (-j.source.size, j.output))
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="assetpipe")
     backlog: deque[Job] = deque(encode)
@@ -73,15 +84,24 @@ def execute(
         cache.flush()
 
 
-def _encode(job: Job, source_root: Path, codec: Codec, min_ratio: float) -> Encoded | Failure:
+def _encode(job: Job, source_root: Where, codec: Codec, min_ratio: float) -> Encoded | Failure:
+    original = _read_checked(job, source_root)
+    return original if isinstance(original, Failure) else _compress(job, original, codec, min_ratio)
+
+
+def _read_checked(job: Job, where: Where) -> bytes | Failure:
+    """A job's source as planned (its sha256), or why not."""
     try:
-        original = _read_verified(source_root / job.source.rel, job.source.sha256)
+        return _read_verified(where, job.source.rel, job.source.sha256)
     except FileNotFoundError:
         return Failure(job.source.rel, "vanished during the build")
     except SourceChanged:
         return Failure(job.source.rel, "changed during the build; run the build again")
     except OSError as exc:
         return Failure(job.source.rel, f"cannot read: {exc.strerror or exc}")
+
+
+def _compress(job: Job, original: bytes, codec: Codec, min_ratio: float) -> Encoded | Failure:
     try:
         data = codec.compress(original)
     except Exception as exc:  # a codec error on one file must not stop the build
@@ -89,8 +109,81 @@ def _encode(job: Job, source_root: Path, codec: Codec, min_ratio: float) -> Enco
     return Encoded(job, len(data), keep(job.source.size, len(data), min_ratio), data, Action.ENCODE)
 
 
-def _read_verified(path: Path, sha256: str) -> bytes:
-    data = path.read_bytes()
+def _read_verified(where: Where, rel: str, sha256: str) -> bytes:
+    data = read_input(where, rel)
     if hashlib.sha256(data).hexdigest() != sha256:
-        raise SourceChanged(str(path))
+        raise SourceChanged(rel)
     return data
+
+
+def _execute_batches(jobs: tuple[Job, ...], source_root: Path, codecs: dict[str, Codec], cache: Cache,
+                     min_ratio: float, pool: TaskPool) -> Iterator[Encoded | Failure]:
+    """`execute` on another executor's pool: what is fresh or cached first, then the encodes in batches."""
+    encode = [j for j in jobs if j.action is Action.ENCODE]
+    for job in jobs:
+        if job.action is Action.FRESH:
+            yield Encoded(job, job.fresh_size, keep(job.source.size, job.fresh_size, min_ratio), None, Action.FRESH)
+        elif job.action is Action.CACHED:
+            data = cache.get(job.key)
+            if data is None:  # gone or damaged since the plan: encode it after all
+                encode.append(job)
+                continue
+            yield Encoded(job, len(data), keep(job.source.size, len(data), min_ratio), data, Action.CACHED)
+    batches = _batches(sorted(encode, key=lambda j: (-j.source.size, j.output)))
+    try:
+        for index, batch in enumerate(batches):
+            pool.submit(index, (batch, source_root, {j.codec: codecs[j.codec] for j in batch}, min_ratio),
+                        0.0)
+        for index, outcome in pool.results():
+            if isinstance(outcome, TaskFailed):
+                for job in batches[index]:
+                    yield Failure(job.source.rel, outcome.reason)
+                continue
+            for item in outcome:
+                if isinstance(item, Encoded) and item.data is not None:
+                    cache.put(item.job.key, item.data)
+                yield item
+    except BaseException:  # closed early, or Ctrl-C
+        pool.close()
+        raise
+    finally:
+        cache.flush()
+
+
+def _batches(jobs: list[Job]) -> list[tuple[Job, ...]]:
+    """Consecutive runs of jobs of about BATCH_BYTES of input each (a larger file alone)."""
+    batches: list[tuple[Job, ...]] = []
+    current: list[Job] = []
+    size = 0
+    for job in jobs:
+        if current and size + job.source.size > BATCH_BYTES:
+            batches.append(tuple(current))
+            current, size = [], 0
+        current.append(job)
+        size += job.source.size
+    if current:
+        batches.append(tuple(current))
+    return batches
+
+
+def batch_inputs(task: tuple[tuple[Job, ...], Path, dict[str, Codec], float]
+                 ) -> tuple[Path, tuple[str, ...], tuple[tuple[Job, ...], dict[str, Codec], float]]:
+    """A batch as another executor sends it: the folder and the files it reads, and `encode_batch`'s
+    argument."""
+    batch, root, codecs, min_ratio = task
+    return root, tuple(dict.fromkeys(j.source.rel for j in batch)), (batch, codecs, min_ratio)
+
+
+def encode_batch(task: tuple[tuple[Job, ...], dict[str, Codec], float], where: Where, cores: int
+                 ) -> tuple[Encoded | Failure, ...]:
+    """On a worker: every job of a batch, each source read (and checked against the plan) once."""
+    batch, codecs, min_ratio = task
+    read: dict[str, bytes | Failure] = {}
+    outcomes: list[Encoded | Failure] = []
+    for job in batch:
+        if job.source.rel not in read:
+            read[job.source.rel] = _read_checked(job, where)
+        original = read[job.source.rel]
+        outcomes.append(original if isinstance(original, Failure) else
+                        _compress(job, original, codecs[job.codec], min_ratio))
+    return tuple(outcomes)

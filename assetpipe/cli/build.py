@@ -23,6 +23,7 @@ from .options import (
     _default_jobs,
     _load_config,
     _pipeline_options,
+    _shared_cache,
     _stop,
 )
 from .upload import _upload, _write_headers_file
@@ -57,13 +58,20 @@ from .upload import _upload, _write_headers_file
                    "page (default: [html] measure_lcp; docs/build.md).")
 @click.option("--chromium", "chromium", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="The Chromium --measure-lcp runs (default: $ASSETPIPE_CHROMIUM, else chromium on PATH).")
+@click.option("--executor", default=None, metavar="local|dask://HOST:PORT|dask-local[:N]",
+              help="Where the encodes run (default: [build] executor, \"local\"): this machine's workers, a "
+                   "running Dask scheduler, or a LocalCluster of N worker processes; needs assetpipe[dask].")
+@click.option("--workers-dir", default=None, metavar="PATH|URL",
+              help="With --executor dask://: where the Dask workers read DIR (a shared mount, or an fsspec URL); "
+                   "without it the client sends each task's input bytes.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail.")
 def build_command(directory: Path, config_path: Path | None, out: Path | None, dry_run: bool, as_json: bool,
-                  jobs: int | None, cache_dir: Path | None, no_compress: bool, no_images: bool,
+                  jobs: int | None, cache_dir: str | None, no_compress: bool, no_images: bool,
                   allow_delete: bool | None, force: bool, minify_all: bool, check_budgets: bool,
                   report_path: Path | None, base: Path | None, headers_format: str | None, then_upload: bool,
-                  measure_lcp: bool | None, chromium: Path | None, quiet: bool, verbose: bool) -> None:
+                  measure_lcp: bool | None, chromium: Path | None, executor: str | None, workers_dir: str | None,
+                  quiet: bool, verbose: bool) -> None:
     """Optimise DIRECTORY (default ./dist) in place, or into --out."""
     from ..build.pipeline import BuildRequest, build
 
@@ -77,6 +85,9 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
         source=directory,
         config=config.with_all_minified(loaded.config) if minify_all else loaded.config,
         cache_dir=_cache_dir(cache_dir, directory, out),
+        shared_cache=_shared_cache(cache_dir),
+        executor=executor or loaded.config.build.executor,
+        workers_dir=workers_dir,
         out=out,
         jobs=jobs or _default_jobs(),
         dry_run=dry_run,

@@ -46,16 +46,28 @@ def _stop(observer: TerminalObserver, code: int, errors: list[str], *, as_json: 
     sys.exit(code)
 
 
-def _cache_dir(option: Path | None, *folders: Path | None) -> Path:
+def _cache_dir(option: str | Path | None, *folders: Path | None) -> Path:
     """--cache-dir, else $ASSETPIPE_CACHE_DIR, else ./.assetpipe-cache; when the working directory is
     inside the folder being built, the user's cache folder instead, so the cache is never deployed. An
-    explicit folder inside it is refused by the build (exit 2)."""
+    explicit folder inside it is refused by the build (exit 2). A URL (a shared cache) is not a folder:
+    then the next of these that is one."""
     from ..build.safety import default_cache_dir
 
-    explicit = option or os.environ.get("ASSETPIPE_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
+    for explicit in (option, os.environ.get("ASSETPIPE_CACHE_DIR")):
+        if explicit and not _is_url(str(explicit)):
+            return Path(explicit)
     return default_cache_dir(Path.cwd(), [f for f in folders if f is not None], os.environ)
+
+
+def _shared_cache(option: str | Path | None) -> str | None:
+    """The shared cache's URL (SPEC §5b): --cache-dir, else $ASSETPIPE_CACHE_DIR, when it is a URL."""
+    explicit = option or os.environ.get("ASSETPIPE_CACHE_DIR")
+    return str(explicit) if explicit and _is_url(str(explicit)) else None
+
+
+def _is_url(text: str) -> bool:
+    scheme, sep, _ = text.partition("://")
+    return bool(sep) and scheme.replace("+", "").replace("-", "").isalnum()
 
 
 def _pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -63,9 +75,11 @@ def _pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
     options = [
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
                      help="Parallel workers (default: all cores)."),
-        click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+        click.option("--cache-dir", type=str, default=None, metavar="PATH|URL",
                      help=f"Cache folder (default: $ASSETPIPE_CACHE_DIR, else ./{DEFAULT_CACHE_DIR}, or "
-                          "~/.cache/assetpipe when run from inside DIR); never inside DIR."),
+                          "~/.cache/assetpipe when run from inside DIR); never inside DIR. A URL "
+                          "(s3://bucket/prefix, file:///path: fsspec's) is a cache shared between machines, in "
+                          "front of which the local folder stays (docs/scale.md)."),
         click.option("--no-compress", is_flag=True, help="Skip precompression (and remove sidecars assetpipe wrote)."),
         click.option("--no-images", is_flag=True, help="Skip the responsive-image stage."),
         click.option("--allow-delete", is_flag=True, default=None,

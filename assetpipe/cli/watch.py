@@ -54,7 +54,7 @@ def _not_for_watch(command: Callable[..., None]) -> Callable[..., None]:
               help="Minify HTML, CSS, JS, SVG and JSON, as if every [minify] type were true.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the line of each run.")
 @_not_for_watch
-def watch_command(directory: Path, config_path: Path | None, jobs: int | None, cache_dir: Path | None,
+def watch_command(directory: Path, config_path: Path | None, jobs: int | None, cache_dir: str | None,
                   no_compress: bool, no_images: bool, allow_delete: bool | None, force: bool, minify_all: bool,
                   quiet: bool) -> None:
     """Build DIRECTORY (default ./dist) in place, then again after every change, until Ctrl-C."""

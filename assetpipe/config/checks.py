@@ -66,6 +66,12 @@ def _text(value: Any) -> str:
     return value
 
 
+def _executor(value: Any) -> str:
+    from ..executors.seam import parse_executor
+
+    return parse_executor(value).name
+
+
 def _regex(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a regular expression, got {value!r}")

@@ -15,6 +15,7 @@ from .checks import (
     _byte_count,
     _colour,
     _did_you_mean,
+    _executor,
     _integer,
     _list_of,
     _number,
@@ -268,6 +269,11 @@ class BuildConfig:
         "a build that would remove over 10 % of the folder's files whose sources are gone stops first "
         "(a lost or copied ledger, not an edit); true, or --allow-delete, goes ahead",
         _boolean)
+    executor: str = _setting(
+        "local", "this machine's cores need nothing else; \"dask://host:8786\" (a running Dask scheduler) or "
+                 "\"dask-local:N\" (N worker processes) run the same plan on Dask, byte for byte; --executor, "
+                 "needs assetpipe[dask]",
+        _executor)
 
 
 @dataclass(frozen=True)

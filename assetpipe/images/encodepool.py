@@ -34,15 +34,12 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from ..executors.seam import TaskFailed
+
+__all__ = ["EncodePool", "TaskFailed"]
+
 _READY = "ready"
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-@dataclass(frozen=True)
-class TaskFailed:
-    """A task that produced nothing: over its time limit, or its worker died."""
-
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -113,8 +110,9 @@ def _give_back_memory() -> None:
 
 
 class EncodePool:
-    """`submit` tasks, then iterate `results()`: (key, what the function returned | TaskFailed), in the
-    order they finish. Use as a context manager, or call `close()`."""
+    """This machine's TaskPool (executors/seam.py) for the image encodes: `submit` tasks, then iterate
+    `results()`: (key, what the function returned | TaskFailed), in the order they finish. Use as a
+    context manager, or call `close()`."""
 
     def __init__(self, function: Callable[[Any, int], Any], workers: int, timeout: float, budget: float) -> None:
         self._function = function

@@ -42,8 +42,8 @@ from PIL import Image
 
 from ..cache import store as cache_keys
 from ..cache.store import Cache, library_version
+from ..executors.seam import TaskPool
 from ..model import Action, Failure, Kind, Minified, Notice, SourceFile
-from .encodepool import EncodePool
 from .renditions import ImageInfo, ImageSettings
 from .stage import ImageJob, ImagePlan, ImageResult, run_images
 
@@ -205,7 +205,7 @@ def original_key(original_sha256: str) -> str:
     return cache_keys.key(original_sha256, _ORIGINAL_BYTES, "")
 
 
-def run(plan: ImagePlan, root: Path, store: Cache, settings: ImageSettings, pool: EncodePool,
+def run(plan: ImagePlan, root: Path, store: Cache, settings: ImageSettings, pool: TaskPool,
         recognised: dict[str, Minified]) -> Iterator[ImageResult | Failure]:
     """`stage.run_images`, except that an image optimised in place by an earlier build is decoded
     from its original's bytes (kept in the cache and, for the workers to read, put in a scratch folder

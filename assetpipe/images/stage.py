@@ -18,6 +18,7 @@ from .. import naming
 from ..cache import store as cache_keys
 from ..cache.store import Cache
 from ..config import ImagesConfig
+from ..executors.seam import TaskPool, Where, read_input
 from ..globs import matches
 from ..model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
 from . import decode, encode, renditions
@@ -287,7 +288,7 @@ def run_images(
     source_root: Path,
     cache: Cache,
     settings: ImageSettings,
-    pool: EncodePool,
+    pool: TaskPool,
 ) -> Iterator[ImageResult | Failure]:
     """Yield each image's renditions as they are ready (from the cache first, then the encodes on `pool`,
     largest images first). Close the iterator to stop: running encodes are killed at once (the pool's
@@ -365,11 +366,26 @@ def _from_store(job: ImageJob, cache: Cache, fresh: dict[tuple[str, int], bytes]
 
 def _encode_task(task: tuple[ImageJob, Path, ImageSettings, bool], cores: int
                  ) -> dict[tuple[str, int], bytes] | Failure:
-    """In a worker process: read one source, check it is what was planned, render what it needs (all
-    that is not on disk when `everything`, the cache having lost some), on `cores` threads."""
+    """In a worker process of this machine's pool: `encode_on_worker` on the source in the build folder."""
     job, source_root, settings, everything = task
+    return encode_on_worker((job, settings, everything), source_root, cores)
+
+
+def worker_inputs(task: tuple[ImageJob, Path, ImageSettings, bool]
+                  ) -> tuple[Path, tuple[str, ...], tuple[ImageJob, ImageSettings, bool]]:
+    """A task as another executor sends it (executors/daskpool.py): the folder and the file it reads,
+    and the argument of `encode_on_worker`, which gets the input where that worker can read it."""
+    job, source_root, settings, everything = task
+    return source_root, (job.source.rel,), (job, settings, everything)
+
+
+def encode_on_worker(task: tuple[ImageJob, ImageSettings, bool], where: Where, cores: int
+                     ) -> dict[tuple[str, int], bytes] | Failure:
+    """On a worker: read one source, check it is what was planned, render what it needs (all that is not
+    on disk when `everything`, the cache having lost some), on `cores` threads."""
+    job, settings, everything = task
     try:
-        data = (source_root / job.source.rel).read_bytes()
+        data = read_input(where, job.source.rel)
     except FileNotFoundError:
         return Failure(job.source.rel, "vanished during the build")
     except OSError as exc:

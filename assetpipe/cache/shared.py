@@ -1,0 +1,151 @@
+"""A cache shared between machines (`--cache-dir s3://bucket/prefix`, or any fsspec URL such as
+`file:///mnt/cache`), in front of which the local cache folder stays.
+
+CI runners and cluster clients that point at the same URL encode each output once between them: a
+build looks an output up in its local cache, then in the shared one (a hit there is kept locally
+too), and puts what it encodes in both. The shared store holds one blob per cache key, under
+`v1/KEY[:2]/KEY`: a 4-byte tag, the sha256 of the payload, the payload. A blob is uploaded to a
+temporary name first and then moved to its key (on S3 a copy and a delete, on a local filesystem a
+rename), so a reader never sees half of one under its key; one that is truncated or damaged all the
+same (a disk, a hand) no longer matches its sha256 and reads as a miss: encoded again, never shipped.
+
+The URL is reached once before the build starts: no credentials, a missing bucket or an unreachable
+host is one line and exit 2, before anything is written. After that, a failed read or write of the
+shared store costs speed only, as with the local cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ..model import UsageError
+from .store import Cache
+
+_TAG = b"APC1"
+_LAYOUT = "v1"
+
+
+class SharedStore:
+    """The blobs at one fsspec URL."""
+
+    def __init__(self, url: str, fs: Any, root: str) -> None:
+        self.url = url
+        self._fs = fs
+        self._root = root.rstrip("/")
+        protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
+        self._folders = "file" in protocols or "local" in protocols  # an object store has keys, not folders
+
+    def _write(self, path: str, data: bytes) -> None:
+        if self._folders:
+            self._fs.makedirs(path.rpartition("/")[0], exist_ok=True)
+        self._fs.pipe_file(path, data)
+
+    def _move(self, source: str, destination: str) -> None:
+        if self._folders:
+            self._fs.makedirs(destination.rpartition("/")[0], exist_ok=True)
+        self._fs.mv(source, destination)
+
+    def _path(self, key: str) -> str:
+        return f"{self._root}/{_LAYOUT}/{key[:2]}/{key}"
+
+    def has(self, key: str) -> bool:
+        try:
+            return bool(self._fs.exists(self._path(key)))
+        except Exception:  # an unreachable store is a miss
+            return False
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            blob = self._fs.cat_file(self._path(key))
+        except Exception:
+            return None
+        payload = blob[len(_TAG) + 32:]
+        if blob[:len(_TAG)] != _TAG or hashlib.sha256(payload).digest() != blob[len(_TAG):len(_TAG) + 32]:
+            return None  # truncated or damaged: recomputed, and the good bytes put over it
+        return bytes(payload)
+
+    def put(self, key: str, payload: bytes) -> None:
+        final = self._path(key)
+        temporary = f"{self._root}/{_LAYOUT}/tmp/{key}.{uuid.uuid4().hex}"
+        try:
+            self._write(temporary, _TAG + hashlib.sha256(payload).digest() + payload)
+            self._move(temporary, final)
+        except Exception:  # a shared store that cannot be written only costs speed
+            with contextlib.suppress(Exception):
+                self._fs.rm(temporary)
+
+    def probe(self, *, write: bool) -> None:
+        """Reach the store now: UsageError naming the URL and the reason when it cannot be used."""
+        try:
+            if write:
+                marker = f"{self._root}/{_LAYOUT}/tmp/probe-{uuid.uuid4().hex}"
+                self._write(marker, b"")
+                self._fs.rm(marker)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    self._fs.ls(self._root)
+        except Exception as exc:
+            raise UsageError(f"--cache-dir {self.url}: cannot use it: {_reason(exc)}") from None
+
+
+class SharedCache(Cache):
+    """The local cache folder, backed by a shared store: read from either, written to both."""
+
+    def __init__(self, root: Path, shared: SharedStore) -> None:
+        super().__init__(root)
+        self.shared = shared
+
+    def has(self, key: str) -> bool:
+        return super().has(key) or self.shared.has(key)
+
+    def get(self, key: str) -> bytes | None:
+        data = super().get(key)
+        if data is None:
+            data = self.shared.get(key)
+            if data is not None:
+                super().put(key, data)
+        return data
+
+    def put(self, key: str, payload: bytes) -> None:
+        super().put(key, payload)
+        self.shared.put(key, payload)
+
+
+def open_store(url: str, *, write: bool) -> SharedStore:
+    """The shared store at `url`, reached once (UsageError when it cannot be used)."""
+    try:
+        from fsspec.core import url_to_fs
+
+        fs, root = url_to_fs(url, skip_instance_cache=True)
+    except ImportError as exc:
+        raise UsageError(f"--cache-dir {url}: needs fsspec (and s3fs for s3://), which are not installed "
+                         f"({_reason(exc)}); pip install 'assetpipe[dask]'") from None
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"--cache-dir {url}: not a URL fsspec can open: {_reason(exc)}") from None
+    store = SharedStore(url, fs, root)
+    store.probe(write=write)
+    return store
+
+
+def open_cache(root: Path, url: str | None, *, writes: bool) -> Cache:
+    """The build's cache: the local folder alone, or backed by the shared store at `url`."""
+    if url is None:
+        return Cache(root)
+    return SharedCache(root, open_store(url, write=writes))
+
+
+def local_path(url: str | None) -> Path | None:
+    """The folder a file:// URL names (the build refuses one inside DIR, as it does a cache folder)."""
+    if url is None or not url.startswith("file://"):
+        return None
+    return Path(unquote(urlsplit(url).path))
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
