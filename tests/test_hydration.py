@@ -11,12 +11,10 @@ added (and the <picture>s where the framework keeps them), and no image is fetch
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import re
 import shutil
-import threading
 from collections.abc import Callable, Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from assetpipe.html.parse import _decode, _scan
 from assetpipe.html.preload import PRELOAD_MARK
 
 from .conftest import DEMO, REPO
+from .servedsite import serving
 
 FIXTURES = REPO / "fixtures" / "hydrated"
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -184,25 +183,10 @@ def test_a_wrong_value_is_a_config_error(tmp_path: Path) -> None:
 # --- in Chromium ---------------------------------------------------------------------------------------------
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # keep the test output clean
-        pass
-
-
 @pytest.fixture
 def serve() -> Iterator[Callable[[Path], str]]:
-    servers: list[ThreadingHTTPServer] = []
-
-    def start(folder: Path) -> str:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with contextlib.ExitStack() as servers:
+        yield lambda folder: servers.enter_context(serving(folder)) + "/"
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,8 @@ AVIF variant at the width the browser chose, and no image on the page lacks widt
 
 from __future__ import annotations
 
-import functools
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,16 +13,12 @@ from click.testing import CliRunner
 from assetpipe.cli import main
 
 from .conftest import DEMO
+from .servedsite import serving
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 webdriver = pytest.importorskip("selenium.webdriver")
 pytestmark = pytest.mark.skipif(not CHROMEDRIVER.exists(), reason="Debian's chromium-driver is not installed "
                                                                    "(.ci/run installs it)")
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # keep the test output clean
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +29,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     result = CliRunner().invoke(main, ["build", str(site), "--cache-dir", str(root / "cache"), "-q"],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

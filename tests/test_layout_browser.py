@@ -4,12 +4,9 @@ author's width and the aspect-ratio height before it loads."""
 
 from __future__ import annotations
 
-import functools
 import shutil
-import threading
 import time
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,8 @@ from click.testing import CliRunner
 
 from assetpipe.cli import main
 
-from .test_images_browser import CHROMEDRIVER, PIXELS, _Quiet
+from .servedsite import Quiet, serving
+from .test_images_browser import CHROMEDRIVER, PIXELS
 from .test_layout_widths import PHOTO, make_site
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -43,12 +41,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     result = CliRunner().invoke(main, ["build", str(site), "--cache-dir", str(root / "cache"), "-q"],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(site) as url:
+        yield url
 
 
 def _browser(dpr: int, load: str = "normal") -> object:
@@ -95,7 +89,7 @@ const loaded = () => [...document.images].every(i => i.complete);
 """
 
 
-class _Slow(_Quiet):
+class _Slow(Quiet):
     def do_GET(self) -> None:  # the SVGs arrive after the first layout
         if self.path.endswith(".svg"):
             time.sleep(0.5)
@@ -110,18 +104,15 @@ def test_svg_img_tags_are_laid_out_at_their_final_size_before_they_load(tmp_path
     result = CliRunner().invoke(main, ["build", str(built), "--cache-dir", str(tmp_path / "cache"), "-q"],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Slow, directory=str(tmp_path)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    browser = _browser(1, "eager")
-    try:
-        seen = {}
-        for side in ("untouched", "dist"):
-            browser.get(f"http://127.0.0.1:{server.server_address[1]}/{side}/index.html")
-            seen[side] = browser.execute_async_script(BOXES)
-    finally:
-        browser.quit()
-        server.shutdown()
-        server.server_close()
+    with serving(tmp_path, _Slow) as url:
+        browser = _browser(1, "eager")
+        try:
+            seen = {}
+            for side in ("untouched", "dist"):
+                browser.get(f"{url}/{side}/index.html")
+                seen[side] = browser.execute_async_script(BOXES)
+        finally:
+            browser.quit()
     assert seen["dist"]["late"] == seen["untouched"]["late"]  # the page looks as it did
     sized = {"a", "c", "d", "e", "f"}  # b: a viewBox alone, as wide as its container: left as it was
     early = {alt: (w, h) for alt, w, h in seen["dist"]["early"]}

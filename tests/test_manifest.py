@@ -207,7 +207,7 @@ def test_the_streamed_manifest_is_the_built_one_byte_for_byte(built) -> None:
     failures = (Failure("z.jpg", "truncated image"), Failure("a.jpg", "not an image"))
     minified = {sources[2].rel: Minified(sources[2].rel, 10, "d" * 64, 5, "e" * 64, "k")}
     vite = manifest.read_vite(site, sources)
-    whole = _previous_json_lines(manifest.build(sources, encodings, failures, vite, minified, images))
+    whole = _previous_json_lines(manifest.build(sources, encodings, failures, vite, minified=minified, images=images))
     assert "".join(manifest.stream(sources, encodings, failures, vite, minified, images)).encode() == whole
 
 

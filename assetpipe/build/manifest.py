@@ -94,18 +94,11 @@ def judge_immutable(sources: tuple[SourceFile, ...], vite: ViteManifest, cfg: Ca
     return judged
 
 
-def build(
-    sources: tuple[SourceFile, ...],
-    encodings: Mapping[str, Mapping[str, Encoding]],
-    failures: tuple[Failure, ...],
-    vite: ViteManifest,
-    minified: Mapping[str, Minified] | None = None,
-    images: Mapping[str, Mapping[str, Any]] | None = None,
-    optimized: Mapping[str, Minified] | None = None,
-    immutable: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """The manifest as a JSON-ready dict; `immutable` is judge_immutable's answer (by default, the defaults')."""
-    entry = _entries(sources, encodings, vite, minified, images, optimized, immutable)
+def build(sources: tuple[SourceFile, ...], encodings: Mapping[str, Mapping[str, Encoding]],
+          failures: tuple[Failure, ...], vite: ViteManifest, **parts: Any) -> dict[str, Any]:
+    """The manifest as a JSON-ready dict; `parts` are stream's keyword arguments (`minified`, `images`,
+    `optimized`, `immutable`: judge_immutable's answer, by default the defaults')."""
+    entry = _entries(sources, encodings, vite, **parts)
     return {"schema": SCHEMA, "files": {source.rel: entry(source) for source in sources},
             "failures": _failures(failures)}
 
@@ -140,10 +133,10 @@ def _entries(
     sources: tuple[SourceFile, ...],
     encodings: Mapping[str, Mapping[str, Encoding]],
     vite: ViteManifest,
-    minified: Mapping[str, Minified] | None,
-    images: Mapping[str, Mapping[str, Any]] | None,
-    optimized: Mapping[str, Minified] | None,
-    immutable: Mapping[str, str] | None,
+    minified: Mapping[str, Minified] | None = None,
+    images: Mapping[str, Mapping[str, Any]] | None = None,
+    optimized: Mapping[str, Minified] | None = None,
+    immutable: Mapping[str, str] | None = None,
 ) -> Callable[[SourceFile], dict[str, Any]]:
     """One file's manifest entry, made when it is wanted."""
     judged = judge_immutable(sources, vite, CacheConfig()) if immutable is None else immutable
