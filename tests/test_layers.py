@@ -27,6 +27,7 @@ LAYERS = {
     "assetpipe.html": 1,
     "assetpipe.images": 1,
     "assetpipe.minify": 1,
+    "assetpipe.vitals": 1,  # page loads in Chromium (stdlib only): build/lcp and bench/vitals use it
     # 2: the one build, which runs the stages
     "assetpipe.build": 2,
     # 3: what reads a finished build (its manifest) or runs builds
@@ -96,3 +97,14 @@ def test_no_two_parts_import_each_other() -> None:
         graphlib.TopologicalSorter(graph).prepare()
     except graphlib.CycleError as exc:
         raise AssertionError(f"parts that import each other: {exc.args[1]}") from None
+
+
+def test_vitals_stands_alone() -> None:
+    """assetpipe.vitals (page loads in Chromium) imports no other part: the benchmark uses it without a
+    build, and the build reaches it through build/lcp.py only."""
+    outside = [f"{file} imports {target}" for file, source, target in edges()
+               if source == "assetpipe.vitals" and target != "assetpipe.vitals"]
+    assert outside == []
+    users = sorted({file for file, source, target in edges()
+                    if target == "assetpipe.vitals" and source != "assetpipe.vitals"})
+    assert set(users) <= {"assetpipe/build/lcp.py"}
