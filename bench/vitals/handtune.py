@@ -8,8 +8,10 @@ counts them (`document.images`): tags inside `<noscript>` (text when scripts run
 
 from __future__ import annotations
 
+import gzip
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 _LOADING = re.compile(r"""\s+(?:loading|fetchpriority)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'>]+))?""", re.I)
 _INERT = ("noscript", "template")
@@ -66,3 +68,19 @@ def hand_tune(page: bytes, index: int) -> bytes:
         raise ValueError(f"<img> number {index} is not where the parser put it (offset {offset})")
     tuned = text[:offset] + make_eager(raw) + text[offset + len(raw):]
     return tuned.encode("utf-8", "surrogateescape")
+
+
+def write_tuned(path: Path, index: int) -> None:
+    """Hand-tune the page at `path` and bring its precompressed sidecars in line (nginx serves `.br`/`.gz`
+    before the page itself): `.gz` at level 9, `.br` at quality 11 when the brotli module is importable
+    (assetpipe's venv has it), else no `.br`; `.zst` removed."""
+    tuned = hand_tune(path.read_bytes(), index)
+    path.write_bytes(tuned)
+    for suffix in (".br", ".gz", ".zst"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    Path(f"{path}.gz").write_bytes(gzip.compress(tuned, compresslevel=9, mtime=0))
+    try:
+        import brotli
+    except ImportError:
+        return
+    Path(f"{path}.br").write_bytes(brotli.compress(tuned, quality=11))

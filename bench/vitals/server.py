@@ -84,7 +84,8 @@ class Nginx:
         pending = set(self.servers)
         while pending:
             if self.process.poll() is not None:
-                raise RuntimeError(f"nginx exited: {self.process.stderr.read().decode() if self.process.stderr else ''}")
+                said = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"nginx exited: {said}")
             for port in list(pending):
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
