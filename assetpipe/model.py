@@ -195,6 +195,28 @@ class BuildStats:
 
 
 @dataclass(frozen=True)
+class LcpSeen:
+    """One page's LCP element at one viewport (`--measure-lcp`)."""
+
+    profile: str  # "phone" | "desktop"
+    element: str  # its tag ("IMG", "H1", ...); "" when the page painted none
+    image: str | None  # the build-folder path of the image assetpipe rewrote that it is, else None
+    nth: int  # which of the page's images showing `image` it is (document order)
+    url: str  # the LCP entry's URL: an image's or a CSS background's, "" for text
+
+
+@dataclass(frozen=True)
+class LcpPage:
+    """What `--measure-lcp` decided for one page."""
+
+    page: str
+    seen: tuple[LcpSeen, ...]  # phone, desktop; empty when the page could not be loaded
+    measured: bool  # loaded in Chromium by this build (False: the cache knew)
+    marked: tuple[str, ...]  # the images made eager + fetchpriority="high"; empty: the heuristic's choice kept
+    why: str  # why the heuristic was kept ("the LCP element is text (H1)", ...); "" when marked
+
+
+@dataclass(frozen=True)
 class BuildResult:
     """What one build did; the CLI turns it into output and an exit code."""
 
@@ -209,6 +231,7 @@ class BuildResult:
     left: Mapping[str, tuple[int, str]] | None = None
     outputs: frozenset[str] = frozenset()  # which of `left` are assetpipe's outputs
     refusal: str | None = None  # --dry-run: why the real build would stop before writing (safety.py; exit 2)
+    lcp: tuple[LcpPage, ...] = ()  # --measure-lcp: each page with images, what its loads found (build/lcp.py)
 
     @property
     def exit_code(self) -> int:

@@ -125,6 +125,9 @@ class TerminalObserver:
         self._line(f"error: {message}", style="red")
 
     def summary(self, result: BuildResult) -> None:
+        if self.verbose:
+            for line in lcp_lines(result):
+                self._line(line)
         if not self.quiet:
             self._line(summary_line(result))
 
@@ -159,9 +162,42 @@ def summary_line(result: BuildResult) -> str:
     parts.append(f"{s.encoded} encoded, {s.cache_hits} cache hits, {s.up_to_date} up to date")
     if s.removed:
         parts.append(f"{s.removed} removed")
+    if result.lcp:
+        parts.append(lcp_part(result))
     if result.failures:
         parts.append(f"{len(result.failures)} failed")
     return f"{result.target}: " + ", ".join(parts) + f" in {s.seconds:.1f} s"
+
+
+def lcp_part(result: BuildResult) -> str:
+    """--measure-lcp in the summary line: pages, how many loaded now, how many got their measured image."""
+    pages = result.lcp
+    loaded = sum(p.measured for p in pages)
+    marked = sum(bool(p.marked) for p in pages)
+    kept = len(pages) - marked
+    return (f"LCP of {len(pages)} pages ({loaded} measured, {len(pages) - loaded} from the cache): "
+            f"{marked} measured image{'s' if marked != 1 else ''} marked, heuristic kept on {kept}")
+
+
+def lcp_lines(result: BuildResult) -> list[str]:
+    """-v with --measure-lcp: one line per page, the image marked or why the heuristic was kept."""
+    return [f"lcp     {p.page}: " + (f"marked {', '.join(p.marked)}" if p.marked else f"heuristic kept ({p.why})")
+            + ("" if p.measured else " [cache]") for p in result.lcp]
+
+
+def lcp_json(result: BuildResult) -> dict[str, Any]:
+    """--measure-lcp in --json: the counts and, per page, what each viewport found and what was done."""
+    pages = result.lcp
+    return {
+        "pages": len(pages),
+        "measured": sum(p.measured for p in pages),
+        "cached": sum(not p.measured for p in pages),
+        "marked": sum(bool(p.marked) for p in pages),
+        "heuristic": sum(not p.marked for p in pages),
+        "results": [{"page": p.page, "measured": p.measured, "marked": list(p.marked), "heuristic_because": p.why,
+                     "seen": [{"profile": s.profile, "element": s.element, "image": s.image, "nth": s.nth,
+                               "url": s.url} for s in p.seen]} for p in pages],
+    }
 
 
 def _plan_counts(plan: Plan) -> dict[str, int]:
@@ -224,6 +260,8 @@ def result_json(result: BuildResult) -> str:
             "optimized": {"files": s.optimized, "saved": s.optimized_saved},
             "seconds": round(s.seconds, 3),
         })
+        if result.lcp:
+            document["lcp"] = lcp_json(result)
     return json.dumps(document, indent=2, sort_keys=True)
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ..cache.store import Cache
 from ..html.picture import PictureSpec
@@ -24,6 +25,10 @@ from . import ledger
 from .counts import _count, _reason, _report
 from .request import BuildRequest
 from .writer import Writer, WriteRefused
+
+if TYPE_CHECKING:
+    from ..html.loading import LcpImage
+    from ..html.rewrite import Rewrite
 
 
 def _run_images(plan: imagestage.ImagePlan, request: BuildRequest, settings: imagestage.ImageSettings, cache: Cache,
@@ -183,9 +188,11 @@ def _settle_original(outcome: imagestage.ImageResult, request: BuildRequest, cac
 
 def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec], request: BuildRequest,
                    writer: Writer, notices: list[Notice], failures: list[Failure], observer: Observer,
-                   counts: dict[str, int]) -> tuple[SourceFile, ...]:
+                   counts: dict[str, int], lcp: Mapping[str, Collection[LcpImage]] | None = None,
+                   ) -> tuple[SourceFile, ...]:
     """Give every page's `<img>` of a processed image its `<picture>` (SPEC §2.2); the sources as they are
-    now. In place the page itself is rewritten; with --out, its copy."""
+    now. In place the page itself is rewritten; with --out, its copy. `lcp`: the LCP images measured per
+    page (--measure-lcp, build/lcp.py), made eager and high priority instead of the heuristic's guess."""
     target = request.out or request.source
     updated: list[SourceFile] = []
     for source in sources:
@@ -198,10 +205,7 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
             updated.append(source)
             failures.append(_report(observer, Failure(source.rel, f"cannot read: {_reason(exc)}")))
             continue
-        from ..html import rewrite as markup  # here: html5lib is imported only by a build that has pages
-
-        result = markup.rewrite(html, source.rel, specs, default_sizes=request.config.images.sizes,
-                                eager=request.config.html.eager)
+        result = _rewrite_page(html, source.rel, specs, request, (lcp or {}).get(source.rel, ()))
         if result.unreadable:
             notice = Notice(source.rel, f"<img> tags not rewritten: {result.unreadable}")
             notices.append(notice)
@@ -221,6 +225,15 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
             continue
         updated.append(_described(source, result.html))
     return tuple(updated)
+
+
+def _rewrite_page(html: bytes, rel: str, specs: Mapping[str, PictureSpec], request: BuildRequest,
+                  lcp: Collection[LcpImage] = ()) -> Rewrite:
+    """One page's rewrite as this build makes it (--measure-lcp loads it without `lcp` first)."""
+    from ..html import rewrite as markup  # here: html5lib is imported only by a build that has pages
+
+    return markup.rewrite(html, rel, specs, default_sizes=request.config.images.sizes,
+                          eager=request.config.html.eager, lcp=lcp)
 
 
 def _described(source: SourceFile, data: bytes) -> SourceFile:

@@ -36,10 +36,10 @@ from ..model import (
     SourceFile,
     UsageError,
 )
-from . import ledger, manifest, safety, wire
+from . import lcp, ledger, manifest, safety, wire
 from .counts import _count, _reason, _report
 from .ledger import Record
-from .pictures import _described, _rewrite_pages, _run_images
+from .pictures import _described, _rewrite_page, _rewrite_pages, _run_images
 from .plan import make_plan
 from .request import BuildRequest, check_folders
 from .run import execute
@@ -52,6 +52,7 @@ __all__ = ["BuildRequest", "build", "check_folders"]
 def build(request: BuildRequest, observer: Observer) -> BuildResult:
     started = time.perf_counter()
     check_folders(request.source, request.out, request.cache_dir, force=request.force)
+    chromium = lcp.chromium_for(request)  # --measure-lcp without Chromium: exit 2 before anything is written
     optimize = request.images and request.config.images.optimize_originals
     if optimize and (missing := originals.missing_packages()):
         raise UsageError(f"images.optimize_originals needs {' and '.join(missing)}: "
@@ -159,8 +160,13 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         image_entries, specs, replaced = _run_images(image_plan, request, settings, cache, writer, encodings,
                                                      failures, notices, observer, counts, optimised)
         sources = tuple(_described(s, replaced[s.rel]) if s.rel in replaced else s for s in inventory.sources)
+        measured = lcp.Measured({}, ())
+        if chromium is not None:  # the measured LCP images are an input of the rewrite (build/lcp.py)
+            measured = lcp.measure(sources, specs, request, chromium, cache,
+                                   lambda html, rel: _rewrite_page(html, rel, specs, request).html, notices, observer)
         if request.images and request.config.html.rewrite:
-            sources = _rewrite_pages(sources, specs, request, writer, notices, failures, observer, counts)
+            sources = _rewrite_pages(sources, specs, request, writer, notices, failures, observer, counts,
+                                     measured.choices)
         stage = minify_stage.StageResult(sources, {}, {}, (), 0)
         minify_jobs = minify_stage.make_jobs(sources, request.config.minify.types(), known_minified,
                                              minify.minifier(), cache.has)
@@ -230,7 +236,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                     images=len(image_entries), variants=counts["variants"], optimized=len(optimised),
                     optimized_saved=sum(r.original_size - r.size for r in optimised.values()))
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats, left=MappingProxyType(left),
-                       outputs=frozenset(writer.records))
+                       outputs=frozenset(writer.records), lcp=measured.pages)
 
 
 def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writer: Writer,

@@ -33,6 +33,8 @@ class BuildRequest:
     # The caller's check of its config against the folder, made on the scan before anything is written
     # (--dry-run too); it raises ConfigError. `assetpipe build`'s: every budget can be measured here.
     check: Callable[[Inventory], None] | None = None
+    measure_lcp: bool | None = None  # --measure-lcp (build/lcp.py); None: the config's html.measure_lcp
+    chromium: str | None = None  # --chromium: the browser --measure-lcp runs (else $ASSETPIPE_CHROMIUM, PATH)
 
 
 def check_folders(source: Path, out: Path | None, cache_dir: Path | None = None, *, force: bool = False) -> None:

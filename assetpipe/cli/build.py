@@ -51,13 +51,19 @@ from .upload import _upload, _write_headers_file
 @click.option("--upload", "then_upload", is_flag=True,
               help="After a build with no failures (nor, with --check-budgets, a budget error), "
                    "run `assetpipe upload` on it.")
+@click.option("--measure-lcp/--no-measure-lcp", "measure_lcp", default=None,
+              help="Load each rewritten page in headless Chromium (phone and desktop viewports) and give its real "
+                   "LCP image eager loading and fetchpriority=high, instead of the heuristic's guess; cached by "
+                   "page (default: [html] measure_lcp; docs/build.md).")
+@click.option("--chromium", "chromium", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The Chromium --measure-lcp runs (default: $ASSETPIPE_CHROMIUM, else chromium on PATH).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail.")
 def build_command(directory: Path, config_path: Path | None, out: Path | None, dry_run: bool, as_json: bool,
                   jobs: int | None, cache_dir: Path | None, no_compress: bool, no_images: bool,
                   allow_delete: bool | None, force: bool, minify_all: bool, check_budgets: bool,
                   report_path: Path | None, base: Path | None, headers_format: str | None, then_upload: bool,
-                  quiet: bool, verbose: bool) -> None:
+                  measure_lcp: bool | None, chromium: Path | None, quiet: bool, verbose: bool) -> None:
     """Optimise DIRECTORY (default ./dist) in place, or into --out."""
     from ..build.pipeline import BuildRequest, build
 
@@ -79,6 +85,8 @@ def build_command(directory: Path, config_path: Path | None, out: Path | None, d
         allow_delete=loaded.config.build.allow_delete if allow_delete is None else allow_delete,
         force=force,
         check=check,
+        measure_lcp=measure_lcp,
+        chromium=str(chromium) if chromium is not None else None,
     )
     try:
         result = build(request, observer)

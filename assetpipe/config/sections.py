@@ -115,6 +115,10 @@ class HtmlConfig:
         2, "the first N content images of a page (not in <nav>, <footer> or a <header> logo) are likely in the "
            "first viewport, so never lazy; the first large one gets fetchpriority high (SPEC 2.2)",
         _integer(0, 1000))
+    measure_lcp: bool = _setting(
+        False, "opt-in: loading each page in Chromium finds its real LCP image, but needs Chromium and costs about "
+               "a second per page on a cold cache (docs/build.md)",
+        _boolean)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,11 @@ images are lazy. The first eager content image of at least 50,000 px² gets
 wins: an image with its own `loading` keeps it (and a `loading="lazy"` one is passed over for the high
 priority), and a page where the author set any `fetchpriority` gets none from assetpipe.
 
+Measured instead of guessed (`assetpipe build --measure-lcp`, build/lcp.py): the images Chromium found to
+be the page's LCP element (at the phone or the desktop viewport) are passed in; each of them is never lazy
+and gets `fetchpriority="high"` (unless the author wrote `loading="lazy"` on it, or any `fetchpriority` on
+the page), and no other image gets `fetchpriority="high"`; every other decision is the heuristic's.
+
 Pure: image facts in document order in, one decision per image out.
 """
 
@@ -37,13 +42,33 @@ class Shown:
 
 
 @dataclass(frozen=True)
+class LcpImage:
+    """An image of a page found by loading it to be its LCP element: the build-folder path its `src`
+    shows, and which of the page's images showing that path it is (0 for the first, in document order)."""
+
+    path: str
+    nth: int
+
+
+@dataclass(frozen=True)
 class Loading:
     lazy: bool  # add loading="lazy" (never when the author wrote `loading`)
     high: bool  # add fetchpriority="high"
 
 
-def plan(shown: Sequence[Shown], eager: int) -> list[Loading]:
-    """One decision per image, in the order given."""
+def plan(shown: Sequence[Shown], eager: int, measured: frozenset[int] = frozenset()) -> list[Loading]:
+    """One decision per image, in the order given; `measured`: the positions of the images a browser
+    found to be the LCP element (the heuristic's guess of the high-priority one is then dropped)."""
+    guessed = _guess(shown, eager)
+    if not measured:
+        return guessed
+    author_priority = any(s.fetchpriority is not None for s in shown)
+    return [Loading(lazy=False, high=not author_priority and image.loading != "lazy") if at in measured
+            else Loading(lazy=decision.lazy, high=False)
+            for at, (image, decision) in enumerate(zip(shown, guessed, strict=True))]
+
+
+def _guess(shown: Sequence[Shown], eager: int) -> list[Loading]:
     author_priority = any(s.fetchpriority is not None for s in shown)
     decisions: list[Loading] = []
     content = 0

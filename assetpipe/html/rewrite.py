@@ -50,13 +50,13 @@ Decisions where the contract is silent:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from html5lib.constants import asciiUpper2Lower
 
 from .attributes import _Img, _img, _img_from_text
-from .loading import Loading, Shown, place_of, plan
+from .loading import LcpImage, Loading, Shown, place_of, plan
 from .owned import MARK, _Owned, _owned, _rendered_says
 from .parse import _SPACE, _base_href, _decode, _maybe_images, _scan, _splice, _Tag
 from .picture import PictureSpec
@@ -145,8 +145,11 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
 
 
 def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, default_sizes: str = "100vw",
-            eager: int = 2) -> Rewrite:
+            eager: int = 2, lcp: Collection[LcpImage] = ()) -> Rewrite:
     """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`.
+
+    `lcp`: the page's images a browser found to be its LCP element (`--measure-lcp`); loading.py makes
+    exactly those eager and high priority instead of its guess.
 
     Pictures an earlier run wrote are brought up to date (or back to the author's `<img>` when their image is
     no longer in `images`); every byte outside the replaced tags is kept.
@@ -159,7 +162,7 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
     tags = _scan(doc.text)
     base = _base_href(tags)
     earlier = _earlier_pictures(tags, doc.text)
-    decided = _loading_plan(tags, earlier, page, base, images, eager)
+    decided = _loading_plan(tags, earlier, page, base, images, eager, lcp)
     replacements: list[tuple[int, int, str]] = []
     rewritten: list[str] = []
     reverted: list[str] = []
@@ -274,11 +277,14 @@ def _earlier_pictures(tags: list[_Tag], text: str) -> dict[int, tuple[_Owned | N
 
 
 def _loading_plan(tags: list[_Tag], earlier: Mapping[int, tuple[_Owned | None, _Img | None]], page: str,
-                  base: str | None, images: Mapping[str, PictureSpec], eager: int) -> dict[int, Loading]:
+                  base: str | None, images: Mapping[str, PictureSpec], eager: int,
+                  lcp: Collection[LcpImage] = ()) -> dict[int, Loading]:
     """The page's images in document order (each plain `<img>`, each `<img>` of an author's `<picture>`,
     each picture of an earlier run counted once as its author's `<img>`), and loading.py's decision for
-    each, keyed by the index of its tag."""
+    each, keyed by the index of its tag. `lcp` names images by path and occurrence among these."""
     slots: list[tuple[int, Shown]] = []
+    occurrences: dict[str, int] = {}
+    measured: set[int] = set()
     for tag in tags:
         if tag.end_tag or tag.off_limits:
             continue
@@ -295,9 +301,14 @@ def _loading_plan(tags: list[_Tag], earlier: Mapping[int, tuple[_Owned | None, _
         src = attrs.get("src")
         key = resolve(src, page, base) if src is not None else None
         spec = images.get(key) if key is not None else None
+        if key is not None:
+            occurrences[key] = occurrences.get(key, 0) + 1
+            if LcpImage(key, occurrences[key] - 1) in lcp:
+                measured.add(len(slots))
         slots.append((tag.index, Shown(place_of([el.name for el in tag.open]), _area(attrs, spec),
                                        _lowered(attrs.get("loading")), _lowered(attrs.get("fetchpriority")))))
-    return dict(zip((index for index, _ in slots), plan([shown for _, shown in slots], eager), strict=True))
+    decisions = plan([shown for _, shown in slots], eager, frozenset(measured))
+    return dict(zip((index for index, _ in slots), decisions, strict=True))
 
 
 def _area(attrs: Mapping[str, str], spec: PictureSpec | None) -> int | None:

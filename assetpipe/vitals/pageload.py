@@ -49,7 +49,13 @@ READ = """new Promise((resolve) => {
       images: images.map((img) => {
         const r = img.getBoundingClientRect();
         const top = r.top + window.scrollY, left = r.left + window.scrollX;
+        const picture = img.parentElement;
+        let mark = picture && picture.tagName === 'PICTURE' ? picture.getAttribute('data-assetpipe') : null;
+        if (mark === null && img.hasAttribute('data-assetpipe-attrs')) mark = img.getAttribute('src');
+        let written = '';
+        try { written = mark === null ? '' : new URL(mark, document.baseURI).href; } catch (e) { written = ''; }
         return {src: img.getAttribute('src') || '', current_src: img.currentSrc || '',
+                src_url: img.src || '', rewritten_src: written,
                 loading: img.loading || '', fetchpriority: img.getAttribute('fetchpriority') || '',
                 in_viewport: r.width > 0 && r.height > 0 && top < h && top + r.height > 0
                              && left < w && left + r.width > 0,
@@ -63,7 +69,13 @@ READ = """new Promise((resolve) => {
 
 
 class PageLoadError(BrowserError):
-    """The page could not be loaded (navigation error, no load event in time); one line naming the URL."""
+    """The page could not be loaded (navigation error, an HTTP error, no load event in time); one line
+    naming the URL. `reason` is the line without the URL."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,10 @@ class ImageSeen:
     in_viewport: bool  # its box intersects the first viewport at load
     width: int  # rendered CSS px
     height: int
+    src_url: str = ""  # the src attribute resolved to an absolute URL ("" when absent)
+    # in a <picture data-assetpipe="…"> (one assetpipe wrote): the author's src it records, resolved; an
+    # <img data-assetpipe-attrs> (one it gave attributes only, in a hydrated root): its src; else ""
+    rewritten_src: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,7 +191,7 @@ def _wait(browser: Browser, session: str, traffic: _Traffic, url: str, deadline:
         if now >= deadline:
             if traffic.loaded:
                 return
-            raise PageLoadError(f"{url}: no load event within {timeout_s:g} s")
+            raise PageLoadError(url, f"no load event within {timeout_s:g} s")
         wait = deadline - now
         if traffic.loaded and not traffic.in_flight:
             wait = min(wait, _QUIET_S - (now - traffic.last_change))
@@ -196,20 +212,24 @@ def load_page(browser: Browser, url: str, profile: Profile, *, throttle: bool = 
             navigated = browser.call("Page.navigate", {"url": url}, session,
                                      timeout_s=max(deadline - time.monotonic(), 0.1))
         except BrowserTimeout:
-            raise PageLoadError(f"{url}: no response within {timeout_s:g} s") from None
+            raise PageLoadError(url, f"no response within {timeout_s:g} s") from None
         if navigated.get("errorText"):
-            raise PageLoadError(f"{url}: {navigated['errorText']}")
+            raise PageLoadError(url, navigated["errorText"])
         _wait(browser, session, traffic, url, deadline, timeout_s)
         found = browser.call("Runtime.evaluate", {"expression": READ, "awaitPromise": True, "returnByValue": True},
                              session, timeout_s=_READ_S)
         if "exceptionDetails" in found:
-            raise PageLoadError(f"{url}: reading the measures failed: {found['exceptionDetails'].get('text', '')}")
+            raise PageLoadError(url, f"reading the measures failed: {found['exceptionDetails'].get('text', '')}")
         # events that arrived while reading (a late console error) still count
         while (event := browser.next_event(session, 0)) is not None:
             traffic.take(event)
+    document = next((r for r in traffic.requests() if r.resource_type == "Document"), None)
+    if document is not None and document.status >= 400:
+        raise PageLoadError(url, f"HTTP {document.status}")
     value: dict[str, Any] = found["result"]["value"]
     images = tuple(ImageSeen(i, d["src"], d["current_src"], d["loading"], d["fetchpriority"],
-                             bool(d["in_viewport"]), int(d["width"]), int(d["height"]))
+                             bool(d["in_viewport"]), int(d["width"]), int(d["height"]), d["src_url"],
+                             d["rewritten_src"])
                    for i, d in enumerate(value["images"]))
     requests = traffic.requests()
     return PageLoad(
