@@ -196,8 +196,8 @@ BAD_PAGE = """<!doctype html><html><head><meta name="viewport" content="width=de
 def test_the_checks_fail_on_a_page_that_breaks_each_rule(served: dict[str, tuple[str, Path]],
                                                         browser: Browser) -> None:
     """The negative control: a page in the built demo with a lazy image in the first viewport, an unsized
-    image above text that gets its picture late (a layout shift), and a <picture> replaced after load by an <img> of its original
-    URL, as a hydrating framework does (the AVIF rendition fetched, then the JPEG)."""
+    image above text that gets its picture late (a layout shift), and a <picture> replaced after load by
+    an <img> of its original URL, as a hydrating framework does (the AVIF rendition fetched, then the JPEG)."""
     base, built = served["demo"]
     avif = sorted(built.glob("assets/rocket-o3RhgSeM.*w.avif"))
     assert avif, "the demo's rocket photo has AVIF variants"
