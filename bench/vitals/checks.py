@@ -32,12 +32,12 @@ def double_fetches(load: Any) -> list[str]:
     another rendition of the same image is shown (a `<picture>` thrown away by hydration does that)."""
     requests = image_requests(load)
     counts = Counter(r.url for r in requests)
-    found = [f"{url} fetched {n} times" for url, n in sorted(counts.items()) if n > 1]
+    found = [f"{urlsplit(url).path} fetched {n} times" for url, n in sorted(counts.items()) if n > 1]
     shown = {img.current_src for img in load.images if img.current_src}
     shown_keys = {image_key(url) for url in shown}
     for url in sorted(counts):
         if url not in shown and image_key(url) in shown_keys:
-            found.append(f"{url} fetched, but the image is shown as another rendition")
+            found.append(f"{urlsplit(url).path} fetched, not shown (another rendition is)")
     return found
 
 

@@ -67,12 +67,15 @@ def markdown(data: dict[str, Any]) -> str:
             continue
         errors = f"{len(ap['console_errors'])} / {len(un['console_errors']) if un else 'n/a'}"
         hand = row["hand"] + ("" if row.get("hand_check", True) else " (**not seen as high in the browser**)")
-        out.append(f"| {row['site']}{row['page']} | {row['profile']} | {'; '.join(ap['double_fetches']) or 'none'} "
+        doubles = ap["double_fetches"]
+        double = "none" if not doubles else f"{len(doubles)}: " + "; ".join(doubles[:3])
+        double += "; …" if len(doubles) > 3 else ""
+        out.append(f"| {row['site']}{row['page']} | {row['profile']} | {double} "
                    f"| {'; '.join(ap['lazy_in_viewport']) or 'none'} | {errors} | {hand} |")
     errors = [(row, e) for row in data["rows"] for e in row["sides"].get("assetpipe", {}).get("console_errors", [])]
     if errors:
         out += ["", "Console errors on assetpipe's side:", ""]
-        out += [f"- {row['site']}{row['page']} ({row['profile']}): `{e[:200]}`" for row, e in errors]
+        out += [f"- {row['site']}{row['page']} ({row['profile']}): `{' '.join(e.split())[:160]}`" for row, e in errors]
     if data["failures"]:
         out += ["", "Loads that failed:", ""] + [f"- {f}" for f in data["failures"]]
     return "\n".join(out) + "\n"
