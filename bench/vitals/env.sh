@@ -8,6 +8,7 @@ export ASSETPIPE_BENCH_TMP="${ASSETPIPE_BENCH_TMP:-${TMPDIR:-/tmp}/assetpipe-ben
 export ASSETPIPE_CORPUS="${ASSETPIPE_CORPUS:-${TMPDIR:-/tmp}/assetpipe-corpus}"
 VITALS_WORK="$ASSETPIPE_BENCH_TMP/vitals"
 PHOTOS="$ASSETPIPE_CORPUS/photos"
+SHARED_BENCH="${SHARED_BENCH:-$VITALS_REPO/../shared/bench}"   # ../shared/bench: the corpus script and the anchors
 
 # Pinned generator versions (the figures in bench/README.md were measured with these).
 MKDOCS_PACKAGES="mkdocs==1.6.1 mkdocs-material==9.8.2"
@@ -30,7 +31,7 @@ recipe_stamp() { cat "$@" | sha256sum | cut -c1-16; }
 need_corpus() {
   if [ ! -f "$PHOTOS/$HERO_PHOTO" ]; then
     vlog "no corpus photos in $PHOTOS: building the corpus (bash ../shared/bench/make-corpus.sh)"
-    bash "$VITALS_REPO/../shared/bench/make-corpus.sh" >&2
+    bash "$SHARED_BENCH/make-corpus.sh" >&2
   fi
   for p in "$HERO_PHOTO" "$WIDE_PHOTO" "$ATTR_PHOTO" "$RAW_PHOTO" "$SMALL_PHOTO" "$TALL_PHOTO"; do
     [ -f "$PHOTOS/$p" ] || vdie "the corpus has no $PHOTOS/$p"

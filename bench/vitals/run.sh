@@ -9,7 +9,7 @@
 # every page at the phone and desktop profiles in headless Chromium (assetpipe.vitals), interleaved.
 # Results: $ASSETPIPE_BENCH_RESULTS/vitals.{md,json} and vitals-raw/ (default /tmp/assetpipe-bench-results).
 # Environment: ASSETPIPE_BIN (default: assetpipe on PATH, else ../venv/bin/assetpipe), ASSETPIPE_CORPUS,
-# ASSETPIPE_BENCH_TMP, ASSETPIPE_BENCH_RESULTS, ASSETPIPE_CHROMIUM, ROUNDS (default 5), DETECT_LOADS
+# ASSETPIPE_BENCH_TMP, ASSETPIPE_BENCH_RESULTS, ASSETPIPE_CHROMIUM, SHARED_BENCH (default ../shared/bench), ROUNDS (default 5), DETECT_LOADS
 # (untouched loads that find the LCP element, default 2), PROFILES (default phone,desktop), BENCH_PY
 # (default: the python beside ASSETPIPE_BIN, else python3; the measuring side needs only the standard
 # library and this checkout's assetpipe/vitals, and brotli when importable, to recompress the hand-tuned page).
@@ -18,7 +18,7 @@ unset PYTHONDONTWRITEBYTECODE
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 ONLY="${1:-}"
 RESULTS="${ASSETPIPE_BENCH_RESULTS:-${TMPDIR:-/tmp}/assetpipe-bench-results}"
-ANCHOR="$VITALS_REPO/../shared/bench/anchors/eleventy_transform.sh"
+ANCHOR="$SHARED_BENCH/anchors/eleventy_transform.sh"
 if [ -n "${ASSETPIPE_BIN:-}" ]; then AP="$ASSETPIPE_BIN"
 elif command -v assetpipe >/dev/null; then AP="$(command -v assetpipe)"
 elif [ -x "$VITALS_REPO/../venv/bin/assetpipe" ]; then AP="$(realpath "$VITALS_REPO/../venv/bin/assetpipe")"
