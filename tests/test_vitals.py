@@ -207,3 +207,18 @@ def test_the_checks_fail_on_a_page_that_breaks_each_rule(served: dict[str, tuple
     assert checks.lazy_in_viewport(load, {0}) == []
     assert load.cls >= 0.005
     assert any("fetched, not shown (another rendition is)" in d for d in checks.double_fetches(load))
+
+
+def test_the_hand_tuned_page_changes_one_tag_only() -> None:
+    """The benchmark's hand-tuned side: the n-th <img> element as the browser counts them (the one in a
+    comment is no element) made eager + fetchpriority=high, every other byte as it was."""
+    handtune = _bench_module("handtune")
+    page = (DEMO / "index.html").read_bytes()
+    tuned = handtune.hand_tune(page, 2)
+    before = b'<img src="/assets/coffee-A-I1hS5R.jpg" alt="A cup of coffee on a saucer, seen from above" ' \
+             b'width="600" height="400" loading="lazy" decoding="async" />'
+    after = b'<img loading="eager" fetchpriority="high" src="/assets/coffee-A-I1hS5R.jpg" alt="A cup of coffee ' \
+            b'on a saucer, seen from above" width="600" height="400" decoding="async" />'
+    assert page.count(before) == 1 and tuned == page.replace(before, after)
+    with pytest.raises(ValueError, match="has 7 <img> elements"):
+        handtune.hand_tune(page, 7)
