@@ -8,6 +8,7 @@ result decodes to the same pixels:
   pillow-cN      Pillow, compress_level N (1..9), no optimize
   pillow-opt     Pillow, optimize=True (what assetpipe did before)
   oxipng-oN      pyoxipng (oxipng, Rust, multi-threaded) from the raw pixels, preset level N
+  oxipng-o0-f:A,B  level 0 trying the row filters A, B ... (oxipng's names) instead of its one default
   pillow-c1+oxipng-oN  Pillow level 1, then oxipng's optimize_from_memory at level N
 CPU seconds are the process's (oxipng's threads included); wall seconds are each encode's own.
 Writes nothing but the optional JSON.
@@ -19,6 +20,7 @@ import argparse
 import collections
 import io
 import json
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -26,11 +28,14 @@ from pathlib import Path
 from corpus import add_photo_arguments
 
 OXI_LEVELS = (0, 1, 2, 3)
+# Row filter sets tried at level 0 (oxipng's level 0 tries one filter; level 1 raises the deflate effort).
+FILTER_SETS = ("NoOp,Bigrams,Paeth", "NoOp,BigEnt,Paeth", "NoOp,MinSum,Paeth,Bigrams,BigEnt")
 
 
-def methods(levels: tuple[int, ...]) -> list[str]:
-    return ([f"pillow-c{n}" for n in levels] + ["pillow-opt"] + [f"oxipng-o{n}" for n in OXI_LEVELS]
-            + [f"pillow-c1+oxipng-o{n}" for n in (1, 2)])
+def methods(levels: tuple[int, ...], only: str = "") -> list[str]:
+    every = ([f"pillow-c{n}" for n in levels] + ["pillow-opt"] + [f"oxipng-o{n}" for n in OXI_LEVELS]
+             + [f"oxipng-o0-f:{f}" for f in FILTER_SETS] + [f"pillow-c1+oxipng-o{n}" for n in (1, 2)])
+    return [m for m in every if re.search(only, m)]
 
 
 def encode(method: str, image, icc: bytes | None) -> bytes:  # image: a PIL image
@@ -55,10 +60,13 @@ def encode(method: str, image, icc: bytes | None) -> bytes:  # image: a PIL imag
     raw = oxipng.RawImage(image.tobytes(), image.width, image.height, color_type=color)
     if icc:
         raw.add_icc_profile(icc)
+    if "-f:" in method:
+        filters = [getattr(oxipng.RowFilter, name) for name in method.split("-f:")[1].split(",")]
+        return raw.create_optimized_png(level=0, filter=filters, grayscale_reduction=not icc)
     return raw.create_optimized_png(level=int(method[len("oxipng-o"):]), grayscale_reduction=not icc)
 
 
-def one(path: str, levels: tuple[int, ...]) -> list[dict]:
+def one(path: str, levels: tuple[int, ...], only: str) -> list[dict]:
     from PIL import Image
 
     from assetpipe.config import ImagesConfig
@@ -78,7 +86,7 @@ def one(path: str, levels: tuple[int, ...]) -> list[dict]:
         sized = resize(frames[0], width, info)
         icc_ok = icc if icc and profile_fits(icc, sized.mode, "png") else None
         pixels = sized.tobytes()
-        for method in methods(levels):
+        for method in methods(levels, only):
             cpu, wall = time.process_time(), time.perf_counter()
             out = encode(method, sized, icc_ok)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -95,13 +103,14 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     add_photo_arguments(ap)
     ap.add_argument("--levels", default="1,2,3,4,5,6,7,8,9", help="Pillow compress levels to try")
+    ap.add_argument("--methods", default="", help="only the methods whose name matches this regex")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     levels = tuple(int(n) for n in a.levels.split(","))
     files = sorted((p for p in a.photos.iterdir() if p.suffix.lower() == ".png"), key=lambda p: -p.stat().st_size)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(a.jobs) as pool:
-        rows = [r for rs in pool.map(one, map(str, files), [levels] * len(files)) for r in rs]
+        rows = [r for rs in pool.map(one, map(str, files), [levels] * len(files), [a.methods] * len(files)) for r in rs]
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))
     agg: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0, 0.0, 0.0])
@@ -111,12 +120,13 @@ def main() -> int:
         s[1] += r["cpu_s"]
         s[2] += r["wall_s"]
         s[3] = max(s[3], r["wall_s"])
-    base = agg["pillow-opt"]
+    base = agg["pillow-opt"] if "pillow-opt" in agg else next(iter(agg.values()))
     print(f"{len(files)} PNGs, {len(rows) // len(agg)} fallbacks each way, {time.perf_counter() - t0:.0f} s wall "
           f"on {a.jobs} processes; pixels checked equal after decoding\n")
-    print("| method | MB | bytes vs optimize=True | CPU s | wall s | slowest encode s |")
+    against = "optimize=True" if "pillow-opt" in agg else next(iter(agg))
+    print(f"| method | MB | bytes vs {against} | CPU s | wall s | slowest encode s |")
     print("|---|---:|---:|---:|---:|---:|")
-    for method in methods(levels):
+    for method in methods(levels, a.methods):
         b, cpu, wall, slowest = agg[method]
         print(f"| {method} | {b / 1e6:.2f} | {b / base[0]:.3f} | {cpu:.1f} | {wall:.1f} | {slowest:.1f} |")
     return 0

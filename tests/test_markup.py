@@ -154,9 +154,9 @@ def test_traps_page() -> None:
     # the base href (../) puts relative URLs at the root; upper case and unquoted attributes kept as written
     assert '<IMG SRC=assets/coffee-A-I1hS5R.44a01c9e.600w.jpg ALT=Coffee CLASS=photo srcset="' in html
     # query and fragment dropped from the generated URLs; the author's width kept and the height derived
-    assert 'alt="Rocket &amp; smoke" width="320" srcset="/assets/rocket-o3RhgSeM.f0d37b21.320w.jpg 320w' in html
-    assert 'width="320" srcset="/assets/rocket-o3RhgSeM.f0d37b21.320w.jpg 320w, ' in html
-    assert 'sizes="auto, 100vw" height="214" loading="lazy" decoding="async">' in html
+    # (shown 320 px wide, from a 640 px source: `1x, 2x`, no sizes; issue 23)
+    assert ('alt="Rocket &amp; smoke" width="320" srcset="/assets/rocket-o3RhgSeM.f0d37b21.320w.jpg 1x, '
+            '/assets/rocket-o3RhgSeM.f0d37b21.640w.jpg 2x" height="214" loading="lazy" decoding="async">') in html
     # spaces and commas percent-encoded so srcset parses; the author's sizes used for every <source>
     assert "assets/team%20photo%2C%202024%20%C3%BC.44ff0e1b.320w.avif 320w" in html
     assert html.count('sizes="(min-width: 40em) 50vw, 100vw"') == 3
@@ -545,7 +545,10 @@ def test_minified_pictures_follow_a_changed_spec(name: str, page: str) -> None:
     newer = with_extra_width(IMAGES)
     updated = run(minified, page, newer)
     fresh = run(source, page, newer)
-    assert updated.rewritten == fresh.rewritten == once.rewritten
+    # a 200w candidate changes nothing of a picture with `1x, 2x` at 320 and 640 px (traps.html's rocket)
+    dense = "assets/rocket-o3RhgSeM.jpg" if page == "blog/traps.html" else None
+    assert updated.rewritten == tuple(k for k in fresh.rewritten if k != dense)
+    assert fresh.rewritten == once.rewritten
     assert said(updated.html) == said(fresh.html) != said(once.html)
     assert b".200w." in updated.html or not once.rewritten
     assert run(updated.html, page, newer).html == updated.html

@@ -318,3 +318,12 @@ def test_load_page_reports_layout_shifts_and_console_errors(tmp_path: Path) -> N
     assert load.lcp_tag == "P" and load.lcp_image is None and load.images == ()
     assert load.console_errors[0] == "a console error 42"
     assert load.console_errors[1].startswith("Error: an uncaught one")
+
+
+def test_with_out_the_copy_is_measured_and_dir_left_alone(cli: Callable[..., Result], lcp_site: Path,
+                                                         tmp_path: Path) -> None:
+    before = snapshot(lcp_site)
+    document = _build(cli, lcp_site, "--measure-lcp", "--out", str(tmp_path / "site"))
+    assert snapshot(lcp_site) == before
+    assert {r["page"]: r["marked"] for r in document["lcp"]["results"]}["wrong.html"] == ["img/hero.png"]
+    assert 'fetchpriority="high"' in _imgs(tmp_path / "site" / "wrong.html")["img/hero.png"]

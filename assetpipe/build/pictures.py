@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..cache.store import Cache
 from ..html.picture import PictureSpec
+from ..html.svgsize import LIMIT, SvgSize, size_of
 from ..images import decide
 from ..images import originals as originals_stage
 from ..images import stage as imagestage
@@ -194,6 +196,7 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
     now. In place the page itself is rewritten; with --out, its copy. `lcp`: the LCP images measured per
     page (--measure-lcp, build/lcp.py), made eager and high priority instead of the heuristic's guess."""
     target = request.out or request.source
+    rewrite_page = _page_rewriter(sources, specs, request)
     updated: list[SourceFile] = []
     for source in sources:
         if source.media_type != "text/html":
@@ -205,7 +208,7 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
             updated.append(source)
             failures.append(_report(observer, Failure(source.rel, f"cannot read: {_reason(exc)}")))
             continue
-        result = _rewrite_page(html, source.rel, specs, request, (lcp or {}).get(source.rel, ()))
+        result = rewrite_page(html, source.rel, (lcp or {}).get(source.rel, ()))
         if result.unreadable:
             notice = Notice(source.rel, f"<img> tags not rewritten: {result.unreadable}")
             notices.append(notice)
@@ -227,13 +230,39 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
     return tuple(updated)
 
 
-def _rewrite_page(html: bytes, rel: str, specs: Mapping[str, PictureSpec], request: BuildRequest,
-                  lcp: Collection[LcpImage] = ()) -> Rewrite:
-    """One page's rewrite as this build makes it (--measure-lcp loads it without `lcp` first)."""
-    from ..html import rewrite as markup  # here: html5lib is imported only by a build that has pages
+def _page_rewriter(sources: tuple[SourceFile, ...], specs: Mapping[str, PictureSpec], request: BuildRequest,
+                   ) -> Callable[[bytes, str, Collection[LcpImage]], Rewrite]:
+    """One page's rewrite as this build makes it, given the measured LCP images (--measure-lcp loads each
+    page rewritten without them first)."""
+    target = request.out or request.source
+    svgs = _svg_sizes(sources, target) if any(s.media_type == "text/html" for s in sources) else {}
 
-    return markup.rewrite(html, rel, specs, default_sizes=request.config.images.sizes,
-                          eager=request.config.html.eager, lcp=lcp)
+    def rewrite_page(html: bytes, rel: str, lcp: Collection[LcpImage] = ()) -> Rewrite:
+        from ..html import rewrite as markup  # here: html5lib is imported only by a build that has pages
+
+        return markup.rewrite(html, rel, specs, default_sizes=request.config.images.sizes,
+                              eager=request.config.html.eager, svgs=svgs, hydrated=request.config.html.hydrated,
+                              lcp=lcp)
+
+    return rewrite_page
+
+
+def _svg_sizes(sources: tuple[SourceFile, ...], target: Path) -> dict[str, SvgSize]:
+    """Each SVG's size as an `<img>` shows it, for the width and height of its tags (html/svgsize.py: the
+    root element's attributes, from the file's first bytes). An SVG that does not say, or cannot be
+    read, is left out: its tags stay as they are, quietly (SVG is never changed, and the page is no worse)."""
+    sizes: dict[str, SvgSize] = {}
+    for source in sources:
+        if source.media_type != "image/svg+xml":
+            continue
+        try:
+            with open(target / source.rel, "rb") as file:
+                size = size_of(file.read(LIMIT))
+        except OSError:
+            continue
+        if size is not None:
+            sizes[source.rel] = size
+    return sizes
 
 
 def _described(source: SourceFile, data: bytes) -> SourceFile:

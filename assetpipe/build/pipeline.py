@@ -39,7 +39,7 @@ from ..model import (
 from . import lcp, ledger, manifest, safety, wire
 from .counts import _count, _reason, _report
 from .ledger import Record
-from .pictures import _described, _rewrite_page, _rewrite_pages, _run_images
+from .pictures import _described, _page_rewriter, _rewrite_pages, _run_images
 from .plan import make_plan
 from .request import BuildRequest, check_folders
 from .run import execute
@@ -94,11 +94,12 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     settings = imagestage.settings_from(request.config.images)
     if request.images:
         has_images = any(s.kind is Kind.IMAGE for s in image_sources)  # else no page needs reading now
-        shown = _shown_images(inventory.sources, request) if has_images and request.config.html.rewrite else frozenset()
+        shown = _shown_images(inventory.sources, request) if has_images and request.config.html.rewrite else {}
         image_plan = imagestage.plan_images(image_sources,
                                             originals_stage.original_reader(request.source, optimized, cache),
                                             target_inventory.owned, request.config.images, settings, cache.has,
-                                            shown=shown.__contains__,
+                                            shown=lambda rel: None in shown.get(rel, ()),
+                                            shown_at=lambda rel: frozenset(w for w in shown.get(rel, ()) if w),
                                             stored_size=lambda key: None if (data := cache.get(key)) is None
                                             else len(data))
         for failure in image_plan.failures:
@@ -162,8 +163,9 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         sources = tuple(_described(s, replaced[s.rel]) if s.rel in replaced else s for s in inventory.sources)
         measured = lcp.Measured({}, ())
         if chromium is not None:  # the measured LCP images are an input of the rewrite (build/lcp.py)
+            heuristic = _page_rewriter(sources, specs, request)
             measured = lcp.measure(sources, specs, request, chromium, cache,
-                                   lambda html, rel: _rewrite_page(html, rel, specs, request).html, notices, observer)
+                                   lambda html, rel: heuristic(html, rel, ()).html, notices, observer)
         if request.images and request.config.html.rewrite:
             sources = _rewrite_pages(sources, specs, request, writer, notices, failures, observer, counts,
                                      measured.choices)
@@ -258,22 +260,25 @@ def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writ
             failures.append(_report(observer, Failure(rel, f"cannot minify in place: {_reason(exc)}")))
 
 
-def _shown_images(sources: tuple[SourceFile, ...], request: BuildRequest) -> frozenset[str]:
+def _shown_images(sources: tuple[SourceFile, ...], request: BuildRequest) -> dict[str, frozenset[int | None]]:
     """The images some page's markup shows (`<img src/srcset>`, `<source srcset>`, an earlier run's
-    `<picture>`): the ones width variants are made for. A page that cannot be read shows none (its
-    failure is reported when the rewrite reads it)."""
+    `<picture>`): the ones width variants are made for, each with the widths in CSS px its authors gave
+    it (None: a page shows it with none). A page that cannot be read shows none (its failure is reported
+    when the rewrite reads it)."""
     pages = [s for s in sources if s.media_type == "text/html"]
     if not pages:
-        return frozenset()
-    from ..html.rewrite import references  # here: html5lib is imported only by a build that has pages
+        return {}
+    from ..html.shown import shown_widths  # here: html5lib is imported only by a build that has pages
 
-    shown: set[str] = set()
+    shown: dict[str, frozenset[int | None]] = {}
     for page in pages:
         try:
-            shown |= references((request.source / page.rel).read_bytes(), page.rel)
+            found = shown_widths((request.source / page.rel).read_bytes(), page.rel)
         except OSError:
             continue
-    return frozenset(shown)
+        for rel, widths in found.items():
+            shown[rel] = shown.get(rel, frozenset()) | widths
+    return shown
 
 
 def _out_inventory(out: Path, exclude: tuple[Path, ...]) -> Inventory:

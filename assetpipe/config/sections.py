@@ -115,9 +115,14 @@ class HtmlConfig:
         2, "the first N content images of a page (not in <nav>, <footer> or a <header> logo) are likely in the "
            "first viewport, so never lazy; the first large one gets fetchpriority high (SPEC 2.2)",
         _integer(0, 1000))
+    hydrated: str = _setting(
+        "attributes", "an <img> in a hydrated root (Next.js, Nuxt, SvelteKit, Astro islands, VitePress) gets "
+                      "attributes only: measured in Chromium, each framework re-renders a <picture> there or binds to "
+                      "it (docs/hydration.md); \"picture\" restructures anyway, \"skip\" leaves such images alone",
+        _one_of("attributes", "picture", "skip"))
     measure_lcp: bool = _setting(
-        False, "opt-in: loading each page in Chromium finds its real LCP image, but needs Chromium and costs about "
-               "a second per page on a cold cache (docs/build.md)",
+        False, "opt-in: loading each page in Chromium finds its real LCP image, but needs Chromium and costs 1-2 s "
+               "per page not yet in the cache (docs/build.md)",
         _boolean)
 
 

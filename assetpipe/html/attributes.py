@@ -122,3 +122,14 @@ def _img_from_text(tag_text: str, name: str = "img") -> _Img | None:
     if len(tags) != 1 or (tags[0].start, tags[0].end) != (0, len(tag_text)):
         return None
     return _img(tag_text, tags[0].attrs)
+
+
+def _escape(value: str, quote_char: str = '"') -> str:
+    value = value.replace("&", "&amp;")
+    if quote_char == "'":
+        return value.replace("'", "&#39;")
+    return value.replace('"', "&quot;")
+
+
+def _lowered(value: str | None) -> str | None:
+    return value.strip(_SPACE).translate(asciiUpper2Lower) if value is not None else None

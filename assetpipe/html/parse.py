@@ -47,6 +47,7 @@ class _Open:
     name: str
     namespace: str | None
     tag: int | None  # index of the recorded start tag that opened it, if it was one
+    attrs: tuple[tuple[str, str], ...] = ()  # its attributes (how hydration.py finds a framework's root)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,9 @@ class _SpanTokenizer(_tokenizer.HTMLTokenizer):
         if self._text[start : start + len(opener)].translate(asciiUpper2Lower) != opener or self._text[end - 1] != ">":
             return  # a span that does not cover its tag is never used
         opened = tuple(
-            _Open(el.name, el.namespace, getattr(el, "assetpipe_tag", None)) for el in self.parser.tree.openElements
+            _Open(el.name, el.namespace, getattr(el, "assetpipe_tag", None),
+                  tuple((k, str(v)) for k, v in el.attributes.items() if isinstance(k, str)))
+            for el in self.parser.tree.openElements
         )
         attrs = () if end_tag else tuple((str(k), str(v)) for k, v in token["data"])
         token["assetpipe_tag"] = len(self.tags)

@@ -26,3 +26,6 @@ class PictureSpec:
     sources: tuple[tuple[str, tuple[Candidate, ...]], ...]  # modern formats in order, candidates by width ascending
     fallback_type: str  # e.g. "image/jpeg"
     fallback: tuple[Candidate, ...]  # fallback candidates, width ascending (the largest is the `src`)
+    # widths made only for the `1x, 2x` candidates of an `<img>` the author gave a width (html/layout.py):
+    # left out of the `w` descriptors, so one page's srcset does not change with another page's markup
+    x_only: tuple[int, ...] = ()

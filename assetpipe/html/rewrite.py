@@ -55,12 +55,16 @@ from dataclasses import dataclass
 
 from html5lib.constants import asciiUpper2Lower
 
-from .attributes import _Img, _img, _img_from_text
+from . import inplace, layout
+from .attributes import _escape, _Img, _img, _img_from_text, _lowered
+from .hydration import ATTRIBUTES, PICTURE, Hydration
 from .loading import LcpImage, Loading, Shown, place_of, plan
 from .owned import MARK, _Owned, _owned, _rendered_says
 from .parse import _SPACE, _base_href, _decode, _maybe_images, _scan, _splice, _Tag
 from .picture import PictureSpec
-from .urls import _srcset, _srcset_urls, _url_for, resolve
+from .preload import _preloads
+from .svgsize import SvgSize
+from .urls import _srcset_urls, _url_for, resolve
 
 SKIP = "data-assetpipe-skip"  # on an <img> the author wants left alone
 _DIGITS = re.compile(r"[0-9]+")
@@ -78,18 +82,7 @@ class Rewrite:
 # --- writing --------------------------------------------------------------------------------------------
 
 
-def _escape(value: str, quote_char: str = '"') -> str:
-    value = value.replace("&", "&amp;")
-    if quote_char == "'":
-        return value.replace("'", "&#39;")
-    return value.replace('"', "&quot;")
-
-
-def _derived(author: str, spec_from: int, spec_to: int) -> str | None:
-    """The other dimension from the author's one, by the intrinsic aspect ratio; None for a non-integer value."""
-    if not _DIGITS.fullmatch(author) or spec_from <= 0:
-        return None
-    return str((int(author) * spec_to * 2 + spec_from) // (spec_from * 2))
+_derived = layout.derived
 
 
 def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, default_sizes: str,
@@ -101,17 +94,23 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
         return None
     author_src = src.value
     raw_src = img.text[src.value_start : src.value_end]
-    added: list[tuple[str, str]] = [("srcset", _srcset(spec.fallback, author_src, page, base_href))]
+    shown_width = layout.author_width({a.name: a.value for a in reversed(img.attrs)})
+    modern, fallback = layout.choose(spec, shown_width)  # `1x, 2x` at the author's width, else `w`
+    added: list[tuple[str, str]] = [("srcset", layout.srcset_of(fallback, author_src, page, base_href))]
 
     width, height, loading, sizes = img.first("width"), img.first("height"), img.first("loading"), img.first("sizes")
     lazy = decided.lazy if loading is None else _lowered(loading.value) == "lazy"
+    sizes_value: str | None = None
     if sizes is not None:
         sizes_value = sizes.value
-    else:
+    elif not fallback.dense:
         auto = default_sizes.strip(_SPACE).translate(asciiUpper2Lower).startswith("auto")
         sizes_value = f"auto, {default_sizes}" if lazy and not auto else default_sizes
         added.append(("sizes", sizes_value))
-    if width is None and height is None:
+    if width is None and height is None and shown_width is not None:  # a width in px from `style`
+        other = _derived(str(shown_width), spec.width, spec.height)
+        added += [("width", str(shown_width))] + ([("height", other)] if other is not None else [])
+    elif width is None and height is None:
         added += [("width", str(spec.width)), ("height", str(spec.height))]
     elif height is None and width is not None:
         other = _derived(width.value.strip(_SPACE), spec.width, spec.height)
@@ -135,52 +134,80 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
         return None  # cannot happen with percent-encoded URLs; never write a broken unquoted value
 
     slash = " /" if img.self_closing else ""
+    sized = f' sizes="{_escape(sizes_value)}"' if sizes_value is not None else ""
     sources = "".join(
-        f'<source type="{_escape(mime)}" srcset="{_escape(_srcset(cands, author_src, page, base_href))}"'
-        f' sizes="{_escape(sizes_value)}"{slash}>'
-        for mime, cands in spec.sources
-        if cands
+        f'<source type="{_escape(mime)}" srcset="{_escape(layout.srcset_of(chosen, author_src, page, base_href))}"'
+        f'{sized}{slash}>'
+        for mime, chosen in modern
     )
     return f'<picture {MARK}="{_escape(raw_src)}">{sources}{text}</picture>'
 
 
 def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, default_sizes: str = "100vw",
-            eager: int = 2, lcp: Collection[LcpImage] = ()) -> Rewrite:
-    """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`.
+            eager: int = 2, svgs: Mapping[str, SvgSize] | None = None, hydrated: str = ATTRIBUTES,
+            lcp: Collection[LcpImage] = ()) -> Rewrite:
+    """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`
+    (in a hydrated root, as `hydrated` says: hydration.py), and give one that shows a key of `svgs` (an SVG's
+    size, html/svgsize.py) its missing `width`/`height`.
 
     `lcp`: the page's images a browser found to be its LCP element (`--measure-lcp`); loading.py makes
     exactly those eager and high priority instead of its guess.
 
-    Pictures an earlier run wrote are brought up to date (or back to the author's `<img>` when their image is
-    no longer in `images`); every byte outside the replaced tags is kept.
+    Pictures an earlier run wrote (and images it gave attributes: inplace.py) are brought up to date (or back to
+    the author's `<img>` when their image is no longer in `images`); every byte outside the replaced tags is kept.
     """
     doc = _decode(html)
     if isinstance(doc, str):
         return Rewrite(html, (), unreadable=doc)
     if not _maybe_images(doc.text):
         return Rewrite(html, ())
+    svgs = svgs or {}
     tags = _scan(doc.text)
     base = _base_href(tags)
     earlier = _earlier_pictures(tags, doc.text)
     decided = _loading_plan(tags, earlier, page, base, images, eager, lcp)
+    hydration = Hydration.of(doc.text)
+    preloaded = inplace.preloaded(tags, page, base)
+    how_shown: dict[str, str] = {}  # each image's treatment where it is not a <picture>, for its preload
     replacements: list[tuple[int, int, str]] = []
     rewritten: list[str] = []
     reverted: list[str] = []
+    shown_at: dict[str, int | None] = {}  # the author's width at each image's first picture, for its preload
     for tag in tags:
         if tag.end_tag:
             continue
         if tag.name == "img":
-            if tag.off_limits or tag.picture is not None or any(tag.attr(a) is not None for a in (SKIP, "srcset")):
+            attrs = inplace.author_attrs(tag.attrs)
+            if tag.off_limits or tag.picture is not None or any(name in (SKIP, "srcset") for name, _ in attrs):
                 continue
-            src = tag.attr("src")
+            src = next((value for name, value in attrs if name == "src"), None)
             key = resolve(src, page, base) if src is not None else None
-            if key is None or key not in images:
-                continue
             img = _img(doc.text[tag.start : tag.end], tag.attrs)
-            new = (_picture(img, images[key], page, base, default_sizes, decided.get(tag.index, _LAZY))
-                   if img is not None else None)
-            if new is not None:
-                replacements.append((tag.start, tag.end, new))
+            ours = img is not None and inplace.marked(tag.attrs)
+            author = _img_from_text(inplace.author_img(img)) if ours and img is not None else img
+            if author is None:
+                continue
+            if key is None or key not in images:
+                if ours:  # an image given attributes by an earlier run, now gone: the author's tag again
+                    replacements.append((tag.start, tag.end, author.text))
+                    reverted.append(str(src))
+                elif key is not None and key in svgs:  # an SVG: its missing width/height (html/layout.py)
+                    sized = layout.sized_svg(author, svgs[key])
+                    replacements += [(tag.start, tag.end, sized)] if sized is not None else []
+                continue
+            how = hydration.treatment(tag, hydrated)
+            if how != PICTURE:
+                how_shown[key] = how
+            new = inplace.render(author, how, decided.get(tag.index, _LAZY), key in preloaded,
+                                 lambda d, a=author, k=key: _picture(a, images[k], page, base, default_sizes, d))
+            shown_at.setdefault(key, layout.author_width(dict(reversed(attrs))))
+            current = doc.text[tag.start : tag.end]
+            if new is None or new == current or (ours and how == ATTRIBUTES and inplace.says_same(new, current)):
+                continue
+            replacements.append((tag.start, tag.end, new))
+            if new == author.text:
+                reverted.append(str(src))
+            else:
                 rewritten.append(key)
         elif tag.index in earlier:
             owned, author = earlier[tag.index]
@@ -191,9 +218,14 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
             if author is None or key is None or key not in images:
                 new = owned.author_img
             else:
-                new = (_picture(author, images[key], page, base, default_sizes, decided.get(tag.index, _LAZY))
-                       or owned.author_img)
-                if new != owned.author_img and _rendered_says(new) == owned.said:
+                how = hydration.treatment(tag, hydrated)
+                if how != PICTURE:
+                    how_shown[key] = how
+                new = inplace.render(author, how, decided.get(tag.index, _LAZY), key in preloaded,
+                                     lambda d, a=author, k=key: _picture(a, images[k], page, base, default_sizes, d)
+                                     ) or owned.author_img
+                shown_at.setdefault(key, layout.author_width({a.name: a.value for a in reversed(author.attrs)}))
+                if how == PICTURE and new != owned.author_img and _rendered_says(new) == owned.said:
                     continue  # says what it would say (minified, say): kept as it is
             if new != doc.text[owned.start : owned.end]:
                 replacements.append((owned.start, owned.end, new))
@@ -201,7 +233,7 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
                     reverted.append(owned.author_src)
                 else:
                     rewritten.append(str(key))
-    replacements += _preloads(tags, doc.text, page, base, images, default_sizes)
+    replacements += _preloads(tags, doc.text, page, base, images, default_sizes, shown_at, how_shown)
     replacements.sort()
     if not replacements:
         return Rewrite(html, ())
@@ -209,60 +241,6 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
     if spliced is None:
         return Rewrite(html, (), unreadable=f"{doc.codec} does not give back the same bytes")
     return Rewrite(spliced, tuple(rewritten), tuple(reverted))
-
-
-PRELOAD_MARK = "data-assetpipe-preload"  # on a <link rel=preload> whose image attributes assetpipe wrote
-_PRELOAD_ADDED = ("imagesrcset", "imagesizes", "type", PRELOAD_MARK)
-
-
-def _preloads(tags: list[_Tag], text: str, page: str, base: str | None, images: Mapping[str, PictureSpec],
-              default_sizes: str) -> list[tuple[int, int, str]]:
-    """An author's `<link rel="preload" as="image" href=…>` for a rewritten image is brought in line with
-    its `<picture>`, so the browser fetches the hero once: the first modern format's `imagesrcset`, the
-    page's `sizes` for it as `imagesizes`, and that format's `type` (a browser without it skips the
-    preload and lets the `<picture>` choose). One the author gave `imagesrcset` is theirs; one assetpipe
-    completed carries PRELOAD_MARK and is brought up to date (or back) on a later run."""
-    replacements: list[tuple[int, int, str]] = []
-    for tag in tags:
-        if tag.end_tag or tag.name != "link" or tag.off_limits:
-            continue
-        rel = (tag.attr("rel") or "").translate(asciiUpper2Lower).split()
-        if "preload" not in rel or _lowered(tag.attr("as")) != "image":
-            continue
-        ours = tag.attr(PRELOAD_MARK) is not None
-        if tag.attr("imagesrcset") is not None and not ours:
-            continue  # the author's own responsive preload
-        link = _img(text[tag.start : tag.end], tag.attrs)
-        href = link.first("href") if link is not None else None
-        if link is None or href is None:
-            continue
-        bare = _img_from_text(_without(link, _PRELOAD_ADDED), "link") if ours else link
-        key = resolve(href.value, page, base)
-        spec = images.get(key) if key is not None else None
-        modern = next(((mime, cands) for mime, cands in spec.sources if cands), None) if spec is not None else None
-        if bare is None:
-            continue
-        new = bare.text
-        if modern is not None and bare.attrs:
-            mime, candidates = modern
-            added = {"imagesrcset": _srcset(candidates, href.value, page, base), "imagesizes": default_sizes,
-                     "type": mime, PRELOAD_MARK: ""}
-            at = bare.attrs[-1].end
-            new = new[:at] + "".join(f' {name}="{_escape(value)}"' for name, value in added.items()) + new[at:]
-        if new != text[tag.start : tag.end]:
-            replacements.append((tag.start, tag.end, new))
-    return replacements
-
-
-def _without(tag: _Img, names: tuple[str, ...]) -> str:
-    """A tag's text with the named attributes (and the space before each) taken out."""
-    text = tag.text
-    for attr in sorted((a for a in tag.attrs if a.name in names), key=lambda a: a.start, reverse=True):
-        start = attr.start
-        while start > 0 and text[start - 1] in _SPACE:
-            start -= 1
-        text = text[:start] + text[attr.end :]
-    return text
 
 
 def _earlier_pictures(tags: list[_Tag], text: str) -> dict[int, tuple[_Owned | None, _Img | None]]:
@@ -292,7 +270,7 @@ def _loading_plan(tags: list[_Tag], earlier: Mapping[int, tuple[_Owned | None, _
         picture = tag.picture
         in_own = picture is not None and picture.tag in earlier
         if tag.name == "img" and not in_own:
-            attrs = dict(reversed(tag.attrs))  # the first of duplicated names counts
+            attrs = dict(reversed(inplace.author_attrs(tag.attrs)))  # the first of duplicated names counts
         elif tag.index in earlier:
             author = earlier[tag.index][1]
             attrs = {a.name: a.value for a in reversed(author.attrs)} if author is not None else {}
@@ -331,10 +309,6 @@ def _pixels(value: str | None) -> int | None:
         return None
     value = value.strip(_SPACE)
     return int(value) if _DIGITS.fullmatch(value) else None
-
-
-def _lowered(value: str | None) -> str | None:
-    return value.strip(_SPACE).translate(asciiUpper2Lower) if value is not None else None
 
 
 def references(html: bytes, page: str) -> frozenset[str]:

@@ -94,7 +94,7 @@ def picture_spec(job: ImageJob, entry: dict) -> PictureSpec:
     sources = tuple((MIME[fmt], found) for fmt in job.modern if (found := candidates(fmt)))
     if job.fallback is not None:
         return PictureSpec(job.source.rel, job.info.width, job.info.height, sources, MIME[job.fallback],
-                           candidates(job.fallback))
+                           candidates(job.fallback), job.x_only)
     # No fallback can carry this image (an animation with a forced still format): the original is it.
     return PictureSpec(job.source.rel, job.info.width, job.info.height, sources, MIME[job.info.format],
-                       (Candidate(job.source.rel, job.info.width),))
+                       (Candidate(job.source.rel, job.info.width),), job.x_only)

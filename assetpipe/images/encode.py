@@ -30,7 +30,15 @@ from PIL import Image, ImageCms
 
 from . import bmff
 from .decode import _reason, decode_source
-from .renditions import PNG_OXIPNG_LEVEL, RESIZE_REDUCING_GAP, ImageError, ImageInfo, ImageSettings, Rendition
+from .renditions import (
+    PNG_OXIPNG_LEVEL,
+    PNG_ROW_FILTERS,
+    RESIZE_REDUCING_GAP,
+    ImageError,
+    ImageInfo,
+    ImageSettings,
+    Rendition,
+)
 
 
 def render(
@@ -166,7 +174,8 @@ def _png(image: Image.Image, icc: object) -> bytes:
         raw.add_icc_profile(icc)
     try:
         # An RGB profile must not end up on a greyscale PNG: with one, colour stays colour.
-        return raw.create_optimized_png(level=PNG_OXIPNG_LEVEL, grayscale_reduction=icc is None)
+        return raw.create_optimized_png(level=PNG_OXIPNG_LEVEL, grayscale_reduction=icc is None,
+                                        filter=[getattr(oxipng.RowFilter, name) for name in PNG_ROW_FILTERS])
     except oxipng.PngError as exc:
         raise ValueError(str(exc)) from None
 

@@ -32,6 +32,7 @@ from .renditions import (
     modern_formats,
     variant_name,
     widths_for,
+    widths_shown,
 )
 
 # Megapixels decoded at once across the worker processes (an image with alpha counts twice, see
@@ -91,6 +92,7 @@ class ImageJob:
     renditions: tuple[Rendition, ...]  # what the build produces: encodes, reads from the cache, or finds on disk
     settings: tuple[tuple[str, str], ...]  # (format, its effective encoder settings), for the manifest
     skipped: tuple[Skip, ...] = ()  # variants an earlier build found not worth writing: neither read nor written
+    x_only: tuple[int, ...] = ()  # widths made only for pages that show it at an author's width (`1x, 2x`)
 
     @property
     def needs_decode(self) -> bool:
@@ -133,12 +135,14 @@ def plan_images(
     in_cache: Callable[[str], bool],
     shown: Callable[[str], bool] = lambda rel: True,
     stored_size: Callable[[str], int | None] = lambda key: None,
+    shown_at: Callable[[str], frozenset[int]] = lambda rel: frozenset(),
 ) -> ImagePlan:
     """Every image's renditions, each looked up (on disk, in the cache, to encode). Width variants only
     for the images `shown` says markup can reach (a page's <img>, or `images.variants_for`); the others
     get the same-URL sidecars alone (SPEC §2.1), which serve them at full size, since nothing would ever
-    name a variant of theirs. `stored_size` gives a cache entry's size (None: none, or damaged): with it,
-    the renditions an earlier build of this folder decided not to keep are known as such
+    name a variant of theirs. `shown_at` gives the widths in CSS px pages show an image at
+    (`widths_shown`). `stored_size` gives a cache entry's size (None: none, or damaged): with it, the
+    renditions an earlier build of this folder decided not to keep are known as such
     (`_known_drops`), so they are neither read nor counted."""
     owned_by_rel = {o.rel: o for o in owned}
     user_files = {s.rel for s in sources}
@@ -168,16 +172,16 @@ def plan_images(
         recipes = {fmt: settings.encoder_settings(fmt, info.animated, info.alpha)
                    for fmt in (*modern, *([fallback] if fallback else []))}
         wanted = shown(source.rel) or any(matches(glob, source.rel) for glob in config.variants_for)
-        widths = settings.widths if wanted else ()
+        widths, x_only = widths_shown(info, settings.widths, wanted, shown_at(source.rel))
         renditions = _renditions(source, info, recipes, modern, widths, config.negotiate, owned_by_rel, in_cache)
-        if not wanted and config.optimize_originals and info.format == "jpeg" and fallback == "jpeg":
+        if not widths and config.optimize_originals and info.format == "jpeg" and fallback == "jpeg":
             key = cache_keys.key(source.sha256, f"image:jpeg:{info.width}", recipes["jpeg"])
             renditions += (Rendition(f"{source.rel}#candidate", "jpeg", info.width, info.height, key,
                                      Action.CACHED if in_cache(key) else Action.ENCODE, candidate=True),)
         renditions, skipped = _known_drops(renditions, fallback, source.size, stored_size)
         if not renditions:
             continue  # neither variants nor sidecars: nothing to make
-        jobs.append(ImageJob(source, info, fallback, modern, renditions, tuple(recipes.items()), skipped))
+        jobs.append(ImageJob(source, info, fallback, modern, renditions, tuple(recipes.items()), skipped, x_only))
     return ImagePlan(tuple(jobs), tuple(failures), tuple(notices))
 
 

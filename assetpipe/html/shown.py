@@ -1,0 +1,61 @@
+"""What one page shows of each image, for the image stage's plan (issue 23): at the widths its authors gave
+(`1x, 2x` renditions), or in a layout that decides the width (the configured widths). Pure: bytes in.
+
+The same references as `rewrite.references` (every `<img src/srcset>`, `<source srcset>`, assetpipe
+picture), each read as the rewrite will write it: an `<img>` the rewrite turns into a `<picture>` shows its
+image at the author's width (html/layout.py), when it gave one; everything else, including the tags the
+rewrite leaves alone (an author's `srcset`, `<picture>`, `<template>`, `data-assetpipe-skip`), shows it as
+today, with no width, so the configured widths are made for it.
+"""
+
+from __future__ import annotations
+
+from . import inplace
+from .attributes import _img_from_text
+from .layout import author_width
+from .owned import MARK
+from .parse import _base_href, _decode, _maybe_images, _scan
+from .rewrite import SKIP, _attr_quote, _earlier_pictures
+from .urls import _srcset_urls, resolve
+
+
+def shown_widths(html: bytes, page: str) -> dict[str, frozenset[int | None]]:
+    """Each build-folder path the page shows, with the author widths it is shown at (None: no width). An
+    unreadable page shows nothing."""
+    doc = _decode(html)
+    if isinstance(doc, str) or not _maybe_images(doc.text):
+        return {}
+    tags = _scan(doc.text)
+    base = _base_href(tags)
+    earlier = _earlier_pictures(tags, doc.text)
+    found: dict[str, set[int | None]] = {}
+
+    def add(url: str, width: int | None) -> None:
+        path = resolve(url, page, base)
+        if path is not None:
+            found.setdefault(path, set()).add(width)
+
+    for tag in tags:
+        if tag.end_tag:
+            continue
+        if tag.name == "img":  # one an earlier run gave attributes in place (inplace.py) read as the author's
+            attrs = dict(reversed(inplace.author_attrs(tag.attrs)))
+            rewritten = not tag.off_limits and tag.picture is None and SKIP not in attrs and "srcset" not in attrs
+            add(attrs.get("src") or "", author_width(attrs) if rewritten else None)
+            for url in _srcset_urls(attrs.get("srcset") or ""):
+                add(url, None)
+        elif tag.name == "source":
+            for url in _srcset_urls(tag.attr("srcset") or ""):
+                add(url, None)
+        elif tag.index in earlier:
+            owned, author = earlier[tag.index]
+            src = author.first("src") if author is not None else None
+            if owned is not None and author is not None and src is not None:
+                add(src.value, author_width({a.name: a.value for a in reversed(author.attrs)}))
+            else:  # someone edited it: the picture is theirs, its src read as `references` reads it
+                marked = _img_from_text(f"<img src={_attr_quote(tag.attr(MARK) or '')}>")
+                first = marked.first("src") if marked is not None else None
+                if first is not None:
+                    add(first.value, None)
+    return {path: frozenset(widths) for path, widths in found.items()}
+
