@@ -18,6 +18,10 @@ from .browser import Browser, BrowserError, BrowserTimeout, Event
 from .profiles import Profile
 
 _QUIET_S = 0.5  # no request in flight for this long after the load event: the network is quiet
+# after the load event, no network event at all for this long while a request is still "in flight": it is
+# one whose answer goes to another target (a Web Worker's script: MkDocs-Material's search worker), so it
+# does not keep the load open (bytes still arriving send Network.dataReceived, which counts as activity)
+_STALLED_S = 2.0
 _READ_S = 10.0
 
 OBSERVERS = """(() => {
@@ -142,6 +146,8 @@ class _Traffic:
             self.in_flight.discard(p["requestId"])
             if method == "Network.loadingFinished" and p["requestId"] in self.seen:
                 self.seen[p["requestId"]]["bytes"] = int(p.get("encodedDataLength", 0))
+        elif method == "Network.dataReceived":
+            pass
         elif method == "Page.loadEventFired":
             self.loaded = True
         elif method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
@@ -186,15 +192,15 @@ def _wait(browser: Browser, session: str, traffic: _Traffic, url: str, deadline:
     after the load event: a page that never goes quiet is read as it is then)."""
     while True:
         now = time.monotonic()
-        if traffic.loaded and not traffic.in_flight and now - traffic.last_change >= _QUIET_S:
+        if traffic.loaded and now - traffic.last_change >= (_STALLED_S if traffic.in_flight else _QUIET_S):
             return
         if now >= deadline:
             if traffic.loaded:
                 return
             raise PageLoadError(url, f"no load event within {timeout_s:g} s")
         wait = deadline - now
-        if traffic.loaded and not traffic.in_flight:
-            wait = min(wait, _QUIET_S - (now - traffic.last_change))
+        if traffic.loaded:
+            wait = min(wait, (_STALLED_S if traffic.in_flight else _QUIET_S) - (now - traffic.last_change))
         event = browser.next_event(session, wait)
         if event is not None:
             traffic.take(event)
