@@ -10,7 +10,8 @@ import html5lib
 import pytest
 
 from assetpipe.html.picture import Candidate, PictureSpec
-from assetpipe.html.rewrite import Rewrite, references, rewrite
+from assetpipe.html.rewrite import Rewrite, rewrite
+from assetpipe.html.shown import references
 from assetpipe.html.urls import resolve
 from assetpipe.minify.minifier import minify_bytes
 

@@ -70,7 +70,7 @@ def measure(sources: tuple[SourceFile, ...], specs: Mapping[str, PictureSpec], r
             observer: Observer) -> Measured:
     """Each page's LCP element, from the cache or from loading the page (`heuristic`: the page rewritten
     without a measured choice, as it is served for the load)."""
-    from ..html.rewrite import references  # html5lib: only a build that has pages
+    from ..html.shown import references  # html5lib: only a build that has pages
 
     target = request.out or request.source
     found: dict[str, LcpPage] = {}

@@ -64,7 +64,7 @@ from .parse import _SPACE, _base_href, _decode, _maybe_images, _scan, _splice, _
 from .picture import PictureSpec
 from .preload import _preloads
 from .svgsize import SvgSize
-from .urls import _srcset_urls, _url_for, resolve
+from .urls import _url_for, resolve
 
 SKIP = "data-assetpipe-skip"  # on an <img> the author wants left alone
 _DIGITS = re.compile(r"[0-9]+")
@@ -309,33 +309,6 @@ def _pixels(value: str | None) -> int | None:
         return None
     value = value.strip(_SPACE)
     return int(value) if _DIGITS.fullmatch(value) else None
-
-
-def references(html: bytes, page: str) -> frozenset[str]:
-    """Every build-folder path an `<img src/srcset>`, `<source srcset>` or assetpipe picture of the page shows.
-
-    Deliberately a superset of what `rewrite` touches (template and foreign content included), for watch mode:
-    a page listed here is redone when one of these files changes. An unreadable page references nothing.
-    """
-    doc = _decode(html)
-    if isinstance(doc, str) or not _maybe_images(doc.text):
-        return frozenset()
-    tags = _scan(doc.text)
-    base = _base_href(tags)
-    urls: list[str] = []
-    for tag in tags:
-        if tag.end_tag:
-            continue
-        if tag.name == "img":
-            urls += [tag.attr("src") or "", *_srcset_urls(tag.attr("srcset") or "")]
-        elif tag.name == "source":
-            urls += _srcset_urls(tag.attr("srcset") or "")
-        elif tag.name == "picture" and tag.attr(MARK):
-            author = _img_from_text(f"<img src={_attr_quote(tag.attr(MARK) or '')}>")
-            src = author.first("src") if author is not None else None
-            urls += [src.value] if src is not None else []
-    found = (resolve(url, page, base) for url in urls)
-    return frozenset(path for path in found if path is not None)
 
 
 def _attr_quote(raw: str) -> str:

@@ -1,8 +1,8 @@
 """What one page shows of each image, for the image stage's plan (issue 23): at the widths its authors gave
 (`1x, 2x` renditions), or in a layout that decides the width (the configured widths). Pure: bytes in.
 
-The same references as `rewrite.references` (every `<img src/srcset>`, `<source srcset>`, assetpipe
-picture), each read as the rewrite will write it: an `<img>` the rewrite turns into a `<picture>` shows its
+Every `<img src/srcset>`, `<source srcset>` and assetpipe picture of the page, each read as the rewrite will
+write it: an `<img>` the rewrite turns into a `<picture>` shows its
 image at the author's width (html/layout.py), when it gave one; everything else, including the tags the
 rewrite leaves alone (an author's `srcset`, `<picture>`, `<template>`, `data-assetpipe-skip`), shows it as
 today, with no width, so the configured widths are made for it.
@@ -59,3 +59,10 @@ def shown_widths(html: bytes, page: str) -> dict[str, frozenset[int | None]]:
                     add(first.value, None)
     return {path: frozenset(widths) for path, widths in found.items()}
 
+
+
+def references(html: bytes, page: str) -> frozenset[str]:
+    """Every build-folder path an `<img src/srcset>`, `<source srcset>` or assetpipe picture of the page shows,
+    whatever its width: deliberately a superset of what `rewrite` touches (template and foreign content
+    included). An unreadable page references nothing."""
+    return frozenset(shown_widths(html, page))
