@@ -82,9 +82,6 @@ class Rewrite:
 # --- writing --------------------------------------------------------------------------------------------
 
 
-_derived = layout.derived
-
-
 def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, default_sizes: str,
              decided: Loading = _LAZY) -> str | None:
     """The `<picture>` replacing one author `<img>`; None when the spec has no fallback to point at.
@@ -108,15 +105,15 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
         sizes_value = f"auto, {default_sizes}" if lazy and not auto else default_sizes
         added.append(("sizes", sizes_value))
     if width is None and height is None and shown_width is not None:  # a width in px from `style`
-        other = _derived(str(shown_width), spec.width, spec.height)
+        other = layout.derived(str(shown_width), spec.width, spec.height)
         added += [("width", str(shown_width))] + ([("height", other)] if other is not None else [])
     elif width is None and height is None:
         added += [("width", str(spec.width)), ("height", str(spec.height))]
     elif height is None and width is not None:
-        other = _derived(width.value.strip(_SPACE), spec.width, spec.height)
+        other = layout.derived(width.value.strip(_SPACE), spec.width, spec.height)
         added += [("height", other)] if other is not None else []
     elif width is None and height is not None:
-        other = _derived(height.value.strip(_SPACE), spec.height, spec.width)
+        other = layout.derived(height.value.strip(_SPACE), spec.height, spec.width)
         added += [("width", other)] if other is not None else []
     if loading is None and decided.lazy:
         added.append(("loading", "lazy"))
