@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,33 +38,37 @@ def diff_command(base: Path, head: Path, fmt: str, report_path: Path | None, con
     """
     from ..sizes import comment
     from ..sizes import formats as diffreport
-    from ..sizes.check import SizeRequest, size_report
+    from ..sizes.check import SizeRequest
+    from ..sizes.ondisk import stored_report
 
     observer = TerminalObserver(quiet=quiet)
-    try:
-        loaded = config.load(config_path, Path.cwd())
-        report = size_report(SizeRequest(base, head, loaded.config, jobs or _default_jobs(), Path.cwd()))
-        if report_path is not None:
-            _write_html_report(report, report_path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            observer.error(problem)
-        sys.exit(EXIT_USAGE)
-    except AssetpipeError as exc:
-        observer.error(str(exc))
-        sys.exit(EXIT_USAGE)
-    for notice in report.notices:
-        observer.notice(notice)
-    for failure in report.failures:
-        observer.failure(failure)
-    if fmt == "json":
-        for piece in diffreport.json_pieces(report):  # a row per file: never the whole text at once
-            click.echo(piece, nl=False)
-    elif fmt == "markdown":
-        click.echo(comment.markdown(report, max_rows=loaded.config.diff.max_rows), nl=False)
-    else:
-        click.echo(diffreport.text(report), nl=False)
-    sys.exit(_size_exit(report))
+    with ExitStack() as stack:  # the report's files are on disk (sizes/ondisk) until the output is written
+        try:
+            loaded = config.load(config_path, Path.cwd())
+            request = SizeRequest(base, head, loaded.config, jobs or _default_jobs(), Path.cwd())
+            report = stack.enter_context(stored_report(request))
+            if report_path is not None:
+                _write_html_report(report, report_path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                observer.error(problem)
+            sys.exit(EXIT_USAGE)
+        except AssetpipeError as exc:
+            observer.error(str(exc))
+            sys.exit(EXIT_USAGE)
+        for notice in report.notices:
+            observer.notice(notice)
+        for failure in report.failures:
+            observer.failure(failure)
+        if fmt == "json":
+            for piece in diffreport.json_pieces(report):  # a row per file: never the whole text at once
+                click.echo(piece, nl=False)
+        elif fmt == "markdown":
+            click.echo(comment.markdown(report, max_rows=loaded.config.diff.max_rows), nl=False)
+        else:
+            click.echo(diffreport.text(report), nl=False)
+        code = _size_exit(report)
+    sys.exit(code)
 
 
 def _size_exit(report: SizeReport) -> int:

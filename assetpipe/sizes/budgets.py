@@ -88,7 +88,8 @@ def read_lighthouse(path: Path) -> tuple[tuple[BudgetRule, ...], tuple[Notice, .
 
 def evaluate(rules: tuple[BudgetRule, ...], diff: SizeDiff) -> tuple[BudgetResult, ...]:
     """Each rule's level; ConfigError when a glob matches no file or `initial` cannot be known."""
-    head = [c.head.path for c in diff.files if c.head is not None]
+    globs = any(rule.selector.startswith("glob:") for rule in rules)  # only globs look at the paths
+    head = [c.head.path for c in diff.files if c.head is not None] if globs else []
     if problems := unmatched(rules, head, diff.head.initial is not None, diff.head.label):
         raise ConfigError(problems)
     return tuple(_per_file(rule, diff) if rule.selector.startswith("glob:") else _group(rule, diff) for rule in rules)

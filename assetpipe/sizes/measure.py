@@ -41,15 +41,23 @@ _COLUMNS = (("brotli", "br"), ("gzip", "gzip"))  # a compressed size column and 
 
 def measure(path: Path, config: Config, *, jobs: int = 1) -> Measured:
     """Read one side; UsageError when it cannot be read (a missing path is the caller's decision)."""
+    located = manifest_of(path)
+    if located is not None:
+        return _from_file(*located, config, jobs)
+    if path.is_dir():
+        return _from_folder(path, config, jobs)
+    raise UsageError(f"{path}: no such file or folder")
+
+
+def manifest_of(path: Path) -> tuple[Path, Path | None, str] | None:
+    """(the manifest file, the folder its files are in when at hand, the label) of a side given as a
+    manifest or a built folder with one; None for a folder without a manifest (or no such path)."""
     if path.is_dir():
         state = path / MANIFEST
-        if state.is_file():
-            return _from_file(state, path, str(path), config, jobs)
-        return _from_folder(path, config, jobs)
+        return (state, path, str(path)) if state.is_file() else None
     if path.is_file():
-        root = path.parent.parent if path.parent.name == ledger.STATE_DIR else None
-        return _from_file(path, root, str(path), config, jobs)
-    raise UsageError(f"{path}: no such file or folder")
+        return path, path.parent.parent if path.parent.name == ledger.STATE_DIR else None, str(path)
+    return None
 
 
 def _from_file(path: Path, root: Path | None, label: str, config: Config, jobs: int) -> Measured:
@@ -115,25 +123,38 @@ def _from_manifest(document: Mapping[str, Any], root: Path | None, label: str, c
     for rel, entry in sorted(listed.items()) if isinstance(listed, Mapping) else listed:
         if ignored(rel, config):
             continue
-        if not isinstance(entry, dict) or not isinstance(entry.get("size"), int):
-            raise UsageError(f"{label}: files.{rel}: not a manifest entry (no size)")
-        media_type = str(entry.get("type", mediatypes.OCTET_STREAM))
-        raw = entry["size"]
-        encodings = entry.get("encodings") or {}
-        sidecars = {name: found["size"] for name, found in encodings.items()
-                    if isinstance(found, dict) and isinstance(found.get("size"), int)}
-        sizes = {metric: over_the_wire(raw, sidecars, codec) for metric, codec in _COLUMNS}
-        if _compressible(rel, media_type) and root is not None:  # no sidecar: computed as the build would
-            todo.extend((len(files), rel, codec) for _, codec in _COLUMNS if codec not in sidecars)
-        files.append(MeasuredFile(rel, category(rel, media_type), media_type, str(entry.get("sha256", "")),
-                                  Sizes(raw, sizes["gzip"], sizes["brotli"]), entry.get("logical"),
-                                  _image(entry.get("image"))))
-    failures = [Failure(str(f.get("file")), str(f.get("reason"))) for f in document.get("failures", [])
-                if isinstance(f, dict)]
+        found, missing = entry_file(rel, entry, label, root is not None)
+        todo.extend((len(files), rel, codec) for codec in missing)
+        files.append(found)
+    failures = failures_of(document.get("failures", []))
     if todo and root is not None:
         files = _compute(files, todo, root, config.compress, jobs, failures)
     initial = initial_js(root) if root is not None else None
     return Measured(label, tuple(files), initial, tuple(failures), tuple(notices), root)
+
+
+def entry_file(rel: str, entry: Any, label: str, at_hand: bool) -> tuple[MeasuredFile, tuple[str, ...]]:
+    """One manifest entry as a MeasuredFile, and the codecs whose size is to be computed from its bytes
+    (`_compute`; none unless the files are `at_hand`). UsageError for an entry without a size."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("size"), int):
+        raise UsageError(f"{label}: files.{rel}: not a manifest entry (no size)")
+    media_type = str(entry.get("type", mediatypes.OCTET_STREAM))
+    raw = entry["size"]
+    encodings = entry.get("encodings") or {}
+    sidecars = {name: found["size"] for name, found in encodings.items()
+                if isinstance(found, dict) and isinstance(found.get("size"), int)}
+    sizes = {metric: over_the_wire(raw, sidecars, codec) for metric, codec in _COLUMNS}
+    missing: tuple[str, ...] = ()
+    if _compressible(rel, media_type) and at_hand:  # no sidecar: computed as the build would
+        missing = tuple(codec for _, codec in _COLUMNS if codec not in sidecars)
+    return MeasuredFile(rel, category(rel, media_type), media_type, str(entry.get("sha256", "")),
+                        Sizes(raw, sizes["gzip"], sizes["brotli"]), entry.get("logical"),
+                        _image(entry.get("image"))), missing
+
+
+def failures_of(listed: Any) -> list[Failure]:
+    """The manifest's `failures`, the entries that are objects."""
+    return [Failure(str(f.get("file")), str(f.get("reason"))) for f in listed if isinstance(f, dict)]
 
 
 def _compressible(rel: str, media_type: str) -> bool:

@@ -4,6 +4,7 @@ the reports render. Frozen, so no stage can change what an earlier one decided.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,7 @@ class Measured:
     """One side of a comparison: a build's files with their sizes."""
 
     label: str  # the path the user gave, for messages and reports
-    files: tuple[MeasuredFile, ...]  # sorted by path; ignored files left out
+    files: Sequence[MeasuredFile]  # sorted by path; ignored files left out (a tuple, or rows on disk: ondisk)
     initial: frozenset[str] | None  # the initial JS (entries + static imports); None without Vite's manifest
     failures: tuple[Failure, ...] = ()
     notices: tuple[Notice, ...] = ()
@@ -123,7 +124,8 @@ class SizeDiff:
     metric: str  # the headline metric: "brotli" unless configured
     base: Measured | None  # None: no baseline
     head: Measured
-    files: tuple[FileChange, ...]  # by |Δ| of the metric, largest first, then by name and key
+    files: Sequence[FileChange]  # by |Δ| of the metric, largest first, then by name and key (a tuple, or rows
+    # on disk: ondisk)
     totals: tuple[Total, ...]  # "total", "initial", then CATEGORIES
     notices: tuple[Notice, ...] = ()
 

@@ -5,12 +5,15 @@ python bench/scale/manifests.py N DEST_DIR     (writes DEST_DIR/base.json and DE
 A build of 1,000,000 files takes over an hour here; diff reads only the manifests, so these are written
 directly, in the build's own layout (build/manifest.json_pieces), a line at a time: the same paths,
 types and sidecars as generate.py's tree, sizes from the same seed; HEAD has one file in 50 changed,
-one in 500 removed and as many added.
+one in 500 removed and as many added. One script in ten has a content hash in its name
+(`c0000003-AbC1x_Q3.js`, as Vite names chunks), which changes with its size (one in five of them
+changed), and half of those have a Vite name (`logical`): diff matches them across the rename.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import random
 from collections.abc import Iterator
@@ -35,10 +38,17 @@ def _rows(count: int, head: bool) -> Iterator[tuple[str, dict]]:
         if head and i % 50 == 3:
             size += 17  # changed
         name = f"{path_of(i)}/f{i:07d}.{ext}" if not (head and i % 500 == 11) else f"{path_of(i)}/n{i:07d}.{ext}"
+        hashed = ext == "js" and i % 10 == 3
+        if hashed:  # Vite's 8 base64url characters, a digit among them, from the content
+            token = base64.urlsafe_b64encode(hashlib.sha256(f"{i}/{size}".encode()).digest()).decode()[:7]
+            name = f"{path_of(i)}/c{i:07d}-{token}{i % 10}.js"
         digest = hashlib.sha256(f"{name}{size}".encode()).hexdigest()
-        yield name, {"size": size, "sha256": digest, "integrity": "sha384-" + digest[:64], "type": TYPES[ext],
-                     "immutable": False, "encodings": {"gzip": {"file": name + ".gz", "size": size // 3},
-                                                       "zstd": {"file": name + ".zst", "size": size // 3 + 9}}}
+        entry = {"size": size, "sha256": digest, "integrity": "sha384-" + digest[:64], "type": TYPES[ext],
+                 "immutable": hashed, "encodings": {"gzip": {"file": name + ".gz", "size": size // 3},
+                                                    "zstd": {"file": name + ".zst", "size": size // 3 + 9}}}
+        if hashed and i % 20 == 3:
+            entry["logical"] = f"src/c{i}.ts"
+        yield name, entry
 
 
 def _in_key_order(rows: Iterator[tuple[str, dict]]) -> Iterator[tuple[str, dict]]:
