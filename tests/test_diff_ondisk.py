@@ -178,3 +178,41 @@ def test_no_file_is_left_behind_when_interrupted(tmp_path: Path) -> None:
     assert list(temp.iterdir()) == []
     finished = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, timeout=600)
     assert finished.returncode == 0 and list(temp.iterdir()) == []
+
+
+def _previous_folders(files, cap: int, metric: str) -> list[tuple[str, int, int]]:
+    """comment.folders before it took two passes over rows on disk (issue 19), verbatim."""
+    from collections import defaultdict
+
+    from assetpipe.sizes.model import FileChange
+
+    parents = [(c.head or c.base).path.split("/")[:-1] for c in files]
+    depth = 1
+    while depth < max(map(len, parents), default=0) and len({tuple(p[:depth + 1]) for p in parents}) <= cap:
+        depth += 1
+    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for change, parent in zip(files, parents, strict=True):
+        group = groups["/".join(parent[:depth])]
+        group[0] += 1
+        group[1] += FileChange.size(change.head, metric)
+    return sorted(((folder, n, size) for folder, (n, size) in groups.items()), key=lambda g: (-g[2], g[0]))
+
+
+def test_the_comments_folders_are_as_before() -> None:
+    """Folders of uneven depth (files at the top, deep chains, many siblings), every cap from 0 to past
+    the number of folders: the same rows as the previous one-list version."""
+    import random
+
+    from assetpipe.sizes.comment import folders
+    from assetpipe.sizes.model import FileChange, MeasuredFile, Sizes
+
+    rng = random.Random(7)
+    for trial in range(40):
+        files = []
+        for i in range(rng.randrange(1, 120)):
+            depth = rng.choice([0, 1, 1, 2, 3, 5])
+            path = "/".join(f"{'abc'[rng.randrange(3)]}{rng.randrange(1 + trial % 4)}" for _ in range(depth))
+            f = MeasuredFile(f"{path}/f{i}.js" if path else f"f{i}.js", "js", "text/javascript", "", Sizes(i, i, i))
+            files.append(FileChange(f.path, f.path, "unchanged", f, f))
+        for cap in range(0, 30):
+            assert folders(files.__iter__, cap, "brotli") == _previous_folders(files, cap, "brotli"), (trial, cap)

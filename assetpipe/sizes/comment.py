@@ -12,7 +12,8 @@ fits, and the comment says so. Deterministic: the same report gives the same tex
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from ..units import human
 from .formats import _pct, _size, _total_rows, actual_text, limit_text, percent, signed
@@ -50,20 +51,20 @@ def _render(report: SizeReport, rows: int, *, cut: bool) -> str:
         if hidden := present[rows:]:
             out.append(f"| _+{len(hidden)} more files_ | {human(_sum(hidden, metric, 'head'))} |")
     else:
-        changed = [c for c in diff.files if c.status != "unchanged"]
-        unchanged = [c for c in diff.files if c.status == "unchanged"]
-        if changed:
+        found = _Found.of(diff.files, rows, metric)
+        if found.changed:
             out += ["| File | Base | Head | Δ | Δ % | |", "|:--|--:|--:|--:|--:|:-:|"]
             out += [f"| {_code(c)} | {_size(c.base, metric)} | {_size(c.head, metric)} | {signed(c.delta(metric))} "
-                    f"| {_pct(c, metric)} | {_ICONS[_direction(c, metric)]} |" for c in changed[:rows]]
-            if hidden := changed[rows:]:
-                base, head = _sum(hidden, metric, "base"), _sum(hidden, metric, "head")
-                out.append(f"| _+{len(hidden)} more changed files_ | {human(base)} | {human(head)} "
+                    f"| {_pct(c, metric)} | {_ICONS[_direction(c, metric)]} |" for c in found.changed]
+            if hidden := found.changed_count - len(found.changed):
+                base, head = found.hidden_base, found.hidden_head
+                out.append(f"| _+{hidden} more changed files_ | {human(base)} | {human(head)} "
                            f"| {signed(head - base)} | | |")
         else:
             out.append("No file changed size.")
-        if unchanged:
-            out += ["", *_unchanged(unchanged, rows, metric)]
+        if found.unchanged_count:
+            unchanged = lambda: (c for c in diff.files if c.status == "unchanged")  # noqa: E731
+            out += ["", *_unchanged(found, unchanged, rows, metric)]
     out += ["", "| Group | Base | Head | Δ | Δ % | Files |", "|:--|--:|--:|--:|--:|--:|"]
     out += ["| " + " | ".join(row) + " |" for row in _total_rows(diff.totals, metric)]
     if report.budgets:
@@ -84,13 +85,45 @@ def _headline(total: Total, metric: str) -> str:
             f"{percent(total.percent(metric))}; {metric})")
 
 
-def _unchanged(files: Sequence[FileChange], rows: int, metric: str) -> list[str]:
+@dataclass(slots=True)
+class _Found:
+    """One pass over the changes (a list, or rows read from disk: sizes/ondisk): the first `rows` changed
+    and unchanged files, and the counts and sums of all, so that no list of every file is made."""
+
+    changed: list[FileChange] = field(default_factory=list)  # the first `rows`
+    changed_count: int = 0
+    hidden_base: int = 0  # the metric's sums over the changed files after the first `rows`
+    hidden_head: int = 0
+    unchanged: list[FileChange] = field(default_factory=list)  # the first `rows`
+    unchanged_count: int = 0
+    unchanged_head: int = 0
+
+    @classmethod
+    def of(cls, files: Iterable[FileChange], rows: int, metric: str) -> _Found:
+        found = cls()
+        for c in files:
+            if c.status == "unchanged":
+                if found.unchanged_count < rows:
+                    found.unchanged.append(c)
+                found.unchanged_count += 1
+                found.unchanged_head += FileChange.size(c.head, metric)
+                continue
+            if found.changed_count < rows:
+                found.changed.append(c)
+            else:
+                found.hidden_base += FileChange.size(c.base, metric)
+                found.hidden_head += FileChange.size(c.head, metric)
+            found.changed_count += 1
+        return found
+
+
+def _unchanged(found: _Found, files: Callable[[], Iterable[FileChange]], rows: int, metric: str) -> list[str]:
     """The unchanged files in `<details>`: each file when they fit in `rows`, else by folder."""
-    if len(files) <= rows:
-        return [f"<details><summary>{len(files)} unchanged</summary>", "", "| File | Size |", "|:--|--:|",
-                *(f"| {_code(c)} | {_size(c.head, metric)} |" for c in files), "", "</details>"]
+    if found.unchanged_count <= rows:
+        return [f"<details><summary>{found.unchanged_count} unchanged</summary>", "", "| File | Size |", "|:--|--:|",
+                *(f"| {_code(c)} | {_size(c.head, metric)} |" for c in found.unchanged), "", "</details>"]
     groups = folders(files, rows, metric)
-    out = [f"<details><summary>{len(files)} unchanged files ({human(_sum(files, metric, 'head'))}), "
+    out = [f"<details><summary>{found.unchanged_count} unchanged files ({human(found.unchanged_head)}), "
            f"in {len(groups)} folders</summary>", "", "| Folder | Files | Size |", "|:--|--:|--:|"]
     out += [f"| `{_escape(_shorten(folder or '.'))}/` | {count} | {human(size)} |" for folder, count, size in
             groups[:rows]]
@@ -100,19 +133,38 @@ def _unchanged(files: Sequence[FileChange], rows: int, metric: str) -> list[str]
     return [*out, "", "</details>"]
 
 
-def folders(files: Sequence[FileChange], cap: int, metric: str) -> list[tuple[str, int, int]]:
+def folders(files: Callable[[], Iterable[FileChange]], cap: int, metric: str) -> list[tuple[str, int, int]]:
     """(folder, files, bytes) by size, largest first: the files grouped by their folder cut to the
-    deepest level at which there are at most `cap` folders (the top level when even that has more)."""
-    parents = [(c.head or c.base).path.split("/")[:-1] for c in files]  # type: ignore[union-attr]
-    depth = 1
-    while depth < max(map(len, parents), default=0) and len({tuple(p[:depth + 1]) for p in parents}) <= cap:
-        depth += 1
+    deepest level at which there are at most `cap` folders (the top level when even that has more).
+    Two passes over `files()`; what is kept between them is at most `cap` + 1 folders per level."""
+    depth = _depth(((c.head or c.base).path for c in files()), cap)  # type: ignore[union-attr]
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for change, parent in zip(files, parents, strict=True):
-        group = groups["/".join(parent[:depth])]
+    for change in files():
+        group = groups["/".join((change.head or change.base).path.split("/")[:-1][:depth])]  # type: ignore[union-attr]
         group[0] += 1
         group[1] += FileChange.size(change.head, metric)
     return sorted(((folder, n, size) for folder, (n, size) in groups.items()), key=lambda g: (-g[2], g[0]))
+
+
+def _depth(paths: Iterable[str], cap: int) -> int:
+    """The first level d from 1 at which the folders cut to d + 1 levels are more than `cap`, or the
+    deepest level. Those folders are the distinct prefixes of d + 1 levels of the deeper folders and the
+    distinct folders of at most d levels: each kind is counted up to `cap` + 1 per level."""
+    prefixes: dict[int, set[tuple[str, ...]]] = defaultdict(set)  # length -> distinct prefixes of that length
+    whole: dict[int, set[tuple[str, ...]]] = defaultdict(set)  # length -> distinct folders of that length
+    deepest = 0
+    for path in paths:
+        parent = tuple(path.split("/")[:-1])
+        deepest = max(deepest, len(parent))
+        for length in range(2, len(parent) + 1):
+            if len(prefixes[length]) <= cap:
+                prefixes[length].add(parent[:length])
+        if len(whole[len(parent)]) <= cap:
+            whole[len(parent)].add(parent)
+    depth = 1
+    while depth < deepest and (len(prefixes[depth + 1]) + sum(len(whole[k]) for k in range(depth + 1))) <= cap:
+        depth += 1
+    return depth
 
 
 def _budgets(budgets: Sequence[BudgetResult], rows: int) -> list[str]:
