@@ -168,8 +168,10 @@ class _Rows(Sequence[Any]):
     def _make(self, row: tuple[Any, ...]) -> Any:
         raise NotImplementedError
 
+    _count: str  # the query that counts the rows
+
     def __len__(self) -> int:
-        (count,) = self._db.execute(f"SELECT count(*) FROM ({self._query})", self._params).fetchone()
+        (count,) = self._db.execute(self._count, self._params).fetchone()
         return int(count)
 
     def __iter__(self) -> Iterator[Any]:
@@ -195,6 +197,7 @@ class SideFiles(_Rows):
 
     def __init__(self, db: sqlite3.Connection, side: int) -> None:
         self._db, self._query, self._params = db, f"SELECT {_COLUMNS} FROM files WHERE side = ? ORDER BY rowid", (side,)
+        self._count = "SELECT count(*) FROM files WHERE side = ?"
 
     def _make(self, row: tuple[Any, ...]) -> MeasuredFile:
         return _file(row)
@@ -209,6 +212,7 @@ class Changes(_Rows):
         self._db, self._params = db, ()
         self._query = (f"SELECT c.key, c.name, b.rowid, {b}, h.rowid, {h} FROM changes c "
                        "LEFT JOIN files b ON b.rowid = c.b LEFT JOIN files h ON h.rowid = c.h ORDER BY c.rowid")
+        self._count = "SELECT count(*) FROM changes"
         self._metric, self._min_change = metric, min_change
 
     def _make(self, row: tuple[Any, ...]) -> FileChange:
