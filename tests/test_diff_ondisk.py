@@ -220,3 +220,19 @@ def test_the_comments_folders_are_as_before() -> None:
             files.append(FileChange(f.path, f.path, "unchanged", f, f))
         for cap in range(0, 30):
             assert folders(files.__iter__, cap, "brotli") == _previous_folders(files, cap, "brotli"), (trial, cap)
+
+
+def test_vite_names_learnt_from_either_side(tmp_path: Path) -> None:
+    """A file without a Vite name takes the first one its hash-stripped name has, base before head."""
+    def side(path: Path, files: dict[str, str | None]) -> Path:
+        path.write_bytes(writer.dumps({"schema": 1, "failures": [], "files": {
+            rel: {"size": 100 + len(rel) * i, "sha256": "", "type": "text/javascript",
+                  **({"logical": logical} if logical else {})} for i, (rel, logical) in enumerate(files.items())}}))
+        return path
+
+    base = side(tmp_path / "base.json", {"assets/a-Ab12Cd34.js": "src/a.ts", "assets/h-Ab12Cd34.js": None})
+    head = side(tmp_path / "head.json", {"assets/a-Qq11Ww22.js": None, "assets/a-Zz98Yy76.js": "src/b.ts",
+                                         "assets/h-Zz98Yy76.js": "src/h.ts"})
+    got = json.loads(_compare(base, head, tmp_path)["json"])
+    assert {f["key"]: f["status"] for f in got["files"]} == {
+        "vite:src/a.ts": "unchanged", "vite:src/b.ts": "added", "vite:src/h.ts": "changed"}
