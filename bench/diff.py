@@ -349,6 +349,7 @@ def bench_diff(runs: int, count: int, seed: int) -> dict[str, Any]:
 def _in_process(base: Path, head: Path, runs: int) -> dict[str, Any]:
     """The same work without the interpreter's start: each phase timed separately."""
     from assetpipe.config import Config
+    from assetpipe.sizes import comment
     from assetpipe.sizes import formats as diffreport
     from assetpipe.sizes.budgets import evaluate
     from assetpipe.sizes.diff import compare
@@ -366,7 +367,7 @@ def _in_process(base: Path, head: Path, runs: int) -> dict[str, Any]:
         report = SizeReport(diff, tuple(evaluate((), diff)), diff.notices)
         phases["compare"].append(time.perf_counter() - start)
         renderers: dict[str, Callable[[SizeReport], str]] = {
-            "text": diffreport.text, "markdown": diffreport.markdown, "json": diffreport.to_json}
+            "text": diffreport.text, "markdown": comment.markdown, "json": diffreport.to_json}
         for name, render in renderers.items():
             start = time.perf_counter()
             render(report)
