@@ -55,7 +55,7 @@ def _compare(base: Path | None, head: Path, cwd: Path, *, stored: bool = True) -
     request = SizeRequest(base, head, loaded.config, 2, cwd)
     memory = size_report(request)
     expected = _outputs(memory, loaded.config.diff.max_rows)
-    with ondisk.stored_report(request) as report:
+    with ondisk.stored_report(request, small=0) as report:  # the store, however small the inputs
         assert isinstance(report.diff.files, Changes) is stored
         assert isinstance(report.diff.head.files, SideFiles) is stored
         assert list(report.diff.files) == list(memory.diff.files)
@@ -236,3 +236,17 @@ def test_vite_names_learnt_from_either_side(tmp_path: Path) -> None:
     got = json.loads(_compare(base, head, tmp_path)["json"])
     assert {f["key"]: f["status"] for f in got["files"]} == {
         "vite:src/a.ts": "unchanged", "vite:src/b.ts": "added", "vite:src/h.ts": "changed"}
+
+
+def test_small_manifests_are_compared_in_memory(tmp_path: Path) -> None:
+    """Below ondisk.SMALL bytes of manifests (or with a folder side) the in-memory compare runs; above, the store."""
+    base, head = _large_pair(tmp_path, 3000)
+    request = SizeRequest(base, head, config.load(None, tmp_path).config, 1, tmp_path)
+    with ondisk.stored_report(request) as report:
+        assert isinstance(report.diff.files, tuple)
+    with ondisk.stored_report(request, small=base.stat().st_size + head.stat().st_size) as report:
+        assert isinstance(report.diff.files, Changes)
+    with ondisk.stored_report(SizeRequest(RENAMED / "base", head, request.config), small=1) as report:
+        assert isinstance(report.diff.files, tuple)  # a folder without a manifest: measured in memory
+    with ondisk.stored_report(SizeRequest(RENAMED / "base", head, request.config), small=0) as report:
+        assert isinstance(report.diff.files, Changes)  # unless the store is asked for
