@@ -36,7 +36,7 @@ from ..model import (
     SourceFile,
     UsageError,
 )
-from . import executor, lcp, ledger, manifest, noop, safety, wire
+from . import deltarun, executor, lcp, ledger, manifest, noop, safety, wire
 from .counts import _count, _reason, _report
 from .ledger import Record
 from .pictures import _described, _page_rewriter, _rewrite_pages, _run_images
@@ -61,16 +61,23 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                          "pip install 'assetpipe[originals]'")
     # --measure-lcp retries a page whose load failed on the next build: never replayed as a no-op
     fingerprint = noop.fingerprint(request) if chromium is None else None
+    route = "full"
+    if fingerprint is not None:  # only a few text files changed since the recorded build: those (build/delta.py)
+        delta = deltarun.attempt(request, fingerprint, observer, started, started_ns)
+        if isinstance(delta, BuildResult):
+            return delta
+        route = f"full (delta: {delta})"
     if fingerprint is not None:  # nothing changed since a build that changed nothing: its report again
         replayed = noop.replay(request, fingerprint, time.perf_counter() - started)
         if replayed is not None:
             for notice in replayed.notices:
                 observer.notice(notice)
-            return replayed
+            return replace(replayed, route="noop")
     with executor.running(request) as running:  # a Dask cluster is reached and checked before any work
-        result = _build(running, observer, started, chromium)
+        result = replace(_build(running, observer, started, chromium), route=route)
     if fingerprint is not None:
         noop.remember(request, fingerprint, result, started_ns)
+        deltarun.remember(request, fingerprint, result, started_ns)
     return result
 
 
