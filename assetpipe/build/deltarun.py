@@ -59,10 +59,11 @@ def attempt(request: BuildRequest, fingerprint: str, observer: Observer, started
 
 
 def remember(request: BuildRequest, fingerprint: str, result: BuildResult, started_ns: int) -> None:
-    """After a full build: record every folder's listing when that build changed nothing and said nothing
-    (then its counts are what a build of the folder as it is reports); else drop any record."""
+    """After a full build that said nothing (no failure, no warning): record every folder's listing, with
+    the counts a build of the folder as it is now would report; else drop any record."""
     s = result.stats
-    steady = not (result.failures or result.notices or s.written or s.removed or unsupported(request))
+    counts = _steady(s)
+    steady = counts is not None and not (result.failures or result.notices or unsupported(request))
     try:
         record = listing.Record(request.cache_dir, request.source, create=steady)
     except (OSError, sqlite3.Error):
@@ -70,8 +71,8 @@ def remember(request: BuildRequest, fingerprint: str, result: BuildResult, start
     try:
         record.drop()
         if steady:
-            folders = ((rel, listing.settle(blob, started_ns - RACY_NS)) for rel, blob in listing.walk(request.source))
-            record.replace(fingerprint, _counts(s), folders)
+            folders = ((rel, _settled(rel, blob, started_ns)) for rel, blob in listing.walk(request.source))
+            record.replace(fingerprint, counts, folders)  # type: ignore[arg-type]
     except (OSError, sqlite3.Error):
         pass
     finally:
@@ -134,8 +135,7 @@ def _attempt(record: listing.Record, request: BuildRequest, fingerprint: str, ob
                           "written": counts["written"], "removed": counts["removed"]},
                        seconds=time.perf_counter() - started)
     folders = sorted({*found.folders, STATE_DIR})
-    record.update(now, ((rel, listing.settle(listing.listing_of(root, rel), started_ns - RACY_NS,
-                                             _OWN_STATE if rel == STATE_DIR else frozenset())) for rel in folders))
+    record.update(now, ((rel, _settled(rel, listing.listing_of(root, rel), started_ns)) for rel in folders))
     return BuildResult(root, plan, (), (), stats, route="delta")
 
 
@@ -160,8 +160,23 @@ def _compress(plan: Plan, request: BuildRequest, cache: Any, writer: Writer,
     observer.done()
 
 
-def _counts(stats: BuildStats) -> dict[str, Any]:
-    return {k: v for k, v in dataclasses.asdict(stats).items() if k != "seconds"}
+def _settled(rel: str, blob: bytes, started_ns: int) -> bytes:
+    """A folder's listing as recorded: racy entries zeroed, but the manifest and the ledger this build
+    wrote itself (a delta would otherwise never follow a build that wrote them)."""
+    return listing.settle(blob, started_ns - RACY_NS, _OWN_STATE if rel == STATE_DIR else frozenset())
+
+
+def _steady(stats: BuildStats) -> dict[str, Any] | None:
+    """The counts the next build reports when nothing changes: this build's when it changed nothing;
+    when it wrote and made no image (nor minified or optimised), every kept sidecar up to date and every
+    dropped one (too little saved) from the cache, where this build put it. None: not known here."""
+    counts = {k: v for k, v in dataclasses.asdict(stats).items() if k != "seconds"}
+    if not (stats.written or stats.removed):
+        return counts
+    if stats.images or stats.variants or stats.minified or stats.minify_runs or stats.optimized:
+        return None
+    jobs, kept = stats.encoded + stats.cache_hits + stats.up_to_date, sum(stats.kept.values())
+    return {**counts, "encoded": 0, "cache_hits": jobs - kept, "up_to_date": kept, "written": 0, "removed": 0}
 
 
 def _without(steady: Mapping[str, Any], found: Found, codecs: tuple, config: Config) -> dict[str, Any]:
