@@ -270,3 +270,38 @@ def test_a_delta_killed_at_any_put_in_place_leaves_no_record_to_trust(tmp_path: 
         clean = _sources(site, root / "clean")
         _build(clean, root / "clean-cache")
         assert snapshot(site) == snapshot(clean)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_spliced_ledger_is_the_ledger_written_whole(tmp_path: Path, seed: int,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows replaced, removed and inserted anywhere (first, last, several at one place, names JSON escapes),
+    in a file larger than the blocks it is read in: the bytes the full build's writer gives."""
+    import random
+
+    from assetpipe.build import ledger, splice
+
+    rng = random.Random(seed)
+    monkeypatch.setattr(splice, "_BLOCK", rng.choice((200, 4096, 1 << 20)))  # blocks ending anywhere in a row
+    names = ["a", "b/é.js", 'q"uote.js', "z/\\back.css", "m\u2028.json", "0.js", "~.svg"]
+    names += [f"{rng.choice('abcxyz')}/{rng.randrange(10**6)}.js" for _ in range(rng.choice((1, 5, 3000)))]
+
+    def record(name: str) -> ledger.Record:
+        return ledger.Record(f"k{rng.random()}", f"{rng.getrandbits(256):064x}", rng.randrange(10**6))
+
+    before = {name: record(name) for name in rng.sample(names, max(1, len(names) // 2))}
+    path = tmp_path / "outputs.json"
+    path.write_bytes(ledger.encode(before))
+    changes: dict[str, str | None] = {}
+    after = dict(before)
+    for name in rng.sample(names, rng.randrange(1, min(len(names), 12))):
+        if name in after and rng.random() < 0.4:
+            del after[name]
+            changes[name] = None
+        else:
+            after[name] = record(name)
+            changes[name] = ledger.row(name, after[name])
+    if not after:
+        return
+    spliced = "".join(splice.pieces(splice.locate(path, splice.LEDGER, set(changes)), changes))
+    assert spliced.encode() == ledger.encode(after)

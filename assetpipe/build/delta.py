@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +45,9 @@ class Found:
     removed: tuple[str, ...]  # sources that are gone
     records: dict[str, Record]  # the ledger's records of their sidecars (and of checked outputs)
     old: dict[str, dict]  # the manifest's entries of the changed and removed sources (and Vite's manifest)
-    files: int  # rows in the manifest
     folders: tuple[str, ...]  # the folders whose listing changed
+    manifest: splice.Layout  # where their rows are in the manifest
+    ledger: splice.Layout  # and in the ledger
 
 
 def unsupported(request: BuildRequest) -> str | None:
@@ -82,8 +84,8 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
     candidates = set(present) | set(gone)
     sidecars = {naming.sidecar(rel, codec) for rel in candidates for codec in naming.SIDECAR_SUFFIXES}
     state = root / STATE_DIR
-    rows, _ = splice.pick(state / OUTPUTS, splice.LEDGER, candidates | sidecars)
-    records = {rel: Record(e["key"], e["sha256"], int(e["size"])) for rel, e in _parsed(rows).items()}
+    outputs = splice.locate(state / OUTPUTS, splice.LEDGER, candidates | sidecars)
+    records = {rel: Record(e["key"], e["sha256"], int(e["size"])) for rel, e in _parsed(outputs.rows).items()}
     sources: list[SourceFile] = []
     for rel in present:
         path = root / rel
@@ -108,15 +110,15 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
         _plain_name(rel)
         removed.append(rel)
     wanted = {s.rel for s in sources} | set(removed) | set(manifest.VITE_MANIFESTS)
-    rows, files = splice.pick(state / manifest.NAME, splice.MANIFEST, wanted)
-    old = _parsed(rows)
+    files = splice.locate(state / manifest.NAME, splice.MANIFEST, wanted)
+    old = _parsed(files.rows)
     for rel in removed:
         if rel not in old:
             raise Fallback(f"{rel}: removed, and not a file the manifest lists")
     for rel, entry in old.items():
         if rel not in manifest.VITE_MANIFESTS:
             plain(rel, entry)
-    return Found(tuple(sources), tuple(removed), records, old, files, tuple(rel for rel, _ in changed))
+    return Found(tuple(sources), tuple(removed), records, old, tuple(rel for rel, _ in changed), files, outputs)
 
 
 def plain(rel: str, entry: dict) -> None:
@@ -162,7 +164,7 @@ def _plain_name(rel: str) -> None:
         raise Fallback(f"{rel}: named like a sidecar")
 
 
-def _parsed(rows: dict[str, str]) -> dict[str, dict]:
+def _parsed(rows: Mapping[str, str]) -> dict[str, dict]:
     found: dict[str, dict] = {}
     for rel, row in rows.items():
         value = json.loads("{" + row + "}")[rel]

@@ -121,11 +121,10 @@ def _attempt(record: listing.Record, request: BuildRequest, fingerprint: str, ob
         encode = json.JSONEncoder(sort_keys=True).encode
         rows: dict[str, str | None] = {s.rel: manifest.row(s.rel, entry(s), encode) for s in found.sources}
         rows.update((rel, None) for rel in found.removed)
-        state = root / STATE_DIR
-        writer.write_state(manifest.NAME, lambda: splice.pieces(state / manifest.NAME, splice.MANIFEST, rows))
+        writer.write_state(manifest.NAME, lambda: splice.pieces(found.manifest, rows))
         outputs = {rel: ledger.row(rel, r) if (r := writer.records.get(rel)) else None
                    for rel in {*sidecars, *orphaned, *writer.records}}
-        writer.finish(lambda: splice.pieces(state / ledger.OUTPUTS, splice.LEDGER, outputs))
+        writer.finish(lambda: splice.pieces(found.ledger, outputs))
     finally:
         writer.close()
         cache.close()
