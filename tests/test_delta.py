@@ -305,3 +305,46 @@ def test_a_spliced_ledger_is_the_ledger_written_whole(tmp_path: Path, seed: int,
         return
     spliced = "".join(splice.pieces(splice.locate(path, splice.LEDGER, set(changes)), changes))
     assert spliced.encode() == ledger.encode(after)
+
+
+def test_watch_builds_a_changed_script_as_a_delta_from_its_events(tmp_path: Path) -> None:
+    from assetpipe.watch.watcher import Watcher
+
+    site, cache = _make(tmp_path / "dist"), tmp_path / "cache"
+    lines: list[str] = []
+    watcher = Watcher(BuildRequest(site, Config(), cache, images=False, jobs=2), Quiet(), lines.append,
+                      quiet=0.3, settle=0.1)
+    routes: list[str] = []
+    built = watcher._build
+
+    def noted(changed: tuple[str, ...] = ()) -> BuildResult:  # the routes its runs took, for the test
+        result = built(changed)
+        routes.append(result.route)
+        return result
+
+    watcher._build = noted  # type: ignore[method-assign]
+    assert watcher.start().route.startswith("full")
+    import threading
+
+    thread = threading.Thread(target=watcher.loop, daemon=True)
+    thread.start()
+    try:
+        clean = tmp_path / "clean"
+        for n in range(4):  # the first run after start records (with --allow-delete, as a watcher's runs go)
+            time.sleep(RACY_NS / 1e9 + 0.2)
+            (site / "b/f3.js").write_text(_script(3, f"// edit {n}\n" * 10))
+            deadline = time.monotonic() + 60
+            while len(lines) < n + 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(lines) == n + 1, lines
+        assert routes[-1] == "delta" and routes[-2] == "delta", routes
+        time.sleep(1)
+        assert len(lines) == 4, lines  # the delta's own writes started no run
+        shutil.rmtree(clean, ignore_errors=True)
+        _sources(site, clean)
+        _build(clean, tmp_path / "clean-cache")
+        assert snapshot(site) == snapshot(clean)
+    finally:
+        watcher.stop()
+        thread.join(30)
+        watcher.close()

@@ -79,6 +79,20 @@ def changed_folders(record: listing.Record, root: Path) -> list[tuple[str, bytes
     return changed
 
 
+def named_folders(record: listing.Record, root: Path, paths: tuple[str, ...]) -> list[tuple[str, bytes]]:
+    """`changed_folders` for `assetpipe watch`, which knows the changed paths from its events: only their
+    folders' listings (and `.assetpipe/`'s) are read, not the whole folder's."""
+    recorded = record.digests()
+    changed: list[tuple[str, bytes]] = []
+    for rel in sorted({STATE_DIR, *(path.rpartition("/")[0] for path in paths)}):
+        if rel not in recorded:
+            raise Fallback(f"{rel}: a folder not in the record")
+        blob = listing.listing_of(root, rel)
+        if recorded[rel] != listing.digest(blob):
+            changed.append((rel, blob))
+    return changed
+
+
 def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], codecs: tuple[str, ...]) -> Found:
     present, gone = _names(record, changed)
     candidates = set(present) | set(gone)

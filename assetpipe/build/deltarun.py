@@ -26,7 +26,7 @@ from ..config import Config
 from ..model import Action, BuildResult, BuildStats, Encoding, Failure, Notice, Observer, OwnedFile, Plan, SourceFile
 from . import ledger, listing, manifest, splice, wire
 from .counts import _count
-from .delta import Fallback, Found, changed_folders, find, unsupported
+from .delta import Fallback, Found, changed_folders, find, named_folders, unsupported
 from .ledger import STATE_DIR
 from .plan import make_plan, wants_compression
 from .request import BuildRequest
@@ -41,7 +41,7 @@ _OWN_STATE = frozenset({manifest.NAME, ledger.OUTPUTS})
 def attempt(request: BuildRequest, fingerprint: str, observer: Observer, started: float,
             started_ns: int) -> BuildResult | str:
     """The delta build's result, or why the full build runs instead."""
-    why = unsupported(request)
+    why = "a full build asked for (assetpipe watch)" if request.changed == () else unsupported(request)
     if why is not None:
         return why
     try:
@@ -88,7 +88,8 @@ def _attempt(record: listing.Record, request: BuildRequest, fingerprint: str, ob
         raise Fallback("another config, version or switch")
     steady: dict[str, Any] = head[1]
     root, config = request.source, request.config
-    changed = changed_folders(record, root)
+    changed = changed_folders(record, root) if request.changed is None else named_folders(record, root,
+                                                                                          request.changed)
     if not changed:  # nothing changed: the recorded counts
         stats = BuildStats(**steady, seconds=time.perf_counter() - started)
         return BuildResult(root, Plan((), (), (), ()), (), (), stats, route="noop")

@@ -62,8 +62,11 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     # --measure-lcp retries a page whose load failed on the next build: never replayed as a no-op
     fingerprint = noop.fingerprint(request) if chromium is None else None
     route = "full"
-    if fingerprint is not None:  # only a few text files changed since the recorded build: those (build/delta.py)
-        delta = deltarun.attempt(request, fingerprint, observer, started, started_ns)
+    # the delta's record is a watcher's too: its memo, pool and events do not change what a build makes
+    recorded = noop.fingerprint(replace(request, scan_memo=None, encoders=None, changed=None)) if chromium is None \
+        else None
+    if recorded is not None:  # only a few text files changed since the recorded build: those (build/delta.py)
+        delta = deltarun.attempt(request, recorded, observer, started, started_ns)
         if isinstance(delta, BuildResult):
             return delta
         route = f"full (delta: {delta})"
@@ -77,7 +80,8 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         result = replace(_build(running, observer, started, chromium), route=route)
     if fingerprint is not None:
         noop.remember(request, fingerprint, result, started_ns)
-        deltarun.remember(request, fingerprint, result, started_ns)
+    if recorded is not None:
+        deltarun.remember(request, recorded, result, started_ns)
     return result
 
 
