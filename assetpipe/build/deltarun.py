@@ -41,7 +41,9 @@ _OWN_STATE = frozenset({manifest.NAME, ledger.OUTPUTS})
 def attempt(request: BuildRequest, fingerprint: str, observer: Observer, started: float,
             started_ns: int) -> BuildResult | str:
     """The delta build's result, or why the full build runs instead."""
-    why = "a full build asked for (assetpipe watch)" if request.changed == () else unsupported(request)
+    why = unsupported(request)
+    if request.changed == () or (request.scan_memo is not None and request.changed is None):
+        why = "a full build asked for (assetpipe watch's first run, a run for many paths, a caller's scan memo)"
     if why is not None:
         return why
     try:
