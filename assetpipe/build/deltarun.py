@@ -16,6 +16,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .. import naming
@@ -38,24 +39,39 @@ from .writer import Writer, WriteRefused
 _OWN_STATE = frozenset({manifest.NAME, ledger.OUTPUTS})
 
 
+@dataclass(frozen=True)
+class Declined:
+    """Why the full build runs instead of a delta; `changed`: the delta's walk found the folder changed
+    since its record, made with or after the no-op's, so the no-op's record cannot match either."""
+
+    reason: str
+    changed: bool = False
+
+
+class _Changed(Exception):
+    """A Fallback (or an error) after the walk found changes."""
+
+
 def attempt(request: BuildRequest, fingerprint: str, observer: Observer, started: float,
-            started_ns: int) -> BuildResult | str:
+            started_ns: int) -> BuildResult | Declined:
     """The delta build's result, or why the full build runs instead."""
     why = unsupported(request)
     if request.changed == () or (request.scan_memo is not None and request.changed is None):
         why = "a full build asked for (assetpipe watch's first run, a run for many paths, a caller's scan memo)"
     if why is not None:
-        return why
+        return Declined(why)
     try:
         record = listing.Record(request.cache_dir, request.source, create=False)
     except (OSError, sqlite3.Error):
-        return "no record"
+        return Declined("no record")
     try:
         return _attempt(record, request, fingerprint, observer, started, started_ns)
     except Fallback as exc:
-        return str(exc)
+        return Declined(str(exc))
+    except _Changed as exc:
+        return Declined(str(exc), changed=True)
     except (OSError, sqlite3.Error, splice.Malformed, WriteRefused, KeyError, TypeError, ValueError) as exc:
-        return f"{type(exc).__name__}: {exc}"
+        return Declined(f"{type(exc).__name__}: {exc}")
     finally:
         record.close()
 
@@ -89,12 +105,23 @@ def _attempt(record: listing.Record, request: BuildRequest, fingerprint: str, ob
     if head[0] != fingerprint:
         raise Fallback("another config, version or switch")
     steady: dict[str, Any] = head[1]
-    root, config = request.source, request.config
+    root = request.source
     changed = changed_folders(record, root) if request.changed is None else named_folders(record, root,
                                                                                           request.changed)
     if not changed:  # nothing changed: the recorded counts
         stats = BuildStats(**steady, seconds=time.perf_counter() - started)
         return BuildResult(root, Plan((), (), (), ()), (), (), stats, route="noop")
+    try:
+        return _delta(record, request, changed, steady, observer, started, started_ns)
+    except Fallback as exc:
+        raise _Changed(str(exc)) from None
+    except (OSError, sqlite3.Error, splice.Malformed, WriteRefused, KeyError, TypeError, ValueError) as exc:
+        raise _Changed(f"{type(exc).__name__}: {exc}") from None
+
+
+def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[str, bytes]], steady: dict[str, Any],
+           observer: Observer, started: float, started_ns: int) -> BuildResult:
+    root, config = request.source, request.config
     codecs = compress.codecs(config.compress) if request.compress else ()
     found = find(record, root, changed, tuple(c.name for c in codecs))
     orphaned = [r for r in found.records if any(r == naming.sidecar(g, c) for g in found.removed

@@ -61,7 +61,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                          "pip install 'assetpipe[originals]'")
     # --measure-lcp retries a page whose load failed on the next build: never replayed as a no-op
     fingerprint = noop.fingerprint(request) if chromium is None else None
-    route = "full"
+    route, replay = "full", fingerprint is not None
     # the delta's record is a watcher's too: its memo, pool and events do not change what a build makes
     recorded = noop.fingerprint(replace(request, scan_memo=None, encoders=None, changed=None)) if chromium is None \
         else None
@@ -69,8 +69,9 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         delta = deltarun.attempt(request, recorded, observer, started, started_ns)
         if isinstance(delta, BuildResult):
             return delta
-        route = f"full (delta: {delta})"
-    if fingerprint is not None:  # nothing changed since a build that changed nothing: its report again
+        route = f"full (delta: {delta.reason})"
+        replay = replay and not delta.changed  # not the folder the no-op recorded: no second walk for it
+    if replay and fingerprint is not None:  # nothing changed since a build that changed nothing: its report again
         replayed = noop.replay(request, fingerprint, time.perf_counter() - started)
         if replayed is not None:
             for notice in replayed.notices:
