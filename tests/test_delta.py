@@ -250,6 +250,7 @@ def test_a_build_asked_differently_takes_the_full_build(tmp_path: Path, what: st
     assert not result.route.startswith(("delta", "noop")), result.route
 
 
+@pytest.mark.slow
 def test_a_delta_killed_at_any_put_in_place_leaves_no_record_to_trust(tmp_path: Path) -> None:
     strace = shutil.which("strace")
     if strace is None:
