@@ -242,7 +242,8 @@ def _page_rewriter(sources: tuple[SourceFile, ...], specs: Mapping[str, PictureS
 
         return markup.rewrite(html, rel, specs, default_sizes=request.config.images.sizes,
                               eager=request.config.html.eager, svgs=svgs, hydrated=request.config.html.hydrated,
-                              lcp=lcp)
+                              lcp=lcp, viewports=tuple(markup.fold.Viewport.parse(v)
+                                                       for v in request.config.html.eager_viewports))
 
     return rewrite_page
 
