@@ -10,6 +10,8 @@ higher, never lower (the safe side: a wrong eager costs a few kB, a wrong lazy c
   the content or off-canvas on a phone), in `<head>`, `<script>`, `<style>`, `<template>`, `<noscript>`
   (scripting on), `<textarea>`, `<select>`, `<dialog>`, `<svg>`, `<math>`, and in any element with the
   `hidden` attribute;
+- a `<header>` (not inside another of those) counts as a bar of fixed height instead of its text: the
+  site's app bar above the content (MkDocs-Material's is 48 px, VitePress's 64 px);
 - text whose nearest block is a generic container (`<div>`, `<section>`, `<main>`, …) rather than a text
   block: links and labels of a site's chrome mostly, whose place CSS decides.
 """
@@ -39,7 +41,8 @@ _UNSEEN = frozenset({"head", "script", "style", "template", "noscript", "textare
 @dataclass(frozen=True)
 class Block:
     """One text block of the page: `chars` characters (whitespace collapsed) of a `kind` ("text", "item",
-    "h1", "h2", "h3": h3 to h6), after `after` watched tags (those of parse.py, by their index)."""
+    "h1", "h2", "h3": h3 to h6), after `after` watched tags (those of parse.py, by their index); or a
+    site's header bar ("bar", no characters: its text is not counted, its bar is)."""
 
     after: int
     kind: str
@@ -62,18 +65,24 @@ class _FlowTokenizer(_SpanTokenizer):
                 after = token["assetpipe_tag"] + 1
             elif kind == tokenTypes["Characters"]:
                 self._note(" ".join(token["data"].split()), after)
+            elif kind == tokenTypes["StartTag"] and token.get("name") == "header" and self._seen():
+                self.blocks.append(Block(after, "bar", 0))
+                self._block = None
             yield token
 
+    def _seen(self) -> bool:
+        """Whether what comes now is in the flow a reader sees (not in `_UNSEEN`, not `hidden`)."""
+        return not any(element.namespace not in (None, HTML_NS) or element.name in _UNSEEN
+                       or "hidden" in element.attributes for element in self.parser.tree.openElements)
+
     def _note(self, text: str, after: int) -> None:
-        if not text:
+        if not text or not self._seen():
             return
         block: Any = None
         for element in reversed(self.parser.tree.openElements):
-            name = element.name
-            if element.namespace not in (None, HTML_NS) or name in _UNSEEN or "hidden" in element.attributes:
-                return
-            if block is None and (name in _KINDS or name in _CONTAINERS):
+            if element.name in _KINDS or element.name in _CONTAINERS:
                 block = element
+                break
         if block is None or block.name not in _KINDS:
             return
         last = self.blocks[-1] if self.blocks else None

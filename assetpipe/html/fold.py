@@ -34,7 +34,9 @@ from .parse import _SPACE
 # (character width, line height, margin) in CSS px per kind of text block, at a 16 px body font:
 # a proportional font averages about 0.45-0.5 em per character, headings are larger; the margins are
 # the collapsed ones of browsers' and themes' stylesheets, rounded down.
-TEXT = {"text": (8, 22, 12), "item": (8, 22, 2), "h1": (16, 36, 20), "h2": (13, 30, 16), "h3": (10, 26, 12)}
+TEXT = {"text": (8, 26, 16), "item": (8, 26, 4), "h1": (16, 40, 40), "h2": (13, 34, 36), "h3": (10, 28, 24),
+        "bar": (1, 0, 56)}
+COLUMN = 800  # the widest text column assumed: documentation and blog themes keep theirs at 700-960 CSS px
 UNKNOWN = 0.75  # an image of unknown size: as tall as 3/4 of the viewport's width (a 4:3 photo across it)
 _VIEWPORT = re.compile(r"([0-9]{2,5})x([0-9]{2,5})")
 
@@ -88,7 +90,7 @@ def starts_inside(images: Sequence[Placed], viewports: Sequence[Viewport]) -> li
 def text_height(kind: str, chars: int, viewport: Viewport) -> float:
     """A text block's height: its lines at the viewport's width, and its margin."""
     char, line, margin = TEXT.get(kind, TEXT["text"])
-    per_line = max(1, viewport.width // char)
+    per_line = max(1, min(viewport.width, COLUMN) // char)
     return -(-chars // per_line) * line + margin
 
 
@@ -105,9 +107,10 @@ def image_height(box: Box, viewport: Viewport) -> float:
         elif width is None and height is not None:
             width = height * own_w / own_h
     if height is None:
-        return min(viewport.width * UNKNOWN, viewport.height)
-    if width is not None and width > viewport.width:
-        return height * viewport.width / width
+        return min(min(viewport.width, COLUMN) * UNKNOWN, viewport.height)
+    column = min(viewport.width, COLUMN)
+    if width is not None and width > column:
+        return height * column / width
     return float(height)
 
 
