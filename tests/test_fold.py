@@ -5,15 +5,21 @@ test_vitals.py checks the same pages in Chromium)."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import tomllib
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from assetpipe import config
 from assetpipe.html import flow, fold
 from assetpipe.html.rewrite import rewrite
 from assetpipe.model import ConfigError
 
+from .conftest import REPO
 from .test_loading import ASTRONAUT, COFFEE, HERO, ROCKET, imgs, page
 from .test_markup import IMAGES
 
@@ -92,3 +98,20 @@ def test_eager_viewports_is_checked() -> None:
     parsed = config.parse(tomllib.loads("[html]\neager_viewports = []\n"), "assetpipe.toml")
     assert parsed.html.eager_viewports == ()
     assert fold.Viewport.parse("1350x940") == fold.Viewport(1350, 940)
+
+
+@pytest.mark.parametrize(("viewports", "lazy_after"), [(None, []), ("[]", ["/img/rocket.jpg", "/img/astronaut.png"])])
+def test_a_build_of_a_real_framework_page_follows_the_setting(
+        cli: Callable[..., Result], tmp_path: Path, viewports: str | None, lazy_after: list[str]) -> None:
+    """SvelteKit's real output (fixtures/hydrated/): by default all four images eager (Chromium shows
+    them all in the first viewport: tests/test_vitals.py); `html.eager_viewports = []`: the first two."""
+    site = tmp_path / "dist"
+    shutil.copytree(REPO / "fixtures" / "hydrated" / "sveltekit", site)
+    settings = '[images]\nwidths = [320]\nformats = ["webp"]\n'
+    settings += f"[html]\neager_viewports = {viewports}\n" if viewports else ""
+    (tmp_path / "assetpipe.toml").write_text(settings)
+    result = cli("build", str(site), "--no-compress")
+    assert result.exit_code == 0, result.output
+    tags = re.findall(r"<img [^>]*>", (site / "index.html").read_text())
+    assert len(tags) == 4
+    assert [re.search(r'src="([^"]*)"', t).group(1) for t in tags if 'loading="lazy"' in t] == lazy_after  # type: ignore[union-attr]
