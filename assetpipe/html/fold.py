@@ -7,16 +7,18 @@ viewport of any of `html.eager_viewports` (by default a phone, 412 x 915 CSS px,
 1350 x 940). The offset at a viewport is the sum, in document order, of
 - the rendered height of each content image before it: the author's width and height (attributes, or
   px in the inline style), one of them with the image's aspect ratio, else the image's own size; scaled
-  down to the viewport's width when wider (CSS `max-width: 100%`, aspect kept); an image whose size
-  nothing tells counts as `UNKNOWN` of the viewport's width (4:3 across it) but at most the viewport's
-  height. Images that take no first-viewport place (nav, header logos, icons: loading.py) count 0;
+  down to the text column (the viewport's width, at most `COLUMN`) when wider (CSS `max-width: 100%`,
+  aspect kept); an image whose size nothing tells counts as `UNKNOWN` of the column's width (4:3 across
+  it) but at most the viewport's height. Images that take no first-viewport place (nav, header logos,
+  icons, footer: loading.py) count 0;
 - the height of each text block before it (html/flow.py): lines of `chars` at a character width per
-  kind over the viewport's whole width, times a line height, plus the block's margin.
-Every figure errs towards a smaller offset (the whole viewport width as the text column, no height for
-the site's header or navigation, text with no block of its own not counted, images side by side
-counted one under the other only at their own height), so the estimate marks an image eager when in
-doubt: a wrong eager costs a few kB, a wrong lazy costs LCP. Calibrated against the benchmark's MkDocs
-and Next.js pages and the framework fixtures in Chromium (docs/build.md gives the figures).
+  kind over the column, times a line height, plus the block's margin; a site's `<header>` bar counts as
+  one block of fixed height.
+Every figure errs towards a smaller offset (no side padding of the column, the smallest margins of the
+themes measured, text with no block of its own not counted, images side by side counted one under the
+other only at their own height), so the estimate marks an image eager when in doubt: a wrong eager costs
+a few kB, a wrong lazy costs LCP. Calibrated in Chromium against the benchmark's MkDocs and Next.js pages
+and the framework fixtures: every estimated top at or above the real one (docs/build.md gives the figures).
 
 Pure: image boxes and text blocks in, one answer per image out.
 """
