@@ -14,9 +14,10 @@ viewport of any of `html.eager_viewports` (by default a phone, 412 x 915 CSS px,
 - the height of each text block before it (html/flow.py): lines of `chars` at a character width per
   kind over the column, times a line height, plus the block's margin; a site's `<header>` bar counts as
   one block of fixed height.
-Every figure errs towards a smaller offset (no side padding of the column, the smallest margins of the
-themes measured, text with no block of its own not counted, images side by side counted one under the
-other only at their own height), so the estimate marks an image eager when in doubt: a wrong eager costs
+The figures err towards a smaller offset (no side padding of the column, margins and line heights at
+or under those of the documentation themes measured, text with no block of its own not counted, images
+side by side counted one under the other only at their own height; headings over a browser's defaults are
+the exception), so the estimate marks an image eager when in doubt: a wrong eager costs
 a few kB, a wrong lazy costs LCP. Calibrated in Chromium against the benchmark's MkDocs and Next.js pages
 and the framework fixtures: every estimated top at or above the real one (docs/build.md gives the figures).
 
