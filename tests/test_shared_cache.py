@@ -9,10 +9,9 @@ URL that cannot be used is one line and exit 2, before anything is written.
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,36 +20,10 @@ from click.testing import CliRunner
 from assetpipe.cli import main
 
 from .conftest import DEMO, snapshot
+from .conftest import S3_BUCKET as BUCKET
 
 pytest.importorskip("s3fs")
-BUCKET = "team-cache"
 SITE_FILES = ("assets/coffee-A-I1hS5R.jpg", "assets/index-2vZXRZ4C.js", "assets/index-AVh2cVPR.css")
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto import server as server_module
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        env.delenv("AWS_SESSION_TOKEN", raising=False)
-        server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        env.setenv("AWS_ENDPOINT_URL", endpoint)  # how s3fs (botocore) finds an S3-compatible store
-        import boto3
-
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
-        try:
-            yield endpoint
-        finally:
-            server.stop()
 
 
 @pytest.fixture

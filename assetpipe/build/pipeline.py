@@ -205,8 +205,10 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                            image_work=plan.image_work, notices=plan.notices)
         work = [j for j in plan.jobs if j.action is not Action.FRESH]
         observer.start(len(work), "compressing")
+        scanned = {s.rel: s.sha256 for s in inventory.sources}
         outcomes = execute(plan.jobs, target, {c.name: c for c in codecs}, cache,
-                           request.config.compress.min_ratio, request.jobs, request.compressors)
+                           request.config.compress.min_ratio, request.jobs, request.compressors,
+                           made=frozenset(s.rel for s in stage.sources if scanned.get(s.rel) != s.sha256))
         for outcome in outcomes:
             if isinstance(outcome, Failure):
                 if outcome.file not in {f.file for f in failures}:  # one line per file, not per sidecar

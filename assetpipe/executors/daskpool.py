@@ -33,7 +33,8 @@ _LARGEST = "2GiB"
 
 # Where a task's input is: (the folder on this machine, the files of it the task reads, the argument
 # the worker's function gets with the input's location)
-Inputs = Callable[[Any], tuple[Path, tuple[str, ...], Any]]
+# A task's inputs: the folder, the files it reads there, those of them this build wrote, the function's argument.
+Inputs = Callable[[Any], tuple[Path, tuple[str, ...], tuple[str, ...], Any]]
 WorkerFunction = Callable[[Any, Where, int], Any]
 
 
@@ -101,8 +102,8 @@ class DaskPool:
 
         while self._queue and len(self._running) < self._window:
             task = self._queue.popleft()
-            root, rels, argument = self._inputs(task.argument)
-            where = self._placement.where(root, rels)
+            root, rels, made, argument = self._inputs(task.argument)
+            where = self._placement.where(root, rels, made)
             resources = None
             if self._budget is not None and task.cost > 0:
                 resources = {"MP": min(task.cost, self._budget)}

@@ -9,7 +9,6 @@ cache is read and written on the calling thread. Nothing here writes into the bu
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +17,7 @@ from .. import naming
 from ..cache import store as cache_keys
 from ..cache.store import Cache
 from ..config import ImagesConfig
-from ..executors.seam import TaskPool, Where, read_input
+from ..executors.seam import TaskPool, Where, read_planned
 from ..globs import matches
 from ..model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
 from . import decode, encode, renditions
@@ -372,11 +371,12 @@ def _encode_task(task: tuple[ImageJob, Path, ImageSettings, bool], cores: int
 
 
 def worker_inputs(task: tuple[ImageJob, Path, ImageSettings, bool]
-                  ) -> tuple[Path, tuple[str, ...], tuple[ImageJob, ImageSettings, bool]]:
-    """A task as another executor sends it (executors/daskpool.py): the folder and the file it reads,
-    and the argument of `encode_on_worker`, which gets the input where that worker can read it."""
+                  ) -> tuple[Path, tuple[str, ...], tuple[str, ...], tuple[ImageJob, ImageSettings, bool]]:
+    """A task as another executor sends it (executors/daskpool.py): the folder and the file it reads (an
+    original: never one this build wrote), and the argument of `encode_on_worker`, which gets the input
+    where that worker can read it."""
     job, source_root, settings, everything = task
-    return source_root, (job.source.rel,), (job, settings, everything)
+    return source_root, (job.source.rel,), (), (job, settings, everything)
 
 
 def encode_on_worker(task: tuple[ImageJob, ImageSettings, bool], where: Where, cores: int
@@ -384,14 +384,9 @@ def encode_on_worker(task: tuple[ImageJob, ImageSettings, bool], where: Where, c
     """On a worker: read one source, check it is what was planned, render what it needs (all that is not
     on disk when `everything`, the cache having lost some), on `cores` threads."""
     job, settings, everything = task
-    try:
-        data = read_input(where, job.source.rel)
-    except FileNotFoundError:
-        return Failure(job.source.rel, "vanished during the build")
-    except OSError as exc:
-        return Failure(job.source.rel, f"cannot read: {exc.strerror or exc}")
-    if hashlib.sha256(data).hexdigest() != job.source.sha256:
-        return Failure(job.source.rel, "changed during the build; run the build again")
+    data = read_planned(where, job.source.rel, job.source.sha256)
+    if isinstance(data, str):
+        return Failure(job.source.rel, data)
     needed = (Action.ENCODE, Action.CACHED) if everything else (Action.ENCODE,)
     wanted = sorted({(r.format, r.width) for r in job.renditions if r.action in needed}, key=lambda o: o[1])
     try:
