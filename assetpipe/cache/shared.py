@@ -9,6 +9,11 @@ temporary name first and then moved to its key (on S3 a copy and a delete, on a 
 rename), so a reader never sees half of one under its key; one that is truncated or damaged all the
 same (a disk, a hand) no longer matches its sha256 and reads as a miss: encoded again, never shipped.
 
+Lookups are listings where that is cheaper: the first key looked up in a key folder (`v1/ab/`) is asked
+for alone, the second lists the folder (one request per 1,000 keys on S3) and every later lookup there is
+answered from that listing, so a cold build of 100,000 images costs a few hundred listings, not a request
+per output. A key another machine publishes after the listing is a miss (encoded again, the same bytes).
+
 The URL is reached once before the build starts: no credentials, a missing bucket or an unreachable
 host is one line and exit 2, before anything is written. After that, a failed read or write of the
 shared store costs speed only, as with the local cache.
@@ -28,6 +33,7 @@ from .store import Cache
 
 _TAG = b"APC1"
 _LAYOUT = "v1"
+_LIST_AFTER = 2  # keys looked up in one key folder, after which it is listed instead of asked key by key
 
 
 class SharedStore:
@@ -39,6 +45,8 @@ class SharedStore:
         self._root = root.rstrip("/")
         protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
         self._folders = "file" in protocols or "local" in protocols  # an object store has keys, not folders
+        self._asked: dict[str, set[str]] = {}  # key folder -> the keys looked up there, until it is listed
+        self._listed: dict[str, set[str]] = {}  # key folder -> the keys its listing held (and this build put)
 
     def _write(self, path: str, data: bytes) -> None:
         if self._folders:
@@ -53,13 +61,36 @@ class SharedStore:
     def _path(self, key: str) -> str:
         return f"{self._root}/{_LAYOUT}/{key[:2]}/{key}"
 
+    def _known(self, key: str) -> bool | None:
+        """Whether the key is in the store by its folder's listing; None while that folder is not listed."""
+        folder = key[:2]
+        if folder not in self._listed:
+            asked = self._asked.setdefault(folder, set())
+            asked.add(key)
+            if len(asked) < _LIST_AFTER:
+                return None
+            try:
+                names = self._fs.ls(f"{self._root}/{_LAYOUT}/{folder}", detail=False)
+            except FileNotFoundError:
+                names = []
+            except Exception:  # an unreachable store: asked key by key, each a miss
+                return None
+            self._listed[folder] = {str(name).rstrip("/").rpartition("/")[2] for name in names}
+            del self._asked[folder]
+        return key in self._listed[folder]
+
     def has(self, key: str) -> bool:
+        known = self._known(key)
+        if known is not None:
+            return known
         try:
             return bool(self._fs.exists(self._path(key)))
         except Exception:  # an unreachable store is a miss
             return False
 
     def get(self, key: str) -> bytes | None:
+        if self._known(key) is False:
+            return None
         try:
             blob = self._fs.cat_file(self._path(key))
         except Exception:
@@ -75,6 +106,8 @@ class SharedStore:
         try:
             self._write(temporary, _TAG + hashlib.sha256(payload).digest() + payload)
             self._move(temporary, final)
+            if key[:2] in self._listed:
+                self._listed[key[:2]].add(key)
         except Exception:  # a shared store that cannot be written only costs speed
             with contextlib.suppress(Exception):
                 self._fs.rm(temporary)
