@@ -34,6 +34,9 @@ from .store import Cache
 _TAG = b"APC1"
 _LAYOUT = "v1"
 _LIST_AFTER = 2  # keys looked up in one key folder, after which it is listed instead of asked key by key
+# Listed keys held at most, as 64-bit prefixes (about 70 bytes each in a set: 70 MB): a store never pruned
+# may hold tens of millions; past this, the remaining folders are asked key by key.
+_LISTED_MAX = 1_000_000
 
 
 class SharedStore:
@@ -46,7 +49,8 @@ class SharedStore:
         protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
         self._folders = "file" in protocols or "local" in protocols  # an object store has keys, not folders
         self._asked: dict[str, set[str]] = {}  # key folder -> the keys looked up there, until it is listed
-        self._listed: dict[str, set[str]] = {}  # key folder -> the keys its listing held (and this build put)
+        self._listed: dict[str, set[int]] = {}  # key folder -> its listing's keys (and this build's), by _short
+        self._held = 0  # keys in _listed
 
     def _write(self, path: str, data: bytes) -> None:
         if self._folders:
@@ -67,7 +71,7 @@ class SharedStore:
         if folder not in self._listed:
             asked = self._asked.setdefault(folder, set())
             asked.add(key)
-            if len(asked) < _LIST_AFTER:
+            if len(asked) < _LIST_AFTER or self._held >= _LISTED_MAX:
                 return None
             try:
                 names = self._fs.ls(f"{self._root}/{_LAYOUT}/{folder}", detail=False)
@@ -75,9 +79,10 @@ class SharedStore:
                 names = []
             except Exception:  # an unreachable store: asked key by key, each a miss
                 return None
-            self._listed[folder] = {str(name).rstrip("/").rpartition("/")[2] for name in names}
+            self._listed[folder] = {_short(str(name).rstrip("/").rpartition("/")[2]) for name in names}
+            self._held += len(self._listed[folder])
             del self._asked[folder]
-        return key in self._listed[folder]
+        return _short(key) in self._listed[folder]
 
     def has(self, key: str) -> bool:
         known = self._known(key)
@@ -107,7 +112,7 @@ class SharedStore:
             self._write(temporary, _TAG + hashlib.sha256(payload).digest() + payload)
             self._move(temporary, final)
             if key[:2] in self._listed:
-                self._listed[key[:2]].add(key)
+                self._listed[key[:2]].add(_short(key))
         except Exception:  # a shared store that cannot be written only costs speed
             with contextlib.suppress(Exception):
                 self._fs.rm(temporary)
@@ -177,6 +182,15 @@ def local_path(url: str | None) -> Path | None:
     if url is None or not url.startswith("file://"):
         return None
     return Path(unquote(urlsplit(url).path))
+
+
+def _short(key: str) -> int:
+    """A key by its first 64 bits. Two keys sharing them (one in 2^64) would make a miss look like a hit
+    at plan time; its read then finds nothing and the output is encoded, as for an entry gone since."""
+    try:
+        return int(key[:16], 16)
+    except ValueError:  # not a key of ours (a stray object in the folder)
+        return -1
 
 
 def _reason(exc: BaseException) -> str:
