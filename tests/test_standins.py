@@ -108,6 +108,7 @@ def test_each_rendition_an_in_place_img_names_has_avif_and_webp_stored_once(buil
 
 def test_the_upload_plan_carries_them_with_their_own_type(built: Path) -> None:
     items = {item.file: item for item in upload.read_plan(built, UploadConfig()).items()}
+    assert _stand_ins(built)
     for rel in _stand_ins(built):
         item = items[rel]
         assert item.content_type == f"image/{rel.rsplit('.', 1)[1]}" and item.content_encoding is None
