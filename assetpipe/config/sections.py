@@ -65,8 +65,8 @@ class ImagesConfig:
         100_000_000, "refuses decompression bombs before decoding; 100 MP is above any real photo",
         _integer(1, 2**40))
     timeout: float = _setting(
-        300.0, "seconds per image: a stuck or pathological encode stops there; a 24 MP photo takes about 15 s "
-               "here, a 100 MP one about a minute",
+        300.0, "seconds per image (0: no limit): a stuck or pathological encode stops there; a 24 MP photo takes "
+               "about 15 s here, a 100 MP one about a minute",
         _number(0.0, 86_400.0))
     negotiate: bool = _setting(
         True, "same-URL .avif/.webp sidecars reach images that only JavaScript names (Vite/React apps)",
