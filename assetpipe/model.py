@@ -232,6 +232,9 @@ class BuildResult:
     outputs: frozenset[str] = frozenset()  # which of `left` are assetpipe's outputs
     refusal: str | None = None  # --dry-run: why the real build would stop before writing (safety.py; exit 2)
     lcp: tuple[LcpPage, ...] = ()  # --measure-lcp: each page with images, what its loads found (build/lcp.py)
+    # How the build ran: "full"; "noop" (the recorded report given again, build/noop.py); "delta" (only the
+    # changed files, build/delta.py); "full (delta: WHY)" when a delta was tried and could not apply.
+    route: str = "full"
 
     @property
     def exit_code(self) -> int:

@@ -369,3 +369,22 @@ def test_a_manifest_out_of_the_builds_layout_gives_the_same_errors(cli, tmp_path
     assert result.exit_code == 2 and "files.b.js: not a manifest entry (no size)" in result.stderr
     files = as_json(cli("diff", str(out_of_order), str(out_of_order), "--format", "json"))["files"]
     assert sorted(f["key"] for f in files) == ["a.js", "b.js"]
+
+
+def test_without_brotli_the_gzip_sidecar_is_what_goes_over_the_wire(cli, site, tmp_path) -> None:
+    """`compress.formats` without Brotli: the snippets fall through to gzip, and so does the count (it said
+    no text file was any smaller). diff's columns are the two servers' as before (its Brotli one computed
+    where there is no .br)."""
+    (tmp_path / "assetpipe.toml").write_text('[compress]\nformats = ["gzip", "zstd"]\n')
+    built = cli("build", str(site), "--cache-dir", str(tmp_path / "cache"), "--no-images", "--json")
+    assert built.exit_code == 0, built.stderr
+    manifest = json.loads((site / ".assetpipe" / "manifest.json").read_text())["files"]
+    gzipped = {rel: e for rel, e in manifest.items() if "gzip" in e.get("encodings", {})}
+    assert gzipped and not [rel for rel, e in manifest.items() if "br" in e.get("encodings", {})]
+    saved = sum(e["size"] - e["encodings"]["gzip"]["size"] for rel, e in gzipped.items()
+                if not rel.endswith(".map") and not rel.startswith(".vite/"))
+    document = json.loads(built.stdout)["bytes"]
+    assert saved > 0 and document["original"] - document["over_the_wire"] == saved
+    head = as_json(cli("diff", str(tmp_path / "none"), str(site), "--format", "json"))["totals"]["total"]["head"]
+    assert head["gzip"] == document["over_the_wire"]  # diff's Brotli column is what Brotli would send: computed
+    assert head["brotli"] < head["gzip"]

@@ -28,7 +28,7 @@ from assetpipe.build import ledger
 from assetpipe.build.pipeline import BuildRequest, build
 from assetpipe.cli import main
 from assetpipe.config import Config
-from assetpipe.executors.testhooks import ARM_VARIABLE
+from assetpipe.executors.testhooks import ARM_VARIABLE, STALL_VARIABLE
 from assetpipe.model import Failure, Notice
 
 from .conftest import DEMO, snapshot
@@ -50,6 +50,7 @@ def scheduler(arm_dir: Path) -> Iterator[str]:
     """The module's cluster; its workers' environment names the arm file of the worker-death test."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(ARM_VARIABLE, str(arm_dir / "arm"))
+        patch.setenv(STALL_VARIABLE, str(arm_dir / "stall"))
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                            dashboard_address=":0", resources={"MP": 24.0},
                                            silence_logs=logging.CRITICAL)
@@ -103,6 +104,28 @@ def test_a_worker_killed_mid_task_is_replaced_and_the_build_is_the_same(
     assert (arm_dir / "arm.fired").exists()  # a worker did die in the middle of a task
     (arm_dir / "arm.fired").unlink()
     assert result.exit_code == 0, result.output
+    assert snapshot(site) == reference
+
+
+def test_an_image_past_images_timeout_fails_alone_and_the_build_goes_on(
+        scheduler: str, reference: dict[str, str], site: Path, tmp_path: Path, arm_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first image task stalls (testhooks: two minutes, as a stuck encoder would); images.timeout is 5 s.
+    The build stops waiting for it, names it, builds everything else, and a rebuild is the clean build."""
+    (tmp_path / "assetpipe.toml").write_text("[images]\ntimeout = 5\n")
+    monkeypatch.chdir(tmp_path)
+    (arm_dir / "stall").write_bytes(b"")
+    result = run("build", str(site), "--cache-dir", str(tmp_path / "cache"), "--executor", scheduler, "--json")
+    assert (arm_dir / "stall.fired").exists()  # a task did stall
+    (arm_dir / "stall.fired").unlink()
+    assert result.exit_code == 1, result.output
+    failures = json.loads(result.stdout)["failures"]
+    assert len(failures) == 1, failures
+    assert failures[0]["reason"] == "took longer than images.timeout (5 s) on a Dask worker; stopped waiting"
+    assert failures[0]["file"] in {rel for rel in reference if rel.endswith((".jpg", ".png"))}
+    assert "Traceback" not in result.output
+    again = run("build", str(site), "--cache-dir", str(tmp_path / "cache"), "--executor", scheduler, "-q")
+    assert again.exit_code == 0, again.output
     assert snapshot(site) == reference
 
 

@@ -8,11 +8,13 @@ URL that cannot be used is one line and exit 2, before anything is written.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import logging
 import shutil
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,36 +23,10 @@ from click.testing import CliRunner
 from assetpipe.cli import main
 
 from .conftest import DEMO, snapshot
+from .conftest import S3_BUCKET as BUCKET
 
 pytest.importorskip("s3fs")
-BUCKET = "team-cache"
 SITE_FILES = ("assets/coffee-A-I1hS5R.jpg", "assets/index-2vZXRZ4C.js", "assets/index-AVh2cVPR.css")
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto import server as server_module
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        env.delenv("AWS_SESSION_TOKEN", raising=False)
-        server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        env.setenv("AWS_ENDPOINT_URL", endpoint)  # how s3fs (botocore) finds an S3-compatible store
-        import boto3
-
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
-        try:
-            yield endpoint
-        finally:
-            server.stop()
 
 
 @pytest.fixture
@@ -170,3 +146,45 @@ def test_a_file_url_inside_the_build_folder_is_refused(machine) -> None:
     assert result.exit_code == 2
     assert "inside" in result.stderr and "would be deployed" in result.stderr
     assert snapshot(site.parent) == before
+
+
+def test_lookups_of_many_keys_list_their_folders_instead_of_asking_key_by_key(s3_endpoint: str) -> None:
+    """A shared cache at catalogue scale, where each key folder holds many keys: a fresh store (another
+    machine) looks up 200 keys that are there and 200 that are not, in 16 key folders. Each is answered
+    right, and the requests are about one listing per key folder, not one (or two) per key."""
+    from assetpipe.cache.shared import open_store
+
+    url = f"s3://{BUCKET}/listing"
+    keys = (hashlib.sha256(f"key {n}".encode()).hexdigest() for n in itertools.count())
+    chosen = list(itertools.islice((key for key in keys if key[0] == "0"), 400))  # 16 folders, 25 keys each
+    present, absent = chosen[:200], chosen[200:]
+    writer = open_store(url, write=True)
+    for n, key in enumerate(present):
+        writer.put(key, f"payload {n}".encode())
+    requests: list[str] = []
+
+    class Requests(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            requests.append(record.getMessage())
+
+    werkzeug = logging.getLogger("werkzeug")
+    handler, level = Requests(), werkzeug.level
+    werkzeug.addHandler(handler)
+    werkzeug.setLevel(logging.INFO)
+    try:
+        reader = open_store(url, write=False)
+        found = {key: reader.get(key) for key in absent + present}
+        answered = [reader.has(key) for key in present + absent]
+    finally:
+        werkzeug.removeHandler(handler)
+        werkzeug.setLevel(level)
+    assert all(found[key] == f"payload {n}".encode() for n, key in enumerate(present))
+    assert all(found[key] is None for key in absent)
+    assert answered == [True] * len(present) + [False] * len(absent)
+    folders = len({key[:2] for key in present + absent})
+    ours = [r for r in requests if "listing/v1/" in r and "/tmp/" not in r]
+    payloads = [r for r in ours if '"GET /team-cache/listing/v1/' in r and '" 200 ' in r]
+    assert len(payloads) == len(present)  # each present key's bytes read once: has() asked no one
+    # The rest: the first key of each folder asked alone (a GET), and each folder's listing. Key by key,
+    # has() and get() would have cost 1 to 2 requests each, 800 or more here.
+    assert len(ours) - len(payloads) <= 3 * folders, len(ours)

@@ -55,5 +55,6 @@ def running(request: BuildRequest) -> Iterator[BuildRequest]:
 
     with cluster.session(spec, versions, source=request.source, workers_dir=request.workers_dir,
                          megapixels=imagestage.IN_FLIGHT_MEGAPIXELS, cores=request.jobs) as dask:
-        yield replace(request, encoders=dask.pool(imagestage.encode_on_worker, imagestage.worker_inputs),
+        yield replace(request, encoders=dask.pool(imagestage.encode_on_worker, imagestage.worker_inputs,
+                                                  request.config.images.timeout),
                       compressors=dask.pool(run.encode_batch, run.batch_inputs))

@@ -117,8 +117,19 @@ def stream(
     whole document (90 MB of text at 200,000 files)."""
     entry = _entries(sources, encodings, vite, minified, images, optimized, immutable)
     encode = json.JSONEncoder(sort_keys=True).encode
-    rows = (f"    {encode(source.rel)}: {encode(entry(source))}" for source in sorted(sources, key=_rel))
+    rows = (row(source.rel, entry(source), encode) for source in sorted(sources, key=_rel))
     return json_pieces({"schema": SCHEMA, "files": {}, "failures": _failures(failures)}, {"files": rows})
+
+
+def row(rel: str, entry: Mapping[str, Any], encode: Callable[[Any], str]) -> str:
+    """One file's line of the manifest, without its separator (build/splice.py writes these too)."""
+    return f"    {encode(rel)}: {encode(entry)}"
+
+
+def entries(sources: tuple[SourceFile, ...], encodings: Mapping[str, Mapping[str, Encoding]], vite: ViteManifest,
+            immutable: Mapping[str, str]) -> Callable[[SourceFile], dict[str, Any]]:
+    """One file's manifest entry, as `stream` makes it for a file neither minified, optimised nor an image."""
+    return _entries(sources, encodings, vite, immutable=immutable)
 
 
 def _rel(source: SourceFile) -> str:

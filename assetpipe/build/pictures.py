@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..cache.store import Cache
 from ..html.picture import PictureSpec
 from ..html.svgsize import LIMIT, SvgSize, size_of
-from ..images import decide
+from ..images import decide, standins
 from ..images import originals as originals_stage
 from ..images import stage as imagestage
 from ..model import Action, Encoding, Failure, Minified, Notice, Observer, SourceFile
@@ -89,6 +89,10 @@ def _take_images(outcomes: Iterator[imagestage.ImageResult | Failure], request: 
             entry = dict(decision.entry)
             entry["variants"] = [{**v, "file": redirected.get(v["file"], v["file"])} for v in entry["variants"]
                                  if v["file"] not in refused]
+            if refused & {name for name, _ in decision.stand_ins}:  # named in no variant's `encodings`
+                entry["variants"] = standins.listed([{k: e for k, e in v.items() if k != "encodings"}
+                                                     for v in entry["variants"]],
+                                                    standins.encodings(decision.keep), frozenset(refused))
             entries[outcome.job.source.rel] = entry
             if entry["variants"]:  # an image with sidecars alone has no <picture> (an earlier one is undone)
                 specs[outcome.job.source.rel] = decide.picture_spec(outcome.job, entry)
@@ -108,7 +112,7 @@ def _write_renditions(decision: decide.Decision, writer: Writer, notices: list[N
     the name: noticed, left alone). `redirected` gets the variants that could not be linked: their
     entries name the sidecar instead."""
     refused: set[str] = set()
-    twins = dict(decision.twins)
+    twins = dict(decision.twins) | dict(decision.stand_ins)
     # the work, kept or not (a variant not worth writing was encoded or read all the same), counted as
     # --dry-run plans it; an earlier output now removed is counted as removed, below
     done = [(p.rendition.key, p.work) for p in decision.keep]
@@ -147,12 +151,38 @@ def _write_renditions(decision: decide.Decision, writer: Writer, notices: list[N
                 writer.remove(variant)
             continue
         counts["variants"] += 1
+    _write_stand_ins(decision, writer, notices, observer, counts, refused)
     for produced in decision.drop:
         # on disk from an earlier build, no longer worth it (not a variant whose bytes are its sidecar's)
         if produced.work is Action.FRESH and produced.rendition.file in writer.records:
             writer.remove(produced.rendition.file)
             counts["removed"] += 1
     return refused
+
+
+def _write_stand_ins(decision: decide.Decision, writer: Writer, notices: list[Notice], observer: Observer,
+                     counts: dict[str, int], refused: set[str]) -> None:
+    """Each fallback rendition's same-URL sidecar (images/standins.py) as a hard link to the file holding its
+    bytes; where the file system cannot link, a copy of them (the `srcset` names the fallback rendition, so
+    no other name can stand in). One a user's file holds the name of is refused (noticed, left alone)."""
+    for name, holder in decision.stand_ins:
+        if holder in refused:
+            refused.add(name)
+            continue
+        produced = next(p for p in decision.keep if p.rendition.file == name)
+        try:
+            try:
+                counts["written"] += writer.link(name, holder, produced.rendition.key)
+            except OSError:  # no hard links here (EXDEV, say): the same bytes as a file of its own
+                data = produced.data if produced.data is not None else (writer.target / holder).read_bytes()
+                counts["written"] += writer.write(name, data, produced.rendition.key)
+        except WriteRefused as exc:
+            refused.add(name)
+            notice = Notice(name, str(exc).split(": ", 1)[-1])
+            notices.append(notice)
+            observer.notice(notice)
+            continue
+        counts["variants"] += 1
 
 
 def _settle_original(outcome: imagestage.ImageResult, request: BuildRequest, cache: Cache,
@@ -242,7 +272,8 @@ def _page_rewriter(sources: tuple[SourceFile, ...], specs: Mapping[str, PictureS
 
         return markup.rewrite(html, rel, specs, default_sizes=request.config.images.sizes,
                               eager=request.config.html.eager, svgs=svgs, hydrated=request.config.html.hydrated,
-                              lcp=lcp)
+                              lcp=lcp, viewports=tuple(markup.fold.Viewport.parse(v)
+                                                       for v in request.config.html.eager_viewports))
 
     return rewrite_page
 

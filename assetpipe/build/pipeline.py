@@ -36,7 +36,7 @@ from ..model import (
     SourceFile,
     UsageError,
 )
-from . import executor, lcp, ledger, manifest, noop, safety, wire
+from . import deltarun, executor, lcp, ledger, manifest, noop, safety, wire
 from .counts import _count, _reason, _report
 from .ledger import Record
 from .pictures import _described, _page_rewriter, _rewrite_pages, _run_images
@@ -61,16 +61,28 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                          "pip install 'assetpipe[originals]'")
     # --measure-lcp retries a page whose load failed on the next build: never replayed as a no-op
     fingerprint = noop.fingerprint(request) if chromium is None else None
-    if fingerprint is not None:  # nothing changed since a build that changed nothing: its report again
+    route, replay = "full", fingerprint is not None
+    # the delta's record is a watcher's too: its memo, pool and events do not change what a build makes
+    recorded = noop.fingerprint(replace(request, scan_memo=None, encoders=None, changed=None)) if chromium is None \
+        else None
+    if recorded is not None:  # only a few text files changed since the recorded build: those (build/delta.py)
+        delta = deltarun.attempt(request, recorded, observer, started, started_ns)
+        if isinstance(delta, BuildResult):
+            return delta
+        route = f"full (delta: {delta.reason})"
+        replay = replay and not delta.changed  # not the folder the no-op recorded: no second walk for it
+    if replay and fingerprint is not None:  # nothing changed since a build that changed nothing: its report again
         replayed = noop.replay(request, fingerprint, time.perf_counter() - started)
         if replayed is not None:
             for notice in replayed.notices:
                 observer.notice(notice)
-            return replayed
+            return replace(replayed, route="noop")
     with executor.running(request) as running:  # a Dask cluster is reached and checked before any work
-        result = _build(running, observer, started, chromium)
+        result = replace(_build(running, observer, started, chromium), route=route)
     if fingerprint is not None:
         noop.remember(request, fingerprint, result, started_ns)
+    if recorded is not None:
+        deltarun.remember(request, recorded, result, started_ns)
     return result
 
 
@@ -113,12 +125,14 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
     settings = imagestage.settings_from(request.config.images)
     if request.images:
         has_images = any(s.kind is Kind.IMAGE for s in image_sources)  # else no page needs reading now
-        shown = _shown_images(inventory.sources, request) if has_images and request.config.html.rewrite else {}
+        shown, in_place = (_shown_images(inventory.sources, request) if has_images and request.config.html.rewrite
+                           else ({}, frozenset()))
         image_plan = imagestage.plan_images(image_sources,
                                             originals_stage.original_reader(request.source, optimized, cache),
                                             target_inventory.owned, request.config.images, settings, cache.has,
                                             shown=lambda rel: None in shown.get(rel, ()),
                                             shown_at=lambda rel: frozenset(w for w in shown.get(rel, ()) if w),
+                                            in_place=in_place.__contains__,
                                             stored_size=lambda key: None if (data := cache.get(key)) is None
                                             else len(data))
         for failure in image_plan.failures:
@@ -205,8 +219,10 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                            image_work=plan.image_work, notices=plan.notices)
         work = [j for j in plan.jobs if j.action is not Action.FRESH]
         observer.start(len(work), "compressing")
+        scanned = {s.rel: s.sha256 for s in inventory.sources}
         outcomes = execute(plan.jobs, target, {c.name: c for c in codecs}, cache,
-                           request.config.compress.min_ratio, request.jobs, request.compressors)
+                           request.config.compress.min_ratio, request.jobs, request.compressors,
+                           made=frozenset(s.rel for s in stage.sources if scanned.get(s.rel) != s.sha256))
         for outcome in outcomes:
             if isinstance(outcome, Failure):
                 if outcome.file not in {f.file for f in failures}:  # one line per file, not per sidecar
@@ -278,25 +294,30 @@ def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writ
             failures.append(_report(observer, Failure(rel, f"cannot minify in place: {_reason(exc)}")))
 
 
-def _shown_images(sources: tuple[SourceFile, ...], request: BuildRequest) -> dict[str, frozenset[int | None]]:
+def _shown_images(sources: tuple[SourceFile, ...], request: BuildRequest
+                  ) -> tuple[dict[str, frozenset[int | None]], frozenset[str]]:
     """The images some page's markup shows (`<img src/srcset>`, `<source srcset>`, an earlier run's
     `<picture>`): the ones width variants are made for, each with the widths in CSS px its authors gave
-    it (None: a page shows it with none). A page that cannot be read shows none (its failure is reported
-    when the rewrite reads it)."""
+    it (None: a page shows it with none); and those an `<img>` given attributes in place shows (a hydrated
+    root: their fallback renditions get same-URL sidecars). A page that cannot be read shows none (its
+    failure is reported when the rewrite reads it)."""
     pages = [s for s in sources if s.media_type == "text/html"]
     if not pages:
-        return {}
-    from ..html.shown import shown_widths  # here: html5lib is imported only by a build that has pages
+        return {}, frozenset()
+    from ..html.shown import shown_on_page  # here: html5lib is imported only by a build that has pages
 
     shown: dict[str, frozenset[int | None]] = {}
+    in_place: set[str] = set()
+    hydrated = request.config.html.hydrated if request.config.images.negotiate else None
     for page in pages:
         try:
-            found = shown_widths((request.source / page.rel).read_bytes(), page.rel)
+            found, given = shown_on_page((request.source / page.rel).read_bytes(), page.rel, hydrated)
         except OSError:
             continue
+        in_place |= given
         for rel, widths in found.items():
             shown[rel] = shown.get(rel, frozenset()) | widths
-    return shown
+    return shown, frozenset(in_place)
 
 
 def _out_inventory(out: Path, exclude: tuple[Path, ...]) -> Inventory:

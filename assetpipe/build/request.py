@@ -27,6 +27,10 @@ class BuildRequest:
     images: bool = True
     scan_memo: StatMemo | None = None  # `assetpipe watch`: one memo across its runs (else one per build)
     encoders: TaskPool | None = None  # `assetpipe watch`: one pool of image workers across its runs
+    # `assetpipe watch`: the paths its events named since the last run; a delta (build/delta.py) then reads
+    # only their folders' listings instead of walking the whole folder. (): a full build, no delta (the
+    # watcher's first run, and a run for many paths: it needs what the whole folder holds)
+    changed: tuple[str, ...] | None = None
     executor: str = "local"  # where the encodes run (executors/seam.py): local, dask://HOST:PORT, dask-local[:N]
     workers_dir: str | None = None  # where Dask workers read the build folder (a path or URL); else bytes are sent
     shared_cache: str | None = None  # an fsspec URL: the cache shared with other machines (cache/shared.py)

@@ -10,7 +10,6 @@ largest files first: a task per small file would cost more in scheduling (a few 
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -18,14 +17,10 @@ from pathlib import Path
 
 from ..cache.store import Cache
 from ..compress.codecs import Codec, keep
-from ..executors.seam import TaskFailed, TaskPool, Where, read_input
+from ..executors.seam import TaskFailed, TaskPool, Where, read_planned
 from ..model import Action, Encoded, Failure, Job
 
 BATCH_BYTES = 1 << 20  # about a second of Brotli q11 work per task, against ~3 ms of a scheduler's per task
-
-
-class SourceChanged(Exception):
-    pass
 
 
 def execute(
@@ -36,15 +31,17 @@ def execute(
     min_ratio: float,
     workers: int,
     pool: TaskPool | None = None,
+    made: frozenset[str] = frozenset(),
 ) -> Iterator[Encoded | Failure]:
     """Yield one Encoded (or a Failure) per job, as each is ready.
 
     Encoding goes to the pool, longest first, so no core idles at the end on one long job. The cache
     is read and written on this thread only, while the pool works. With `pool` (another executor's),
-    the encodes go there in batches instead of to this machine's threads.
+    the encodes go there in batches instead of to this machine's threads; `made`: the sources this build
+    wrote (rewritten pages, minified files), sent with their tasks to workers that read a mirror of the folder.
     """
     if pool is not None:
-        yield from _execute_batches(jobs, source_root, codecs, cache, min_ratio, pool)
+        yield from _execute_batches(jobs, source_root, codecs, cache, min_ratio, pool, made)
         return
     encode = sorted((j for j in jobs if j.action is Action.ENCODE), key=lambda j: (-j.source.size, j.output))
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="assetpipe")
@@ -91,14 +88,8 @@ def _encode(job: Job, source_root: Where, codec: Codec, min_ratio: float) -> Enc
 
 def _read_checked(job: Job, where: Where) -> bytes | Failure:
     """A job's source as planned (its sha256), or why not."""
-    try:
-        return _read_verified(where, job.source.rel, job.source.sha256)
-    except FileNotFoundError:
-        return Failure(job.source.rel, "vanished during the build")
-    except SourceChanged:
-        return Failure(job.source.rel, "changed during the build; run the build again")
-    except OSError as exc:
-        return Failure(job.source.rel, f"cannot read: {exc.strerror or exc}")
+    data = read_planned(where, job.source.rel, job.source.sha256)
+    return Failure(job.source.rel, data) if isinstance(data, str) else data
 
 
 def _compress(job: Job, original: bytes, codec: Codec, min_ratio: float) -> Encoded | Failure:
@@ -109,15 +100,8 @@ def _compress(job: Job, original: bytes, codec: Codec, min_ratio: float) -> Enco
     return Encoded(job, len(data), keep(job.source.size, len(data), min_ratio), data, Action.ENCODE)
 
 
-def _read_verified(where: Where, rel: str, sha256: str) -> bytes:
-    data = read_input(where, rel)
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise SourceChanged(rel)
-    return data
-
-
 def _execute_batches(jobs: tuple[Job, ...], source_root: Path, codecs: dict[str, Codec], cache: Cache,
-                     min_ratio: float, pool: TaskPool) -> Iterator[Encoded | Failure]:
+                     min_ratio: float, pool: TaskPool, made: frozenset[str]) -> Iterator[Encoded | Failure]:
     """`execute` on another executor's pool: what is fresh or cached first, then the encodes in batches."""
     encode = [j for j in jobs if j.action is Action.ENCODE]
     for job in jobs:
@@ -132,8 +116,8 @@ def _execute_batches(jobs: tuple[Job, ...], source_root: Path, codecs: dict[str,
     batches = _batches(sorted(encode, key=lambda j: (-j.source.size, j.output)))
     try:
         for index, batch in enumerate(batches):
-            pool.submit(index, (batch, source_root, {j.codec: codecs[j.codec] for j in batch}, min_ratio),
-                        0.0)
+            pool.submit(index, (batch, source_root, {j.codec: codecs[j.codec] for j in batch}, min_ratio,
+                                made & {j.source.rel for j in batch}), 0.0)
         for index, outcome in pool.results():
             if isinstance(outcome, TaskFailed):
                 for job in batches[index]:
@@ -166,12 +150,12 @@ def _batches(jobs: list[Job]) -> list[tuple[Job, ...]]:
     return batches
 
 
-def batch_inputs(task: tuple[tuple[Job, ...], Path, dict[str, Codec], float]
-                 ) -> tuple[Path, tuple[str, ...], tuple[tuple[Job, ...], dict[str, Codec], float]]:
-    """A batch as another executor sends it: the folder and the files it reads, and `encode_batch`'s
-    argument."""
-    batch, root, codecs, min_ratio = task
-    return root, tuple(dict.fromkeys(j.source.rel for j in batch)), (batch, codecs, min_ratio)
+def batch_inputs(task: tuple[tuple[Job, ...], Path, dict[str, Codec], float, frozenset[str]]
+                 ) -> tuple[Path, tuple[str, ...], tuple[str, ...], tuple[tuple[Job, ...], dict[str, Codec], float]]:
+    """A batch as another executor sends it: the folder, the files it reads and those of them this build
+    wrote, and `encode_batch`'s argument."""
+    batch, root, codecs, min_ratio, made = task
+    return root, tuple(dict.fromkeys(j.source.rel for j in batch)), tuple(sorted(made)), (batch, codecs, min_ratio)
 
 
 def encode_batch(task: tuple[tuple[Job, ...], dict[str, Codec], float], where: Where, cores: int

@@ -167,7 +167,8 @@ def _made_from_present(output: OwnedFile, present: set[str], stems: set[tuple[st
     base = _sidecar_base(output.rel)
     if base is not None and base in present:
         return True
-    match = naming.VARIANT.match(output.rel)
+    # a variant, or a fallback rendition's same-URL sidecar (`hero.cf892927.451w.jpg.avif`, images/standins.py)
+    match = naming.VARIANT.match(output.rel) or (naming.VARIANT.match(base) if base is not None else None)
     return match is not None and _split(match["stem"]) in stems
 
 

@@ -2,7 +2,8 @@
 line and by `diff`'s sizes, so that the two agree on the same tree.
 
 A current browser (Brotli and AVIF accepted) downloads, per file: for a text file the smaller of the
-original and its `.br` sidecar; for a raster image its same-URL `.avif` sidecar, else its `.webp`
+original and its `.br` sidecar (its `.gz` one where it has no `.br`, as when `compress.formats` leaves
+Brotli out: the snippets try Brotli, then gzip); for a raster image its same-URL `.avif` sidecar, else its `.webp`
 one, else the original, in the order the nginx and Caddy snippets (`config/`) try them, each sidecar
 written only when smaller than the original. The gzip column of `diff` is the same browser from a
 server that sends gzip instead of Brotli. Files `diff.ignore` leaves out (source maps, fetched only
@@ -26,7 +27,10 @@ def over_the_wire(size: int, sidecars: Mapping[str, int], content_encoding: str 
     image = next((sidecars[f] for f in IMAGE_ORDER if f in sidecars), None)
     if image is not None:
         return min(size, image)
-    return min(size, sidecars.get(content_encoding, size))
+    for encoding in (content_encoding, "gzip"):  # the server's order: its own encoding, then gzip
+        if encoding in sidecars:
+            return min(size, sidecars[encoding])
+    return size
 
 
 def ignored(rel: str, config: Config) -> bool:

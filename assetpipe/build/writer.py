@@ -205,9 +205,11 @@ class Writer:
             os.unlink(path)
         del self._records[rel]
 
-    def finish(self) -> None:
-        """Record the finished set of outputs and drop the journal."""
-        self.write_state(ledger.OUTPUTS, lambda: ledger.pieces(self._records, self._minified, self._optimized))
+    def finish(self, pieces: Callable[[], Iterable[str]] | None = None) -> None:
+        """Record the finished set of outputs and drop the journal. `pieces`: the ledger's text when this
+        writer knows only some of the outputs (a delta build splices the rest from the ledger in place)."""
+        self.write_state(ledger.OUTPUTS, pieces or (lambda: ledger.pieces(self._records, self._minified,
+                                                                          self._optimized)))
         self.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.target / ledger.STATE_DIR / ledger.JOURNAL)

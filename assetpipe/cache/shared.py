@@ -9,6 +9,11 @@ temporary name first and then moved to its key (on S3 a copy and a delete, on a 
 rename), so a reader never sees half of one under its key; one that is truncated or damaged all the
 same (a disk, a hand) no longer matches its sha256 and reads as a miss: encoded again, never shipped.
 
+Lookups are listings where that is cheaper: the first key looked up in a key folder (`v1/ab/`) is asked
+for alone, the second lists the folder (one request per 1,000 keys on S3) and every later lookup there is
+answered from that listing, so a cold build of 100,000 images costs a few hundred listings, not a request
+per output. A key another machine publishes after the listing is a miss (encoded again, the same bytes).
+
 The URL is reached once before the build starts: no credentials, a missing bucket or an unreachable
 host is one line and exit 2, before anything is written. After that, a failed read or write of the
 shared store costs speed only, as with the local cache.
@@ -28,6 +33,10 @@ from .store import Cache
 
 _TAG = b"APC1"
 _LAYOUT = "v1"
+_LIST_AFTER = 2  # keys looked up in one key folder, after which it is listed instead of asked key by key
+# Listed keys held at most, as 64-bit prefixes (about 70 bytes each in a set: 70 MB): a store never pruned
+# may hold tens of millions; past this, the remaining folders are asked key by key.
+_LISTED_MAX = 1_000_000
 
 
 class SharedStore:
@@ -39,6 +48,9 @@ class SharedStore:
         self._root = root.rstrip("/")
         protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
         self._folders = "file" in protocols or "local" in protocols  # an object store has keys, not folders
+        self._asked: dict[str, set[str]] = {}  # key folder -> the keys looked up there, until it is listed
+        self._listed: dict[str, set[int]] = {}  # key folder -> its listing's keys (and this build's), by _short
+        self._held = 0  # keys in _listed
 
     def _write(self, path: str, data: bytes) -> None:
         if self._folders:
@@ -53,13 +65,37 @@ class SharedStore:
     def _path(self, key: str) -> str:
         return f"{self._root}/{_LAYOUT}/{key[:2]}/{key}"
 
+    def _known(self, key: str) -> bool | None:
+        """Whether the key is in the store by its folder's listing; None while that folder is not listed."""
+        folder = key[:2]
+        if folder not in self._listed:
+            asked = self._asked.setdefault(folder, set())
+            asked.add(key)
+            if len(asked) < _LIST_AFTER or self._held >= _LISTED_MAX:
+                return None
+            try:
+                names = self._fs.ls(f"{self._root}/{_LAYOUT}/{folder}", detail=False)
+            except FileNotFoundError:
+                names = []
+            except Exception:  # an unreachable store: asked key by key, each a miss
+                return None
+            self._listed[folder] = {_short(str(name).rstrip("/").rpartition("/")[2]) for name in names}
+            self._held += len(self._listed[folder])
+            del self._asked[folder]
+        return _short(key) in self._listed[folder]
+
     def has(self, key: str) -> bool:
+        known = self._known(key)
+        if known is not None:
+            return known
         try:
             return bool(self._fs.exists(self._path(key)))
         except Exception:  # an unreachable store is a miss
             return False
 
     def get(self, key: str) -> bytes | None:
+        if self._known(key) is False:
+            return None
         try:
             blob = self._fs.cat_file(self._path(key))
         except Exception:
@@ -75,6 +111,8 @@ class SharedStore:
         try:
             self._write(temporary, _TAG + hashlib.sha256(payload).digest() + payload)
             self._move(temporary, final)
+            if key[:2] in self._listed:
+                self._listed[key[:2]].add(_short(key))
         except Exception:  # a shared store that cannot be written only costs speed
             with contextlib.suppress(Exception):
                 self._fs.rm(temporary)
@@ -144,6 +182,15 @@ def local_path(url: str | None) -> Path | None:
     if url is None or not url.startswith("file://"):
         return None
     return Path(unquote(urlsplit(url).path))
+
+
+def _short(key: str) -> int:
+    """A key by its first 64 bits. Two keys sharing them (one in 2^64) would make a miss look like a hit
+    at plan time; its read then finds nothing and the output is encoded, as for an entry gone since."""
+    try:
+        return int(key[:16], 16)
+    except ValueError:  # not a key of ours (a stray object in the folder)
+        return -1
 
 
 def _reason(exc: BaseException) -> str:

@@ -98,6 +98,13 @@ def _colour(value: Any) -> str:
     return value.lower()
 
 
+def _viewport(value: Any) -> str:
+    found = re.fullmatch(r"([0-9]{2,5})x([0-9]{2,5})", value.strip()) if isinstance(value, str) else None
+    if found is None or not all(int(n) > 0 for n in found.groups()):
+        raise ValueError(f'expected a viewport WIDTHxHEIGHT in CSS px such as "412x915", got {value!r}')
+    return f"{int(found.group(1))}x{int(found.group(2))}"
+
+
 def _list_of(item: Check, *, allow_empty: bool) -> Check:
     def check(value: Any) -> tuple[Any, ...]:
         if not isinstance(value, list):

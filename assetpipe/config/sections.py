@@ -23,6 +23,7 @@ from .checks import (
     _regex,
     _setting,
     _text,
+    _viewport,
 )
 
 # --- the settings -------------------------------------------------------------------------------
@@ -64,8 +65,8 @@ class ImagesConfig:
         100_000_000, "refuses decompression bombs before decoding; 100 MP is above any real photo",
         _integer(1, 2**40))
     timeout: float = _setting(
-        300.0, "seconds per image: a stuck or pathological encode stops there; a 24 MP photo takes about 15 s "
-               "here, a 100 MP one about a minute",
+        300.0, "seconds per image (0: no limit): a stuck or pathological encode stops there; a 24 MP photo takes "
+               "about 15 s here, a 100 MP one about a minute",
         _number(0.0, 86_400.0))
     negotiate: bool = _setting(
         True, "same-URL .avif/.webp sidecars reach images that only JavaScript names (Vite/React apps)",
@@ -116,6 +117,12 @@ class HtmlConfig:
         2, "the first N content images of a page (not in <nav>, <footer> or a <header> logo) are likely in the "
            "first viewport, so never lazy; the first large one gets fetchpriority high (SPEC 2.2)",
         _integer(0, 1000))
+    eager_viewports: tuple[str, ...] = _setting(
+        ("412x915", "1350x940"),
+        "beyond the first `eager` images, those estimated from the HTML to start inside the first viewport of a "
+        "phone (412x915, the tallest per width of the common ones) or a desktop (1350x940) are eager too: a wrong "
+        "lazy costs LCP, a wrong eager a few kB; [] leaves the count alone",
+        _list_of(_viewport, allow_empty=True))
     hydrated: str = _setting(
         "attributes", "an <img> in a hydrated root (Next.js, Nuxt, SvelteKit, Astro islands, VitePress) gets "
                       "attributes only: measured in Chromium, each framework re-renders a <picture> there or binds to "

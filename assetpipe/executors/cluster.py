@@ -36,9 +36,10 @@ class Session:
     placement: Placement
     budget: float | None  # the smallest worker's `MP` resource, None when a worker declares none
 
-    def pool(self, function: WorkerFunction, inputs: Inputs) -> DaskPool:
+    def pool(self, function: WorkerFunction, inputs: Inputs, timeout: float = 0.0) -> DaskPool:
         threads = sum(self.client.nthreads().values())
-        return DaskPool(self.client, self.placement, function, inputs, self.budget, WINDOW_PER_THREAD * threads)
+        return DaskPool(self.client, self.placement, function, inputs, self.budget, WINDOW_PER_THREAD * threads,
+                        timeout)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ cancels every future still pending or running.
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -33,7 +34,8 @@ _LARGEST = "2GiB"
 
 # Where a task's input is: (the folder on this machine, the files of it the task reads, the argument
 # the worker's function gets with the input's location)
-Inputs = Callable[[Any], tuple[Path, tuple[str, ...], Any]]
+# A task's inputs: the folder, the files it reads there, those of them this build wrote, the function's argument.
+Inputs = Callable[[Any], tuple[Path, tuple[str, ...], tuple[str, ...], Any]]
 WorkerFunction = Callable[[Any, Where, int], Any]
 
 
@@ -44,10 +46,28 @@ class _Queued:
     cost: float
 
 
-def _run(function: WorkerFunction, argument: Any, where: Where) -> Any:
-    """On a worker: one task; an unforeseen error is this task's failure, not the build's."""
+def _run(function: WorkerFunction, argument: Any, where: Where, timeout: float) -> Any:
+    """On a worker: one task; an unforeseen error is this task's failure, not the build's. With a
+    `timeout` (images.timeout), the task gives up waiting for its work after that many seconds: a thread
+    inside an encoder cannot be stopped without ending the worker, which assetpipe does not own on a shared
+    cluster, so the work runs on to its end in the background and its result is dropped."""
     testhooks.maybe_die()
+    if timeout <= 0:
+        return _attempt(function, argument, where)
+    outcome: list[Any] = []
+    worker = threading.Thread(target=lambda: outcome.append(_attempt(function, argument, where, stall=True)),
+                              name="assetpipe-task", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        return TaskFailed(f"took longer than images.timeout ({timeout:g} s) on a Dask worker; stopped waiting")
+    return outcome[0]
+
+
+def _attempt(function: WorkerFunction, argument: Any, where: Where, stall: bool = False) -> Any:
     try:
+        if stall:
+            testhooks.maybe_stall()
         return function(argument, where, 1)
     except Exception as exc:
         return TaskFailed(f"failed on a Dask worker: {type(exc).__name__}: {exc}".splitlines()[0])
@@ -57,8 +77,9 @@ class DaskPool:
     """`submit` tasks, then iterate `results()`: (key, what the function returned | TaskFailed)."""
 
     def __init__(self, client: Any, placement: Placement, function: WorkerFunction, inputs: Inputs,
-                 budget: float | None, window: int) -> None:
+                 budget: float | None, window: int, timeout: float = 0.0) -> None:
         self._client = client
+        self._timeout = timeout  # seconds a task waits for its work on the worker; 0: no limit
         self._placement = placement
         self._function = function
         self._inputs = inputs
@@ -101,15 +122,16 @@ class DaskPool:
 
         while self._queue and len(self._running) < self._window:
             task = self._queue.popleft()
-            root, rels, argument = self._inputs(task.argument)
-            where = self._placement.where(root, rels)
+            root, rels, made, argument = self._inputs(task.argument)
+            where = self._placement.where(root, rels, made)
             resources = None
             if self._budget is not None and task.cost > 0:
                 resources = {"MP": min(task.cost, self._budget)}
             order = next(self._order)
             with dask.config.set({"distributed.admin.large-graph-warning-threshold": _LARGEST}):
-                future = self._client.submit(_run, self._function, argument, where, key=f"{self._prefix}-{order}",
-                                             resources=resources, priority=-order, pure=False)
+                future = self._client.submit(_run, self._function, argument, where, self._timeout,
+                                             key=f"{self._prefix}-{order}", resources=resources, priority=-order,
+                                             pure=False)
             self._running[future.key] = (task.key, future)
             finished.add(future)
 

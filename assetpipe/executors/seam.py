@@ -13,6 +13,7 @@ user said the workers see it at, or bytes the client ships with the task.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -76,7 +77,30 @@ class Shipped:
     files: Mapping[str, bytes] = field(default_factory=dict)
 
 
-Where = Path | str | Shipped  # a folder on the worker, an fsspec URL of the folder, or shipped bytes
+@dataclass(frozen=True)
+class Mirror:
+    """The build folder as the workers see it elsewhere (`--workers-dir`): a folder at another path, or an
+    fsspec URL. A copy the user keeps in step with the folder, so its bytes may lag behind."""
+
+    location: str
+    files: Mapping[str, bytes] = field(default_factory=dict)  # what this build wrote: no mirror has it yet
+
+    @property
+    def url(self) -> bool:
+        return "://" in self.location
+
+    def read(self, rel: str) -> bytes:
+        if rel in self.files:
+            return self.files[rel]
+        if not self.url:
+            return (Path(self.location) / rel).read_bytes()
+        import fsspec  # only a worker told to read the folder at a URL needs it
+
+        with fsspec.open(f"{self.location.rstrip('/')}/{rel}", "rb") as handle:
+            return handle.read()
+
+
+Where = Path | Mirror | Shipped  # the build folder itself (this machine's workers), a mirror of it, or bytes
 
 
 def read_input(where: Where, rel: str) -> bytes:
@@ -85,12 +109,32 @@ def read_input(where: Where, rel: str) -> bytes:
         if rel not in where.files:
             raise FileNotFoundError(rel)
         return where.files[rel]
-    if isinstance(where, str):
-        import fsspec  # only a worker told to read the folder at a URL needs it
-
-        with fsspec.open(f"{where.rstrip('/')}/{rel}", "rb") as handle:
-            return handle.read()
+    if isinstance(where, Mirror):
+        return where.read(rel)
     return (where / rel).read_bytes()
+
+
+def read_planned(where: Where, rel: str, sha256: str) -> bytes | str:
+    """A task's input with the bytes the plan hashed (`sha256`), or why not, in one line: read where the
+    worker finds it and checked there, so a file changed since the scan (or a stale mirror) never encodes."""
+    mirror = where.location if isinstance(where, Mirror) else None
+    try:
+        data = read_input(where, rel)
+    except FileNotFoundError:
+        return f"not found at {mirror} (--workers-dir)" if mirror else "vanished during the build"
+    except OSError as exc:
+        return f"cannot read{f' at {mirror}' if mirror else ''}: {exc.strerror or exc}"
+    except Exception as exc:  # an fsspec back end's own errors (credentials, a bucket) are one file's failure
+        if mirror is None:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        return f"cannot read at {mirror}: {type(exc).__name__}{f': {first}' if first else ''}"
+    if hashlib.sha256(data).hexdigest() != sha256:
+        if mirror:
+            return (f"the copy at {mirror} (--workers-dir) is not the build folder's file (another sha256); "
+                    "bring it up to date and run the build again")
+        return "changed during the build; run the build again"
+    return data
 
 
 @dataclass(frozen=True)
@@ -101,18 +145,23 @@ class Placement:
     shared: Mapping[str, str] = field(default_factory=dict)
     same_machine: bool = True
 
-    def where(self, root: Path, rels: Iterable[str]) -> Where:
-        """Where a task finds `rels` of `root`: there, the user's mapping of it, or shipped bytes
-        (a file the client cannot read is left out: the worker reports it gone)."""
+    def where(self, root: Path, rels: Iterable[str], made: Iterable[str] = ()) -> Where:
+        """Where a task finds `rels` of `root`: there, the user's mirror of it (with the bytes of `made`,
+        the files among them this build wrote, which a mirror cannot hold yet), or shipped bytes (a file
+        the client cannot read is left out: the worker reports it gone)."""
         if self.same_machine:
             return root
         seen = self.shared.get(str(root.resolve()))
         if seen is not None:
-            return seen if "://" in seen else Path(seen)
-        files: dict[str, bytes] = {}
-        for rel in rels:
-            try:
-                files[rel] = (root / rel).read_bytes()
-            except OSError:
-                continue
-        return Shipped(files)
+            return Mirror(seen, _read(root, made))
+        return Shipped(_read(root, rels))
+
+
+def _read(root: Path, rels: Iterable[str]) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for rel in rels:
+        try:
+            files[rel] = (root / rel).read_bytes()
+        except OSError:
+            continue
+    return files

@@ -2,8 +2,10 @@
 lazy, and which one gets `fetchpriority="high"`.
 
 The images likely in the first viewport are the first `html.eager` content images of the page in
-document order (by default two). Not content: those inside `<nav>` and `<footer>`, the small logos of a
-`<header>` (under 50,000 px², e.g. 200 x 250), and icons (under 2,500 px², 50 x 50, wherever they are);
+document order (by default two), and beyond them each content image that html/fold.py estimates to start
+inside the first viewport of a phone or a desktop (`in_view`, `html.eager_viewports`). Not content: those
+inside `<nav>` and `<footer>`, the small logos of a `<header>` (under 50,000 px², e.g. 200 x 250), and
+icons (under 2,500 px², 50 x 50, wherever they are);
 nav, header and icon images are left as they are (eager: they sit at the top, or cost nothing), footer
 images are lazy. The first eager content image of at least 50,000 px² gets
 `fetchpriority="high"`, the likely LCP element. Every other content image is lazy. What the author wrote
@@ -56,10 +58,13 @@ class Loading:
     high: bool  # add fetchpriority="high"
 
 
-def plan(shown: Sequence[Shown], eager: int, measured: frozenset[int] = frozenset()) -> list[Loading]:
+def plan(shown: Sequence[Shown], eager: int, measured: frozenset[int] = frozenset(),
+         in_view: Sequence[bool] = ()) -> list[Loading]:
     """One decision per image, in the order given; `measured`: the positions of the images a browser
-    found to be the LCP element (the heuristic's guess of the high-priority one is then dropped)."""
-    guessed = _guess(shown, eager)
+    found to be the LCP element (the heuristic's guess of the high-priority one is then dropped);
+    `in_view`: for each image, whether fold.py estimates it starts in the first viewport (none: the count
+    alone decides)."""
+    guessed = _guess(shown, eager, in_view)
     if not measured:
         return guessed
     author_priority = any(s.fetchpriority is not None for s in shown)
@@ -68,22 +73,31 @@ def plan(shown: Sequence[Shown], eager: int, measured: frozenset[int] = frozense
             for at, (image, decision) in enumerate(zip(shown, guessed, strict=True))]
 
 
-def _guess(shown: Sequence[Shown], eager: int) -> list[Loading]:
+def role(image: Shown) -> str:
+    """"content"; "left" (nav, a header logo, an icon: left as it is, taking no first-viewport place);
+    or "footer"."""
+    place = image.place
+    if place == "header" and (image.area is None or image.area >= LARGE):
+        place = "content"  # a hero inside <header> is content
+    if place in ("nav", "header") or (image.area is not None and image.area < ICON):
+        return "left"
+    return place
+
+
+def _guess(shown: Sequence[Shown], eager: int, in_view: Sequence[bool]) -> list[Loading]:
     author_priority = any(s.fetchpriority is not None for s in shown)
     decisions: list[Loading] = []
     content = 0
     high_given = author_priority
-    for image in shown:
-        place = image.place
-        if place == "header" and (image.area is None or image.area >= LARGE):
-            place = "content"  # a hero inside <header> is content
-        if place in ("nav", "header") or (image.area is not None and image.area < ICON):
+    for at, image in enumerate(shown):
+        place = role(image)
+        if place == "left":
             decisions.append(Loading(lazy=False, high=False))
             continue
         if place == "footer":
             decisions.append(Loading(lazy=image.loading is None, high=False))
             continue
-        first_viewport = content < eager
+        first_viewport = content < eager or (at < len(in_view) and in_view[at])
         content += 1
         lazy = not first_viewport and image.loading is None
         high = (first_viewport and not high_given and image.loading != "lazy"

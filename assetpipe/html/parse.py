@@ -144,11 +144,13 @@ _TREE = _tree_builder()
 class _Parser(html5parser.HTMLParser):
     """html5lib's parser driving the span-noting tokenizer (scripting on, as in a browser)."""
 
+    tokenizer_class: type[_SpanTokenizer] = _SpanTokenizer  # html/flow.py's also notes the text
+
     def scan(self, text: str) -> list[_Tag]:
         self.innerHTMLMode = False
         self.container = "div"
         self.scripting = True
-        self.tokenizer = _SpanTokenizer(text, self, _line_starts(text), text)
+        self.tokenizer = self.tokenizer_class(text, self, _line_starts(text), text)
         self.reset()
         self.mainLoop()
         return self.tokenizer.tags

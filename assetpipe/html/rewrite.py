@@ -50,15 +50,15 @@ Decisions where the contract is silent:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from html5lib.constants import asciiUpper2Lower
 
-from . import inplace, layout
+from . import flow, fold, inplace, layout
 from .attributes import _escape, _Img, _img, _img_from_text, _lowered
 from .hydration import ATTRIBUTES, PICTURE, Hydration
-from .loading import LcpImage, Loading, Shown, place_of, plan
+from .loading import LcpImage, Loading, Shown, place_of, plan, role
 from .owned import MARK, _Owned, _owned, _rendered_says
 from .parse import _SPACE, _base_href, _decode, _maybe_images, _scan, _splice, _Tag
 from .picture import PictureSpec
@@ -142,13 +142,14 @@ def _picture(img: _Img, spec: PictureSpec, page: str, base_href: str | None, def
 
 def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, default_sizes: str = "100vw",
             eager: int = 2, svgs: Mapping[str, SvgSize] | None = None, hydrated: str = ATTRIBUTES,
-            lcp: Collection[LcpImage] = ()) -> Rewrite:
+            lcp: Collection[LcpImage] = (), viewports: Sequence[fold.Viewport] = ()) -> Rewrite:
     """Turn every `<img>` of `page` (its path in the build folder) that shows a key of `images` into a `<picture>`
     (in a hydrated root, as `hydrated` says: hydration.py), and give one that shows a key of `svgs` (an SVG's
     size, html/svgsize.py) its missing `width`/`height`.
 
     `lcp`: the page's images a browser found to be its LCP element (`--measure-lcp`); loading.py makes
-    exactly those eager and high priority instead of its guess.
+    exactly those eager and high priority instead of its guess. `viewports`: beyond the first `eager` content
+    images, those estimated to start inside the first of any of these viewports are eager too (fold.py).
 
     Pictures an earlier run wrote (and images it gave attributes: inplace.py) are brought up to date (or back to
     the author's `<img>` when their image is no longer in `images`); every byte outside the replaced tags is kept.
@@ -159,10 +160,10 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
     if not _maybe_images(doc.text):
         return Rewrite(html, ())
     svgs = svgs or {}
-    tags = _scan(doc.text)
+    tags, blocks = flow.scan(doc.text) if viewports else (_scan(doc.text), [])
     base = _base_href(tags)
     earlier = _earlier_pictures(tags, doc.text)
-    decided = _loading_plan(tags, earlier, page, base, images, eager, lcp)
+    decided = _loading_plan(tags, earlier, page, base, images, eager, lcp, (blocks, viewports))
     hydration = Hydration.of(doc.text)
     preloaded = inplace.preloaded(tags, page, base)
     how_shown: dict[str, str] = {}  # each image's treatment where it is not a <picture>, for its preload
@@ -253,11 +254,14 @@ def _earlier_pictures(tags: list[_Tag], text: str) -> dict[int, tuple[_Owned | N
 
 def _loading_plan(tags: list[_Tag], earlier: Mapping[int, tuple[_Owned | None, _Img | None]], page: str,
                   base: str | None, images: Mapping[str, PictureSpec], eager: int,
-                  lcp: Collection[LcpImage] = ()) -> dict[int, Loading]:
+                  lcp: Collection[LcpImage] = (),
+                  fit: tuple[Sequence[flow.Block], Sequence[fold.Viewport]] = ((), ())) -> dict[int, Loading]:
     """The page's images in document order (each plain `<img>`, each `<img>` of an author's `<picture>`,
     each picture of an earlier run counted once as its author's `<img>`), and loading.py's decision for
-    each, keyed by the index of its tag. `lcp` names images by path and occurrence among these."""
+    each, keyed by the index of its tag. `lcp` names images by path and occurrence among these; `fit`: the
+    page's text blocks and the viewports for fold.py's first-viewport estimate (none: the count alone)."""
     slots: list[tuple[int, Shown]] = []
+    boxes: list[fold.Box] = []
     occurrences: dict[str, int] = {}
     measured: set[int] = set()
     for tag in tags:
@@ -282,7 +286,12 @@ def _loading_plan(tags: list[_Tag], earlier: Mapping[int, tuple[_Owned | None, _
                 measured.add(len(slots))
         slots.append((tag.index, Shown(place_of([el.name for el in tag.open]), _area(attrs, spec),
                                        _lowered(attrs.get("loading")), _lowered(attrs.get("fetchpriority")))))
-    decisions = plan([shown for _, shown in slots], eager, frozenset(measured))
+        boxes.append(fold.box(attrs, (spec.width, spec.height) if spec is not None else None))
+    blocks, viewports = fit
+    in_view = fold.starts_inside(
+        [fold.Placed(fold.between(blocks, slots[at - 1][0] if at else -1, index), box, role(shown) == "content")
+         for at, ((index, shown), box) in enumerate(zip(slots, boxes, strict=True))], viewports)
+    decisions = plan([shown for _, shown in slots], eager, frozenset(measured), in_view)
     return dict(zip((index for index, _ in slots), decisions, strict=True))
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from . import inplace
 from .attributes import _img_from_text
+from .hydration import ATTRIBUTES, Hydration
 from .layout import author_width
 from .owned import MARK
-from .parse import _base_href, _decode, _maybe_images, _scan
+from .parse import _base_href, _decode, _maybe_images, _scan, _Tag
 from .rewrite import SKIP, _attr_quote, _earlier_pictures
 from .urls import _srcset_urls, resolve
 
@@ -22,18 +23,31 @@ from .urls import _srcset_urls, resolve
 def shown_widths(html: bytes, page: str) -> dict[str, frozenset[int | None]]:
     """Each build-folder path the page shows, with the author widths it is shown at (None: no width). An
     unreadable page shows nothing."""
+    return shown_on_page(html, page)[0]
+
+
+def shown_on_page(html: bytes, page: str, hydrated: str | None = None
+                  ) -> tuple[dict[str, frozenset[int | None]], frozenset[str]]:
+    """`shown_widths`, and the paths of the images the rewrite gives attributes in place (a hydrated root
+    with `html.hydrated = hydrated`, inplace.py), whose fallback renditions then get same-URL sidecars
+    (images/renditionsidecars.py). With `hydrated` None, no image is counted as given attributes."""
     doc = _decode(html)
     if isinstance(doc, str) or not _maybe_images(doc.text):
-        return {}
+        return {}, frozenset()
     tags = _scan(doc.text)
     base = _base_href(tags)
     earlier = _earlier_pictures(tags, doc.text)
+    hydration = Hydration.of(doc.text) if hydrated == ATTRIBUTES else None
     found: dict[str, set[int | None]] = {}
+    in_place: set[str] = set()
 
-    def add(url: str, width: int | None) -> None:
+    def add(url: str, width: int | None, rewritten: bool = False, tag: _Tag | None = None) -> None:
         path = resolve(url, page, base)
         if path is not None:
             found.setdefault(path, set()).add(width)
+            if rewritten and hydration is not None and tag is not None \
+                    and hydration.treatment(tag, ATTRIBUTES) == ATTRIBUTES:
+                in_place.add(path)
 
     for tag in tags:
         if tag.end_tag:
@@ -41,7 +55,7 @@ def shown_widths(html: bytes, page: str) -> dict[str, frozenset[int | None]]:
         if tag.name == "img":  # one an earlier run gave attributes in place (inplace.py) read as the author's
             attrs = dict(reversed(inplace.author_attrs(tag.attrs)))
             rewritten = not tag.off_limits and tag.picture is None and SKIP not in attrs and "srcset" not in attrs
-            add(attrs.get("src") or "", author_width(attrs) if rewritten else None)
+            add(attrs.get("src") or "", author_width(attrs) if rewritten else None, rewritten, tag)
             for url in _srcset_urls(attrs.get("srcset") or ""):
                 add(url, None)
         elif tag.name == "source":
@@ -51,13 +65,13 @@ def shown_widths(html: bytes, page: str) -> dict[str, frozenset[int | None]]:
             owned, author = earlier[tag.index]
             src = author.first("src") if author is not None else None
             if owned is not None and author is not None and src is not None:
-                add(src.value, author_width({a.name: a.value for a in reversed(author.attrs)}))
+                add(src.value, author_width({a.name: a.value for a in reversed(author.attrs)}), True, tag)
             else:  # someone edited it: the picture is theirs, its src read as `references` reads it
                 marked = _img_from_text(f"<img src={_attr_quote(tag.attr(MARK) or '')}>")
                 first = marked.first("src") if marked is not None else None
                 if first is not None:
                     add(first.value, None)
-    return {path: frozenset(widths) for path, widths in found.items()}
+    return {path: frozenset(widths) for path, widths in found.items()}, frozenset(in_place)
 
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .. import naming
 from ..html.picture import Candidate, PictureSpec
+from . import standins
 from .renditions import MIME
 from .stage import ImageJob, ImageResult, Produced, not_worth_it
 
@@ -25,6 +26,8 @@ class Decision:
     # (variant, same-URL sidecar) holding the same bytes: the variant is a second name of the sidecar's
     # file (a hard link), so no rendition is stored twice (SPEC §2.1)
     twins: tuple[tuple[str, str], ...] = ()
+    # (fallback rendition's same-URL sidecar, the file holding its bytes): a hard link (standins.py)
+    stand_ins: tuple[tuple[str, str], ...] = ()
 
 
 def decide(result: ImageResult) -> Decision:
@@ -43,7 +46,7 @@ def decide(result: ImageResult) -> Decision:
             continue
         if not not_worth_it(r, p.size, job.fallback, fallback_size, job.source.size):
             keep.append(p)
-            if r.sidecar:
+            if r.sidecar and not r.stands_for:
                 encodings[r.format] = {"file": r.file, "size": p.size}
             continue
         drop.append(p)
@@ -55,14 +58,15 @@ def decide(result: ImageResult) -> Decision:
     skipped.sort(key=lambda k: (k["width"], job.modern.index(k["format"])))  # as a clean build lists them
     keep, drop, named, twins = _store_once(job, keep, drop)
     listed = {p.rendition.file for p in keep} | named.keys()
-    variants = [{"file": named.get(p.rendition.file, p.rendition.file), "format": p.rendition.format,
-                 "width": p.rendition.width, "height": p.rendition.height, "size": p.size}
-                for p in result.produced if not p.rendition.sidecar and p.rendition.file in listed]
+    variants = standins.listed([{"file": named.get(p.rendition.file, p.rendition.file), "format": p.rendition.format,
+                                 "width": p.rendition.width, "height": p.rendition.height, "size": p.size}
+                                for p in result.produced if not p.rendition.sidecar and p.rendition.file in listed],
+                               standins.encodings(keep))
     entry: dict = {"width": job.info.width, "height": job.info.height, "format": job.info.format,
                    "animated": job.info.animated, "variants": variants, "settings": dict(job.settings)}
     if skipped:
         entry["skipped"] = skipped
-    return Decision(tuple(keep), tuple(drop), entry, encodings, twins)
+    return Decision(tuple(keep), tuple(drop), entry, encodings, twins, standins.links(keep))
 
 
 def _store_once(job: ImageJob, keep: list[Produced], drop: list[Produced]
@@ -72,7 +76,7 @@ def _store_once(job: ImageJob, keep: list[Produced], drop: list[Produced]
     variant, so the variant is not written and its entry names the sidecar; otherwise the variant,
     whose hashed name caches for a year, becomes a hard link to the sidecar. Returns keep, drop, the
     variants renamed to their sidecar, and the (variant, sidecar) pairs to link."""
-    sidecars = {p.rendition.key: p.rendition.file for p in keep if p.rendition.sidecar}
+    sidecars = {p.rendition.key: p.rendition.file for p in keep if p.rendition.sidecar and not p.rendition.stands_for}
     pairs = {p.rendition.file: sidecars[p.rendition.key] for p in keep
              if not p.rendition.sidecar and p.rendition.key in sidecars}
     if not pairs:

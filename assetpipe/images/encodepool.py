@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 import multiprocessing
 import os
 import signal
@@ -149,7 +150,7 @@ class EncodePool:
             self._dispatch()
             busy = [w for w in self._workers if w.task is not None or not w.ready]
             now = time.monotonic()
-            deadlines = [w.deadline for w in busy if w.task is not None]
+            deadlines = [w.deadline for w in busy if w.task is not None and w.deadline != math.inf]
             timeout = max(0.0, min(deadlines) - now) if deadlines else None
             ready = wait([w.connection for w in busy] + [w.process.sentinel for w in busy], timeout)
             now = time.monotonic()
@@ -187,7 +188,7 @@ class EncodePool:
             self._queue.remove(task)
             alone = not running and (task.cost >= self._budget or not self._queue)
             idle.task = task
-            idle.deadline = time.monotonic() + self._timeout
+            idle.deadline = time.monotonic() + self._timeout if self._timeout > 0 else math.inf  # 0: no limit
             idle.connection.send((task.argument, self._size if alone else 1))
 
     def _receive(self, worker: _Worker) -> tuple[Any, Any] | None:

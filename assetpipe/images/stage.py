@@ -9,16 +9,14 @@ cache is read and written on the calling thread. Nothing here writes into the bu
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import naming
 from ..cache import store as cache_keys
 from ..cache.store import Cache
 from ..config import ImagesConfig
-from ..executors.seam import TaskPool, Where, read_input
+from ..executors.seam import TaskPool, Where, read_planned
 from ..globs import matches
 from ..model import Action, Failure, Kind, Notice, OwnedFile, SourceFile
 from . import decode, encode, renditions
@@ -35,6 +33,7 @@ from .renditions import (
     widths_for,
     widths_shown,
 )
+from .sourcenames import looks_like_an_output, misnamed
 
 # Megapixels decoded at once across the worker processes (an image with alpha counts twice, see
 # _megapixels); a larger image runs alone, smaller ones beside it. Measured on the corpus: the 24 MP
@@ -44,10 +43,6 @@ from .renditions import (
 # two mid-size photos side by side taking more per pixel than that 24 MP one. A lower figure trades
 # wall time for memory.
 IN_FLIGHT_MEGAPIXELS = 24.0
-
-_EXTENSIONS_OF = {"jpeg": ("jpg", "jpeg", "jpe", "jfif"), "png": ("png", "apng"), "gif": ("gif",),
-                  "webp": ("webp",), "avif": ("avif",)}
-
 
 def settings_from(config: ImagesConfig) -> ImageSettings:
     q = config.quality
@@ -69,6 +64,7 @@ class Rendition:
     action: Action  # FRESH: on disk from an earlier build, itself or (a variant) as its same-URL sidecar
     fresh_size: int = 0
     sidecar: bool = False  # a same-URL format sidecar, written only when smaller than the original
+    stands_for: str = ""  # for a fallback rendition's same-URL sidecar: that rendition (standins.py)
     # encoded for a decision, never written: the full-width JPEG that images.optimize_originals weighs
     # against the original of an image no markup shows (which gets no variants)
     candidate: bool = False
@@ -137,14 +133,16 @@ def plan_images(
     shown: Callable[[str], bool] = lambda rel: True,
     stored_size: Callable[[str], int | None] = lambda key: None,
     shown_at: Callable[[str], frozenset[int]] = lambda rel: frozenset(),
+    in_place: Callable[[str], bool] = lambda rel: False,
 ) -> ImagePlan:
     """Every image's renditions, each looked up (on disk, in the cache, to encode). Width variants only
     for the images `shown` says markup can reach (a page's <img>, or `images.variants_for`); the others
     get the same-URL sidecars alone (SPEC §2.1), which serve them at full size, since nothing would ever
     name a variant of theirs. `shown_at` gives the widths in CSS px pages show an image at
-    (`widths_shown`). `stored_size` gives a cache entry's size (None: none, or damaged): with it, the
-    renditions an earlier build of this folder decided not to keep are known as such
-    (`_known_drops`), so they are neither read nor counted."""
+    (`widths_shown`); `in_place` the images an `<img>` given attributes in place shows, whose fallback
+    renditions get same-URL sidecars too (standins.py). `stored_size` gives a cache entry's size (None:
+    none, or damaged): with it, the renditions an earlier build of this folder decided not to keep are
+    known as such (`_known_drops`), so they are neither read nor counted."""
     owned_by_rel = {o.rel: o for o in owned}
     user_files = {s.rel for s in sources}
     jobs: list[ImageJob] = []
@@ -153,7 +151,7 @@ def plan_images(
     for source in sources:
         if source.kind is not Kind.IMAGE or source.media_type not in MIME.values():
             continue
-        if _looks_like_an_output(source.rel, user_files):
+        if looks_like_an_output(source.rel, user_files):
             continue
         try:
             info = decode.probe(read(source.rel), settings.max_pixels)
@@ -163,9 +161,9 @@ def plan_images(
         except OSError as exc:
             failures.append(Failure(source.rel, f"cannot read: {exc.strerror or exc}"))
             continue
-        misnamed = _misnamed(source.rel, info.format)
-        if misnamed:
-            notices.append(Notice(source.rel, misnamed))
+        wrong_name = misnamed(source.rel, info.format)
+        if wrong_name:
+            notices.append(Notice(source.rel, wrong_name))
         fallback = fallback_format(info, settings)
         modern = modern_formats(info, settings, fallback)
         if fallback is None and info.animated:
@@ -174,7 +172,9 @@ def plan_images(
                    for fmt in (*modern, *([fallback] if fallback else []))}
         wanted = shown(source.rel) or any(matches(glob, source.rel) for glob in config.variants_for)
         widths, x_only = widths_shown(info, settings.widths, wanted, shown_at(source.rel))
-        renditions = _renditions(source, info, recipes, modern, widths, config.negotiate, owned_by_rel, in_cache)
+        stand_ins = fallback if config.negotiate and in_place(source.rel) else None
+        renditions = _renditions(source, info, recipes, modern, widths, config.negotiate, owned_by_rel, in_cache,
+                                 stand_ins)
         if not widths and config.optimize_originals and info.format == "jpeg" and fallback == "jpeg":
             key = cache_keys.key(source.sha256, f"image:jpeg:{info.width}", recipes["jpeg"])
             renditions += (Rendition(f"{source.rel}#candidate", "jpeg", info.width, info.height, key,
@@ -188,16 +188,23 @@ def plan_images(
 
 def _renditions(source: SourceFile, info: ImageInfo, recipes: dict[str, str], modern: tuple[str, ...],
                 widths: tuple[int, ...], negotiate: bool, owned: dict[str, OwnedFile],
-                in_cache: Callable[[str], bool]) -> tuple[Rendition, ...]:
+                in_cache: Callable[[str], bool], stand_ins: str | None = None) -> tuple[Rendition, ...]:
     """Every output of one image, `recipes` giving each format (modern ones first, then the fallback)
-    its effective encoder settings."""
+    its effective encoder settings; with `stand_ins` (the fallback's format), each fallback rendition's
+    same-URL sidecars too, the modern variant's bytes at its width (one key)."""
     planned: list[Rendition] = []
     for width in widths_for(info, widths) if widths else ():
         height = max(1, round(info.height * width / info.width))
+        named: dict[str, tuple[str, str]] = {}
         for fmt, recipe in recipes.items():
             key = cache_keys.key(source.sha256, f"image:{fmt}:{width}", recipe)
             name = variant_name(source.rel, info.format, fmt, width, f"{source.sha256} {recipe}")
             planned.append(_lookup(name, fmt, width, height, key, owned, in_cache, sidecar=False))
+            named[fmt] = (name, key)
+        for fmt in modern if stand_ins in named else ():
+            of = named[str(stand_ins)][0]
+            found = _lookup(f"{of}.{EXTENSION[fmt]}", fmt, width, height, named[fmt][1], owned, in_cache, sidecar=True)
+            planned.append(replace(found, stands_for=of))
     if negotiate:
         for fmt in modern:  # the own-width variant's bytes: one key, one encode
             key = cache_keys.key(source.sha256, f"image:{fmt}:{info.width}", recipes[fmt])
@@ -223,7 +230,7 @@ def _known_drops(renditions: tuple[Rendition, ...], fallback: str | None, source
     sidecar); a modern variant in the cache at a width whose fallback is on disk, whose size says it is
     not worth writing (`_not_worth_it`), is a Skip, not a rendition; so with a sidecar in the cache not
     smaller than the original. Anything else is left to `decide`, after the work."""
-    sidecars = {r.key: r.fresh_size for r in renditions if r.sidecar and r.action is Action.FRESH}
+    sidecars = {r.key: r.fresh_size for r in renditions if r.sidecar and not r.stands_for and r.action is Action.FRESH}
     renditions = tuple(replace(r, action=Action.FRESH, fresh_size=sidecars[r.key])
                        if not r.sidecar and r.action is Action.CACHED and r.key in sidecars else r
                        for r in renditions)
@@ -247,8 +254,8 @@ def _known_drops(renditions: tuple[Rendition, ...], fallback: str | None, source
 def not_worth_it(r: Rendition, size: int, fallback: str | None, fallback_size: dict[int, int],
                   source_size: int) -> bool:
     """SPEC §2.1's size rules: a same-URL sidecar must be smaller than the original it stands for, a
-    modern variant smaller than the fallback at its width."""
-    if r.sidecar:
+    modern variant (or a fallback rendition's sidecar: its bytes) smaller than the fallback at its width."""
+    if r.sidecar and not r.stands_for:
         return size >= source_size
     limit = fallback_size.get(r.width)
     return r.format != fallback and limit is not None and size >= limit
@@ -266,21 +273,6 @@ def work(renditions: Iterable[tuple[str, Action]]) -> list[Action]:
         if key not in units or _EFFORT[action] > _EFFORT[units[key]]:
             units[key] = action
     return [units[key] for key in sorted(units)]
-
-
-def _looks_like_an_output(rel: str, user_files: set[str]) -> bool:
-    if naming.VARIANT.match(rel):  # an output whose ledger record was lost: no variants of variants
-        return True
-    base, _, ext = rel.rpartition(".")
-    return ext in ("avif", "webp") and base in user_files and base.rpartition(".")[2].lower() in {
-        e for exts in _EXTENSIONS_OF.values() for e in exts}
-
-
-def _misnamed(rel: str, real: str) -> str | None:
-    ext = rel.rsplit("/", 1)[-1].rpartition(".")[2].lower()
-    if ext in _EXTENSIONS_OF[real]:
-        return None
-    return f"is a {real.upper()} named .{ext}; treated as {real.upper()} (outputs are named and typed by content)"
 
 
 def run_images(
@@ -372,11 +364,12 @@ def _encode_task(task: tuple[ImageJob, Path, ImageSettings, bool], cores: int
 
 
 def worker_inputs(task: tuple[ImageJob, Path, ImageSettings, bool]
-                  ) -> tuple[Path, tuple[str, ...], tuple[ImageJob, ImageSettings, bool]]:
-    """A task as another executor sends it (executors/daskpool.py): the folder and the file it reads,
-    and the argument of `encode_on_worker`, which gets the input where that worker can read it."""
+                  ) -> tuple[Path, tuple[str, ...], tuple[str, ...], tuple[ImageJob, ImageSettings, bool]]:
+    """A task as another executor sends it (executors/daskpool.py): the folder and the file it reads (an
+    original: never one this build wrote), and the argument of `encode_on_worker`, which gets the input
+    where that worker can read it."""
     job, source_root, settings, everything = task
-    return source_root, (job.source.rel,), (job, settings, everything)
+    return source_root, (job.source.rel,), (), (job, settings, everything)
 
 
 def encode_on_worker(task: tuple[ImageJob, ImageSettings, bool], where: Where, cores: int
@@ -384,14 +377,9 @@ def encode_on_worker(task: tuple[ImageJob, ImageSettings, bool], where: Where, c
     """On a worker: read one source, check it is what was planned, render what it needs (all that is not
     on disk when `everything`, the cache having lost some), on `cores` threads."""
     job, settings, everything = task
-    try:
-        data = read_input(where, job.source.rel)
-    except FileNotFoundError:
-        return Failure(job.source.rel, "vanished during the build")
-    except OSError as exc:
-        return Failure(job.source.rel, f"cannot read: {exc.strerror or exc}")
-    if hashlib.sha256(data).hexdigest() != job.source.sha256:
-        return Failure(job.source.rel, "changed during the build; run the build again")
+    data = read_planned(where, job.source.rel, job.source.sha256)
+    if isinstance(data, str):
+        return Failure(job.source.rel, data)
     needed = (Action.ENCODE, Action.CACHED) if everything else (Action.ENCODE,)
     wanted = sorted({(r.format, r.width) for r in job.renditions if r.action in needed}, key=lambda o: o[1])
     try:

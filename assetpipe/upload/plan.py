@@ -165,8 +165,10 @@ def build(manifest: Mapping[str, Any], tree: Mapping[str, FileFacts], cfg: Uploa
 
     for rel in sorted(files):
         entry = files[rel]
+        variants = (entry.get("image") or {}).get("variants") or ()
         derived = [rel, *(e.get("file") for e in (entry.get("encodings") or {}).values()),
-                   *(v.get("file") for v in ((entry.get("image") or {}).get("variants") or ()))]
+                   *(v.get("file") for v in variants),
+                   *(e.get("file") for v in variants for e in (v.get("encodings") or {}).values())]
         if any(matches(glob, rel) for glob in cfg.exclude):
             known.update(str(d) for d in derived if d)
             kept_back.extend(str(d) for d in derived if d and str(d) in tree)
@@ -181,9 +183,12 @@ def build(manifest: Mapping[str, Any], tree: Mapping[str, FileFacts], cfg: Uploa
             else:  # a same-URL image sidecar: its own type, served for the original's URL by Accept
                 add(encoding["file"], headers.phase, IMAGE_TYPES.get(codec, f"image/{codec}"), None,
                     headers.cache_control, encoding.get("size"), None, sidecar=True)
-        for variant in (entry.get("image") or {}).get("variants") or ():
+        for variant in variants:
             # variants carry a content hash in their name (SPEC §2.1): cacheable for a year, phase 1
             add(variant["file"], 0, classify(variant["file"], b"")[0], None, IMMUTABLE, variant.get("size"), None)
+            for codec, encoding in sorted((variant.get("encodings") or {}).items()):  # a rendition's same-URL
+                add(encoding["file"], 0, IMAGE_TYPES.get(codec, f"image/{codec}"), None, IMMUTABLE,  # sidecar
+                    encoding.get("size"), None, sidecar=True)
 
     for rel in sorted(tree):
         if rel not in known and not rel.startswith(STATE_PREFIX) and rel not in owned:

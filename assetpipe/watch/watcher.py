@@ -51,6 +51,7 @@ from pathlib import Path
 from watchdog.observers import Observer as FolderObserver
 from watchdog.observers.api import ObservedWatch
 
+from .. import naming
 from ..build import ledger, scan
 from ..build.pipeline import BuildRequest, build
 from ..build.writer import WriteGate
@@ -177,14 +178,15 @@ class Watcher:
         self._observer.begin(changed, progress=False)
         if len(changed) > SMALL_RUN:
             self._pause()
-        try:
-            result = self._build()
+        try:  # a few changed paths: the build may be a delta that reads only their folders (build/delta.py)
+            small = self._baseline is not None and 0 < len(changed) <= SMALL_RUN
+            result = self._build(tuple(changed) if small else ())
         except Exception as exc:  # watching goes on: the next change gets a fresh run (mkdocs' rule)
             self._baseline = None
             self.say(f"{_clock()} {what} · error: {exc} · {time.perf_counter() - started:.2f} s")
             self._resume()
             return
-        self._settle(result)
+        self._settle(result, changed)
         self.say(f"{_clock()} {what} · {_done(result)} · {time.perf_counter() - started:.2f} s")
         self._resume()
 
@@ -237,12 +239,14 @@ class Watcher:
                        if not os.path.exists(path))  # assetpipe's state deleted meanwhile
         return changed
 
-    def _build(self) -> BuildResult:
+    def _build(self, changed: tuple[str, ...] = ()) -> BuildResult:
         """The pipeline on the builder's thread, waited for here: a KeyboardInterrupt on this (the main)
         thread ends the wait at once, and the caller's `interrupt()` stops the build's writes. When the
         site has images, the image workers are then started for the next run, while nothing changes."""
+        request = replace(self.request, changed=changed)
+
         def work() -> BuildResult:
-            result = build(self.request, self._observer)
+            result = build(request, self._observer)
             if self.request.encoders is not None and result.stats.images:
                 self.request.encoders.prestart()
             return result
@@ -291,8 +295,12 @@ class Watcher:
         except OSError:
             return True
 
-    def _settle(self, result: BuildResult) -> None:
+    def _settle(self, result: BuildResult, changed: list[str] | tuple[str, ...] = ()) -> None:
         """Remember what this run left: the sources as the manifest lists them, and the outputs."""
+        if result.route in ("delta", "noop") and self._baseline is not None:
+            self._baseline, self._outputs = _patched(self.root, self._baseline, self._outputs, changed)
+            self._unsettled = set()
+            return
         self._baseline, self._outputs = result.left, result.outputs
         self._unsettled = {f.file for f in result.failures if result.left is None or f.file not in result.left}
 
@@ -319,6 +327,24 @@ def _done(result: BuildResult) -> str:
                                             (s.written, "written"), (s.removed, "removed"),
                                             (len(result.failures), "failed")) if n]
     return ", ".join(parts) or "nothing to do"
+
+
+def _patched(root: str, baseline: Mapping[str, tuple[int, str]], outputs: frozenset[str],
+             changed: list[str] | tuple[str, ...]) -> tuple[dict[str, tuple[int, str]], frozenset[str]]:
+    """What a delta run left (it gives no `left`: it knows only the files it read): the last run's, with the
+    changed files and their sidecars as they are now."""
+    left, ours = dict(baseline), set(outputs)
+    for rel in changed:
+        for name, sidecar in ((rel, False), *((naming.sidecar(rel, c), True) for c in naming.SIDECAR_SUFFIXES)):
+            path = os.path.join(root, name)
+            try:
+                left[name] = (os.stat(path).st_size, _sha256(path))
+                if sidecar:
+                    ours.add(name)
+            except OSError:
+                left.pop(name, None)
+                ours.discard(name)
+    return left, frozenset(ours)
 
 
 def _identity(root: str) -> tuple[int, int] | None:

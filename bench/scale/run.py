@@ -13,7 +13,8 @@ the whole process tree):
 - warm: the same again, nothing changed (the no-op), run twice, the second kept (replayed where the
   checkout has build/noop.py);
 - full: the no-op once more with that record deleted: what the full build costs when nothing changed;
-- one: one file changed (generate.touch_one), then the same build;
+- one: one file changed (generate.touch_one: a page), then the same build;
+- one-js: one script changed (the first .js of that folder), 2.5 s later: a delta build (build/delta.py);
 - diff: `assetpipe diff BASE HEAD --format json` of the manifest after the cold build and the one after
   the one-file change, both copied out of the tree.
 
@@ -33,12 +34,14 @@ import json
 import os
 import shutil
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from generate import generate, touch_one  # noqa: E402
+from generate import generate, path_of, touch_one  # noqa: E402
 from manifests import write as write_manifest  # noqa: E402
 from measure import one_run  # noqa: E402
 
@@ -65,7 +68,10 @@ def run_size(n: int, work: Path, label: str, timeout: float, formats: str, reuse
     build = _cmd("build", str(site), "--no-images", "--cache-dir", str(cache), "-q", "--json")
     rows = []
 
-    def measure(name: str, cmd: list[str]) -> dict:
+    def measure(name: str, cmd: list[str], before: Callable[[], object] | None = None) -> dict:
+        if before is not None:
+            time.sleep(2.5)  # the last build's writes past the racy window (statmemo.RACY_NS)
+            before()
         figures = one_run(cmd, str(root), timeout)
         figures.pop("summary", None)
         row = {"label": label, "files": n, "step": name, **{k: figures.get(k) for k in
@@ -79,17 +85,28 @@ def run_size(n: int, work: Path, label: str, timeout: float, formats: str, reuse
         shutil.copy(site / ".assetpipe" / "manifest.json", root / "base.json")
     measure("warm-1", build)
     measure("warm", build)  # the second no-op: replayed where a build records its no-op (build/noop.py)
-    for record in cache.glob("noop-v1.sqlite3*"):
-        record.unlink()  # no record: the full build's own no-op cost
+    for record in [*cache.glob("noop-v1.sqlite3*"), *cache.glob("delta-v1.sqlite3*")]:
+        record.unlink()  # no record: the full build's own no-op cost (it records again: "one" is a delta)
     measure("full", build)
     touch_one(site, n)
     measure("one", build)
     shutil.copy(site / ".assetpipe" / "manifest.json", root / "head.json")
+    measure("one-js", build, lambda: _touch_script(site, n))  # a delta, where the checkout has build/delta.py
     # both out of the tree, so diff reads only the manifests (beside its tree, it would compress every file
     # whose manifest lists no .br, to measure both sides alike)
     measure("diff", _to_file(_cmd("diff", str(root / "base.json"), str(root / "head.json"), "--format", "json"),
                              root / "diff.json"))
     return rows
+
+
+def _touch_script(site: Path, n: int) -> Path:
+    """Change one script (the first .js of the middle file's folder) by appending a line."""
+    folder = path_of(n // 2)
+    folder = site / folder if (site / folder).is_dir() else site
+    target = next(p for p in sorted(folder.rglob("*.js")))
+    with target.open("ab") as handle:
+        handle.write(b"\n/* changed again */\n")
+    return target
 
 
 def diff_size(n: int, work: Path, label: str, timeout: float) -> dict:

@@ -1,0 +1,188 @@
+"""The delta build: what changed since the recorded build, when that is only a few plain text files.
+
+A full build that changed nothing records every folder's listing (build/listing.py) and what it reported.
+The next build with the same fingerprint (noop.fingerprint) walks the folder and compares each folder's
+listing with the record; within the folders that differ, the names whose stamp moved, that are new or
+that are gone are the changes (`find`). When every change is a compressible text file that is not HTML
+(JS, CSS, JSON, SVG, ...), that nothing else in the build reads, and that is not one of assetpipe's
+outputs (an output whose stamp moved must still hold the bytes the ledger records), only those files are
+hashed, compressed and written (build/deltarun.py), and the manifest and the ledger are spliced. Anything
+else, or anything unsure, raises Fallback with why, and the full build runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import mediatypes, naming
+from ..model import Kind, SourceFile
+from . import listing, manifest, splice
+from .ledger import OUTPUTS, STATE_DIR, TEMP_SUFFIX, Record
+from .request import BuildRequest
+from .scan import _read
+
+MAX_CHANGES = 1000  # more changed names than this: a full build (it is a delta for a few files)
+_IMAGE_SIDECARS = (".avif", ".webp")
+# The keys of a manifest entry a delta can make (no image, minified or optimised entry)
+_PLAIN_KEYS = frozenset({"size", "sha256", "integrity", "type", "immutable", "logical", "encodings"})
+
+
+class Fallback(Exception):
+    """Why the delta does not apply: the full build runs."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """What changed since the record, checked: the changed or new text files, the removed ones, what the
+    ledger and the manifest said of them, and the folders to record again."""
+
+    sources: tuple[SourceFile, ...]  # changed or new, read now
+    removed: tuple[str, ...]  # sources that are gone
+    records: dict[str, Record]  # the ledger's records of their sidecars (and of checked outputs)
+    old: dict[str, dict]  # the manifest's entries of the changed and removed sources (and Vite's manifest)
+    folders: tuple[str, ...]  # the folders whose listing changed
+    manifest: splice.Layout  # where their rows are in the manifest
+    ledger: splice.Layout  # and in the ledger
+
+
+def unsupported(request: BuildRequest) -> str | None:
+    """Why no build of this request is a delta, beyond what noop.fingerprint already excludes."""
+    if request.executor != "local" or request.shared_cache is not None:
+        return "another executor or a shared cache"
+    if request.config.minify.types():
+        return "[minify] rewrites text files in place"
+    if request.measure_lcp or request.config.html.measure_lcp:
+        return "--measure-lcp"
+    return None
+
+
+def changed_folders(record: listing.Record, root: Path) -> list[tuple[str, bytes]]:
+    """The folders whose listing differs from the record (with the listing now); Fallback for a folder
+    added or removed."""
+    recorded = record.digests()
+    changed: list[tuple[str, bytes]] = []
+    seen = 0
+    for rel, blob in listing.walk(root):
+        old = recorded.get(rel)
+        if old is None:
+            raise Fallback(f"{rel}: a new folder")
+        seen += 1
+        if old != listing.digest(blob):
+            changed.append((rel, blob))
+    if seen != len(recorded):
+        raise Fallback("a folder was removed")
+    return changed
+
+
+def named_folders(record: listing.Record, root: Path, paths: tuple[str, ...]) -> list[tuple[str, bytes]]:
+    """`changed_folders` for `assetpipe watch`, which knows the changed paths from its events: only their
+    folders' listings (and `.assetpipe/`'s) are read, not the whole folder's."""
+    recorded = record.digests()
+    changed: list[tuple[str, bytes]] = []
+    for rel in sorted({STATE_DIR, *(path.rpartition("/")[0] for path in paths)}):
+        if rel not in recorded:
+            raise Fallback(f"{rel}: a folder not in the record")
+        blob = listing.listing_of(root, rel)
+        if recorded[rel] != listing.digest(blob):
+            changed.append((rel, blob))
+    return changed
+
+
+def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], codecs: tuple[str, ...]) -> Found:
+    present, gone = _names(record, changed)
+    candidates = set(present) | set(gone)
+    sidecars = {naming.sidecar(rel, codec) for rel in candidates for codec in naming.SIDECAR_SUFFIXES}
+    state = root / STATE_DIR
+    outputs = splice.locate(state / OUTPUTS, splice.LEDGER, candidates | sidecars)
+    records = {rel: Record(e["key"], e["sha256"], int(e["size"])) for rel, e in _parsed(outputs.rows).items()}
+    sources: list[SourceFile] = []
+    for rel in present:
+        path = root / rel
+        found = _read(str(path))
+        if rel in records:  # an output recorded racy: it must still hold what the ledger says
+            if (found.sha256, found.size) != (records[rel].sha256, records[rel].size):
+                raise Fallback(f"{rel}: an output of assetpipe's, changed by hand")
+            continue
+        _plain_name(rel)
+        media_type, kind, compressible = mediatypes.classify(rel, found.head)
+        if kind is not Kind.TEXT or not compressible or media_type in mediatypes.HTML_TYPES:
+            raise Fallback(f"{rel}: {media_type}, not a compressible text file other than HTML")
+        for codec in codecs:
+            output = naming.sidecar(rel, codec)
+            if output not in records and os.path.lexists(root / output):
+                raise Fallback(f"{output}: a file of the user's where a sidecar goes")
+        sources.append(SourceFile(rel, found.size, found.sha256, found.sha384, media_type, kind, compressible))
+    removed: list[str] = []
+    for rel in gone:
+        if rel in records:
+            raise Fallback(f"{rel}: an output of assetpipe's, removed")
+        _plain_name(rel)
+        removed.append(rel)
+    wanted = {s.rel for s in sources} | set(removed) | set(manifest.VITE_MANIFESTS)
+    files = splice.locate(state / manifest.NAME, splice.MANIFEST, wanted)
+    old = _parsed(files.rows)
+    for rel in removed:
+        if rel not in old:
+            raise Fallback(f"{rel}: removed, and not a file the manifest lists")
+    for rel, entry in old.items():
+        if rel not in manifest.VITE_MANIFESTS:
+            plain(rel, entry)
+    return Found(tuple(sources), tuple(removed), records, old, tuple(rel for rel, _ in changed), files, outputs)
+
+
+def plain(rel: str, entry: dict) -> None:
+    """Fallback unless a manifest entry is one a delta can replace: a compressible text file's, not HTML,
+    with no image, minified or optimised part."""
+    media_type, kind, compressible = mediatypes.classify(rel, b"")
+    if (entry.get("type") != media_type or kind is not Kind.TEXT or not compressible
+            or media_type in mediatypes.HTML_TYPES or not _PLAIN_KEYS.issuperset(entry)):
+        raise Fallback(f"{rel}: was {entry.get('type')}, not a plain compressible text file")
+
+
+def _names(record: listing.Record, changed: list[tuple[str, bytes]]) -> tuple[list[str], list[str]]:
+    """The files whose stamp moved or that are new, and the ones that are gone, in the changed folders."""
+    present: list[str] = []
+    gone: list[str] = []
+    for folder, blob in changed:
+        if folder == STATE_DIR:
+            raise Fallback(f"{STATE_DIR}/ changed since the record")
+        before, now = listing.entries(record.listing(folder)), listing.entries(blob)
+        for name in sorted(before.keys() | now.keys()):
+            if before.get(name) == now.get(name):
+                continue
+            rel = f"{folder}/{name}" if folder else name
+            for stamp in (before.get(name), now.get(name)):
+                if stamp is not None and not stat.S_ISREG(stamp[0]):
+                    raise Fallback(f"{rel}: not a plain file (a folder, a link, ...)")
+            if name.endswith(TEMP_SUFFIX):
+                raise Fallback(f"{rel}: a temp file of an interrupted build")
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                raise Fallback(f"{rel!r}: not a UTF-8 name") from None
+            (present if name in now else gone).append(rel)
+            if len(present) + len(gone) > MAX_CHANGES:
+                raise Fallback(f"more than {MAX_CHANGES} files changed")
+    return present, gone
+
+
+def _plain_name(rel: str) -> None:
+    if rel in manifest.VITE_MANIFESTS:
+        raise Fallback(f"{rel}: Vite's manifest (other files' entries depend on it)")
+    if rel.endswith(tuple(naming.SIDECAR_SUFFIXES.values()) + _IMAGE_SIDECARS):
+        raise Fallback(f"{rel}: named like a sidecar")
+
+
+def _parsed(rows: Mapping[str, str]) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+    for rel, row in rows.items():
+        value = json.loads("{" + row + "}")[rel]
+        if not isinstance(value, dict):
+            raise Fallback(f"{rel}: an entry of another shape")
+        found[rel] = value
+    return found

@@ -1,0 +1,248 @@
+"""The delta build carried out (build/delta.py finds and checks what changed): the changed files hashed,
+compressed and written through the writer, the sidecars of removed files removed, the manifest and the
+ledger spliced (build/splice.py), the counts a full build would report worked out by difference from
+the recorded ones, and the record updated.
+
+Crash safety: the record is marked untrusted before the first write and trusted again after the last, so
+a build killed in between runs in full next time, and that full build has the journal, as after any
+killed build (docs/reliability.md). A Fallback raised after some writes (a write refused, a file that
+failed) leaves every file whole and recorded in the journal; the full build that follows finishes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .. import naming
+from ..cache import shared
+from ..cache.statmemo import RACY_NS
+from ..compress import codecs as compress
+from ..config import Config
+from ..model import Action, BuildResult, BuildStats, Encoding, Failure, Notice, Observer, OwnedFile, Plan, SourceFile
+from . import ledger, listing, manifest, splice, wire
+from .counts import _count
+from .delta import Fallback, Found, changed_folders, find, named_folders, unsupported
+from .ledger import STATE_DIR
+from .plan import make_plan, wants_compression
+from .request import BuildRequest
+from .run import execute
+from .safety import REMOVAL_FLOOR
+from .writer import Writer, WriteRefused
+
+# The state files a delta writes itself: recorded with their stamps even when racy (see docs/scale.md)
+_OWN_STATE = frozenset({manifest.NAME, ledger.OUTPUTS})
+
+
+@dataclass(frozen=True)
+class Declined:
+    """Why the full build runs instead of a delta; `changed`: the delta's walk found the folder changed
+    since its record, made with or after the no-op's, so the no-op's record cannot match either."""
+
+    reason: str
+    changed: bool = False
+
+
+class _Changed(Exception):
+    """A Fallback (or an error) after the walk found changes."""
+
+
+def attempt(request: BuildRequest, fingerprint: str, observer: Observer, started: float,
+            started_ns: int) -> BuildResult | Declined:
+    """The delta build's result, or why the full build runs instead."""
+    why = unsupported(request)
+    if request.changed == () or (request.scan_memo is not None and request.changed is None):
+        why = "a full build asked for (assetpipe watch's first run, a run for many paths, a caller's scan memo)"
+    if why is not None:
+        return Declined(why)
+    try:
+        record = listing.Record(request.cache_dir, request.source, create=False)
+    except (OSError, sqlite3.Error):
+        return Declined("no record")
+    try:
+        return _attempt(record, request, fingerprint, observer, started, started_ns)
+    except Fallback as exc:
+        return Declined(str(exc))
+    except _Changed as exc:
+        return Declined(str(exc), changed=True)
+    except (OSError, sqlite3.Error, splice.Malformed, WriteRefused, KeyError, TypeError, ValueError) as exc:
+        return Declined(f"{type(exc).__name__}: {exc}")
+    finally:
+        record.close()
+
+
+def remember(request: BuildRequest, fingerprint: str, result: BuildResult, started_ns: int) -> None:
+    """After a full build that said nothing (no failure, no warning): record every folder's listing, with
+    the counts a build of the folder as it is now would report; else drop any record."""
+    s = result.stats
+    counts = _steady(s)
+    steady = counts is not None and not (result.failures or result.notices or unsupported(request))
+    try:
+        record = listing.Record(request.cache_dir, request.source, create=steady)
+    except (OSError, sqlite3.Error):
+        return
+    try:
+        record.drop()
+        if steady:
+            folders = ((rel, _settled(rel, blob, started_ns)) for rel, blob in listing.walk(request.source))
+            record.replace(fingerprint, counts, folders)  # type: ignore[arg-type]
+    except (OSError, sqlite3.Error):
+        pass
+    finally:
+        record.close()
+
+
+def _attempt(record: listing.Record, request: BuildRequest, fingerprint: str, observer: Observer,
+             started: float, started_ns: int) -> BuildResult:
+    head = record.head()
+    if head is None:
+        raise Fallback("no record")
+    if head[0] != fingerprint:
+        raise Fallback("another config, version or switch")
+    steady: dict[str, Any] = head[1]
+    root = request.source
+    changed = changed_folders(record, root) if request.changed is None else named_folders(record, root,
+                                                                                          request.changed)
+    if not changed:  # nothing changed: the recorded counts
+        stats = BuildStats(**steady, seconds=time.perf_counter() - started)
+        return BuildResult(root, Plan((), (), (), ()), (), (), stats, route="noop")
+    try:
+        return _delta(record, request, changed, steady, observer, started, started_ns)
+    except Fallback as exc:
+        raise _Changed(str(exc)) from None
+    except (OSError, sqlite3.Error, splice.Malformed, WriteRefused, KeyError, TypeError, ValueError) as exc:
+        raise _Changed(f"{type(exc).__name__}: {exc}") from None
+
+
+def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[str, bytes]], steady: dict[str, Any],
+           observer: Observer, started: float, started_ns: int) -> BuildResult:
+    root, config = request.source, request.config
+    codecs = compress.codecs(config.compress) if request.compress else ()
+    found = find(record, root, changed, tuple(c.name for c in codecs))
+    orphaned = [r for r in found.records if any(r == naming.sidecar(g, c) for g in found.removed
+                                                 for c in naming.SIDECAR_SUFFIXES)]
+    if len(orphaned) > REMOVAL_FLOOR and not request.allow_delete:
+        raise Fallback("removals the removal net decides on")
+    vite = manifest.read_vite(root, tuple(_vite_source(rel, e) for rel, e in found.old.items()
+                                          if rel in manifest.VITE_MANIFESTS))
+    immutable = manifest.judge_immutable(found.sources, vite, config.cache)
+    if manifest.BY_NAME in immutable.values():
+        raise Fallback("a changed file judged immutable by its name (a warning the full build gives)")
+    sidecars = {rel: r for rel, r in found.records.items()
+                if any(rel == naming.sidecar(s.rel, c) for s in found.sources for c in naming.SIDECAR_SUFFIXES)}
+    owned = tuple(OwnedFile(rel, r.size, r.sha256, r.key) for rel, r in sorted(sidecars.items()))
+    record.invalidate()  # from here on a killed build leaves no record to trust
+    cache = shared.open_cache(request.cache_dir, None, writes=True)
+    writer = Writer(root, {**sidecars, **{rel: found.records[rel] for rel in orphaned}}, gate=request.gate)
+    counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
+    encodings: dict[str, dict[str, Encoding]] = {}
+    try:
+        plan = make_plan(found.sources, owned, codecs, config.compress, cache.has, copy_sources=False)
+        _compress(plan, request, cache, writer, encodings, observer, counts)
+        for rel in [o.rel for o in plan.stale] + orphaned:
+            writer.remove(rel)
+            counts["removed"] += 1
+        entry = manifest.entries(found.sources, encodings, vite, immutable)
+        encode = json.JSONEncoder(sort_keys=True).encode
+        rows: dict[str, str | None] = {s.rel: manifest.row(s.rel, entry(s), encode) for s in found.sources}
+        rows.update((rel, None) for rel in found.removed)
+        writer.write_state(manifest.NAME, lambda: splice.pieces(found.manifest, rows))
+        outputs = {rel: ledger.row(rel, r) if (r := writer.records.get(rel)) else None
+                   for rel in {*sidecars, *orphaned, *writer.records}}
+        writer.finish(lambda: splice.pieces(found.ledger, outputs))
+    finally:
+        writer.close()
+        cache.close()
+    base = _without(steady, found, codecs, config)
+    now = _plus(base, found.sources, encodings, plan, config)
+    stats = BuildStats(**{**now, **{k: base[k] + counts[k] for k in ("encoded", "cache_hits", "up_to_date")},
+                          "written": counts["written"], "removed": counts["removed"]},
+                       seconds=time.perf_counter() - started)
+    folders = sorted({*found.folders, STATE_DIR})
+    record.update(now, ((rel, _settled(rel, listing.listing_of(root, rel), started_ns)) for rel in folders))
+    return BuildResult(root, plan, (), (), stats, route="delta")
+
+
+def _compress(plan: Plan, request: BuildRequest, cache: Any, writer: Writer,
+              encodings: dict[str, dict[str, Encoding]], observer: Observer, counts: dict[str, int]) -> None:
+    """The changed files' sidecars, as the full build makes and writes them (pipeline._apply)."""
+    from .pipeline import _apply  # the full build's own step; pipeline imports this module
+
+    codecs = {c.name: c for c in compress.codecs(request.config.compress)}
+    notices: list[Notice] = []
+    observer.start(len([j for j in plan.jobs if j.action is not Action.FRESH]), "compressing")
+    for outcome in execute(plan.jobs, request.source, codecs, cache, request.config.compress.min_ratio,
+                           request.jobs, request.compressors):
+        if isinstance(outcome, Failure):
+            raise Fallback(f"{outcome.file}: {outcome.reason}")
+        _count(outcome.work, counts)
+        kept = _apply(outcome, writer, encodings, notices, observer, counts)
+        if notices:
+            raise Fallback(f"{notices[0].file}: {notices[0].message}")
+        if outcome.work is not Action.FRESH:
+            observer.advance(outcome.job.output, outcome.work.value if kept else "dropped")
+    observer.done()
+
+
+def _settled(rel: str, blob: bytes, started_ns: int) -> bytes:
+    """A folder's listing as recorded: racy entries zeroed, but the manifest and the ledger this build
+    wrote itself (a delta would otherwise never follow a build that wrote them)."""
+    return listing.settle(blob, started_ns - RACY_NS, _OWN_STATE if rel == STATE_DIR else frozenset())
+
+
+def _steady(stats: BuildStats) -> dict[str, Any] | None:
+    """The counts the next build reports when nothing changes: this build's when it changed nothing;
+    when it wrote and made no image (nor minified or optimised), every kept sidecar up to date and every
+    dropped one (too little saved) from the cache, where this build put it. None: not known here."""
+    counts = {k: v for k, v in dataclasses.asdict(stats).items() if k != "seconds"}
+    if not (stats.written or stats.removed):
+        return counts
+    if stats.images or stats.variants or stats.minified or stats.minify_runs or stats.optimized:
+        return None
+    jobs, kept = stats.encoded + stats.cache_hits + stats.up_to_date, sum(stats.kept.values())
+    return {**counts, "encoded": 0, "cache_hits": jobs - kept, "up_to_date": kept, "written": 0, "removed": 0}
+
+
+def _without(steady: Mapping[str, Any], found: Found, codecs: tuple, config: Config) -> dict[str, Any]:
+    """The recorded counts less what the changed and removed files gave in the recorded build (a kept
+    sidecar up to date, a dropped one from the cache, as a build that changes nothing counts them)."""
+    counts = {**steady, "kept": dict(steady["kept"])}
+    for rel, entry in found.old.items():
+        if rel in manifest.VITE_MANIFESTS:  # read for the others' entries; itself unchanged (delta.find)
+            continue
+        source = SourceFile(rel, int(entry["size"]), "", "", entry["type"], None, True)  # type: ignore[arg-type]
+        sidecars = {c: int(e["size"]) for c, e in entry.get("encodings", {}).items()}
+        _add(counts, source, sidecars, len(codecs) if wants_compression(source, config.compress) else 0, config, -1)
+    return counts
+
+
+def _plus(base: Mapping[str, Any], sources: tuple[SourceFile, ...], encodings: Mapping[str, Mapping[str, Encoding]],
+          plan: Plan, config: Config) -> dict[str, Any]:
+    """The counts of the folder as it is now, as a build that changes nothing would give them."""
+    counts = {**base, "kept": dict(base["kept"]), "written": 0, "removed": 0}
+    for source in sources:
+        jobs = sum(1 for j in plan.jobs if j.source.rel == source.rel)
+        _add(counts, source, {c: e.size for c, e in encodings.get(source.rel, {}).items()}, jobs, config, 1)
+    counts["kept"] = {c: n for c, n in sorted(counts["kept"].items()) if n}
+    return counts
+
+
+def _add(counts: dict[str, Any], source: SourceFile, sidecars: Mapping[str, int], jobs: int, config: Config,
+         sign: int) -> None:
+    kept = [c for c in sidecars if c in compress.CODEC_NAMES]
+    raw, over = wire.totals(((source.rel, source.size, sidecars),), config)
+    for name, value in (("files", 1), ("up_to_date", len(kept)), ("cache_hits", jobs - len(kept)),
+                        ("raw_bytes", raw), ("wire_bytes", over)):
+        counts[name] += sign * value
+    for codec in kept:
+        counts["kept"][codec] = counts["kept"].get(codec, 0) + sign
+
+
+def _vite_source(rel: str, entry: Mapping[str, Any]) -> SourceFile:
+    return SourceFile(rel, int(entry["size"]), str(entry["sha256"]), str(entry["integrity"]), str(entry["type"]),
+                      None, False)  # type: ignore[arg-type]

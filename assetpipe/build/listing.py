@@ -1,0 +1,153 @@
+"""The delta build's record: every folder's listing (names and stat stamps) as the last build left it.
+
+Kept in the cache folder (`delta-v1.sqlite3`): for each build folder (by its real path) the fingerprint of
+the build that recorded it (noop.fingerprint), whether the record may be trusted (`valid`: a delta drops
+it before its first write and sets it again after its last, so a build killed in between finds no
+record and runs in full), the counts a full build of the folder as recorded would report (`steady`), and
+one row per folder under it: its listing packed (each entry's name and lstat stamp: mode, size, mtime,
+ctime, inode, device) and a digest of that. A walk compares each folder's digest with the recorded one
+and reads a recorded listing only for a folder whose digest differs, so the record is never loaded whole.
+
+Stamps are trusted under the stat memo's racy-timestamp rule (cache/statmemo.py): an entry whose mtime or
+ctime is not older than the recording build's start by more than RACY_NS is recorded with its times set
+to zero (`settle`), so it differs from whatever is there next time and is looked at again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import stat
+import struct
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .scan import _SKIP_DIRS
+
+DB_NAME = "delta-v1.sqlite3"  # its own file, beside noop's
+# An entry: its name's length in bytes; its lstat mode (DIR for a folder: only its name counts), size,
+# mtime, ctime, inode, device; then the name.
+_ENTRY = struct.Struct("<Iqqqqqq")
+DIR = -1
+Stamp = tuple[int, int, int, int, int, int]  # mode, size, mtime_ns, ctime_ns, inode, device
+
+
+def walk(root: Path) -> Iterator[tuple[str, bytes]]:
+    """(folder rel, its listing packed) for every folder under `root` (`""` is `root`), `.assetpipe/`
+    included, version control's left out, one folder's listing in memory at a time. OSError when a
+    folder cannot be listed or an entry vanishes while it is read: the caller then builds in full."""
+    pack = _ENTRY.pack
+    folders = [("", str(root))]
+    while folders:
+        rel, path = folders.pop()
+        with os.scandir(path) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        parts: list[bytes] = []
+        for entry in entries:
+            name = entry.name.encode("utf-8", "surrogateescape")
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                parts += (pack(len(name), DIR, 0, 0, 0, 0, 0), name)
+                if entry.name not in _SKIP_DIRS:
+                    folders.append((f"{rel}/{entry.name}" if rel else entry.name, entry.path))
+                continue
+            parts += (pack(len(name), st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev),
+                      name)
+        yield rel, b"".join(parts)
+
+
+def listing_of(root: Path, folder: str) -> bytes:
+    """One folder's listing, as `walk` packs it (its subfolders named, not entered)."""
+    return next(walk(root / folder if folder else root))[1]
+
+
+def entries(blob: bytes) -> dict[str, Stamp]:
+    """A packed listing as {name: stamp}."""
+    found: dict[str, Stamp] = {}
+    at, size, unpack = 0, _ENTRY.size, _ENTRY.unpack_from
+    while at < len(blob):
+        length, *stamp = unpack(blob, at)
+        at += size
+        found[blob[at:at + length].decode("utf-8", "surrogateescape")] = tuple(stamp)  # type: ignore[assignment]
+        at += length
+    return found
+
+
+def settle(blob: bytes, before_ns: int, trusted: frozenset[str] = frozenset()) -> bytes:
+    """The listing with the times of every entry not older than `before_ns` set to zero (racy: looked at
+    again next time), but for the names in `trusted`."""
+    parts: list[bytes] = []
+    for name, (mode, size, mtime, ctime, ino, dev) in entries(blob).items():
+        if mode != DIR and max(mtime, ctime) >= before_ns and name not in trusted:
+            mtime = ctime = 0
+        raw = name.encode("utf-8", "surrogateescape")
+        parts += (_ENTRY.pack(len(raw), mode, size, mtime, ctime, ino, dev), raw)
+    return b"".join(parts)
+
+
+def digest(blob: bytes) -> bytes:
+    return hashlib.blake2b(blob, digest_size=16).digest()
+
+
+class Record:
+    """The record of one build folder in the cache's `delta-v1.sqlite3`. Errors only cost speed: the
+    caller builds in full on any sqlite3.Error or OSError."""
+
+    def __init__(self, cache_dir: Path, root: Path, *, create: bool) -> None:
+        self.root = os.path.realpath(root)
+        path = cache_dir / DB_NAME
+        if not create and not path.exists():
+            raise FileNotFoundError(path)
+        if create:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level="DEFERRED")
+        self._db.execute("CREATE TABLE IF NOT EXISTS build (root TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
+                         "valid INTEGER NOT NULL, steady TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS folder (root TEXT NOT NULL, rel TEXT NOT NULL, "
+                         "digest BLOB NOT NULL, listing BLOB NOT NULL, PRIMARY KEY (root, rel))")
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def head(self) -> tuple[str, dict] | None:
+        """(fingerprint, steady counts) of a trusted record, else None."""
+        row = self._db.execute("SELECT fingerprint, valid, steady FROM build WHERE root = ?", (self.root,)).fetchone()
+        if row is None or not row[1]:
+            return None
+        return row[0], json.loads(row[2])
+
+    def digests(self) -> dict[str, bytes]:
+        return dict(self._db.execute("SELECT rel, digest FROM folder WHERE root = ?", (self.root,)))
+
+    def listing(self, rel: str) -> bytes:
+        row = self._db.execute("SELECT listing FROM folder WHERE root = ? AND rel = ?", (self.root, rel)).fetchone()
+        return b"" if row is None else bytes(row[0])
+
+    def drop(self) -> None:
+        """No record: a build that cannot finish recording must leave none to be trusted."""
+        with self._db:
+            self._db.execute("DELETE FROM build WHERE root = ?", (self.root,))
+            self._db.execute("DELETE FROM folder WHERE root = ?", (self.root,))
+
+    def invalidate(self) -> None:
+        with self._db:
+            self._db.execute("UPDATE build SET valid = 0 WHERE root = ?", (self.root,))
+
+    def replace(self, fingerprint: str, steady: dict, folders: Iterable[tuple[str, bytes]]) -> None:
+        """A whole new record (after a full build): the old one goes first, in the same transaction."""
+        with self._db:
+            self._db.execute("DELETE FROM build WHERE root = ?", (self.root,))
+            self._db.execute("DELETE FROM folder WHERE root = ?", (self.root,))
+            self._db.executemany("INSERT INTO folder VALUES (?, ?, ?, ?)",
+                                 ((self.root, rel, digest(blob), blob) for rel, blob in folders))
+            self._db.execute("INSERT INTO build VALUES (?, ?, 1, ?)", (self.root, fingerprint, json.dumps(steady)))
+
+    def update(self, steady: dict, folders: Iterable[tuple[str, bytes]]) -> None:
+        """The folders a delta changed recorded anew, and the record trusted again."""
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO folder VALUES (?, ?, ?, ?)",
+                                 ((self.root, rel, digest(blob), blob) for rel, blob in folders))
+            self._db.execute("UPDATE build SET valid = 1, steady = ? WHERE root = ?", (json.dumps(steady), self.root))

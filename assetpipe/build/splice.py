@@ -1,0 +1,146 @@
+"""The manifest and the ledger updated by splicing: the previous file's bytes, a few keys' rows replaced,
+inserted or removed, in the same order and framing as the full build writes them.
+
+Both files are one JSON object with one section of rows, one line per key, sorted by key (manifest.stream,
+ledger.pieces): a head (`{` and the members before the section), the rows joined by `,` and a newline, a
+newline, and a tail. A file of any other shape (an empty section, a `failures` list that is not empty, the
+ledger's `minified` or `optimized` sections, bytes that are not ASCII) is `Malformed`; the caller builds
+in full.
+
+Neither file is parsed row by row: `locate` reads it a MiB at a time and looks only at the last row of each
+block until a block holds a wanted key; `pieces` then copies the bytes between the changed rows as they
+are. Think of every row as ending in `,\n` (the last one's `\n` read as `,\n`): then replacing, removing
+and inserting a row are the same edit wherever it is, and the last `,\n` written is given back as `\n`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+# (what comes before the rows, what comes after them) of the shapes a delta splices
+MANIFEST = (b'{\n  "failures": [],\n  "files": {\n', b'  },\n  "schema": 1\n}\n')
+LEDGER = (b'{\n  "outputs": {\n', b'  },\n  "schema": 1\n}\n')
+_BLOCK = 1 << 20
+
+
+class Malformed(Exception):
+    """Not a file the delta can splice."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the wanted keys are in a file: each key's row (its text) and its line's span in the rows
+    section read as if every line ended in `,\\n` (start, end), or, for a key not there, where its row
+    would go (start, start)."""
+
+    path: Path
+    shape: tuple[bytes, bytes]
+    size: int  # of the rows section so read (one more than in the file)
+    rows: Mapping[str, str]
+    spans: Mapping[str, tuple[int, int]]
+
+
+def locate(path: Path, shape: tuple[bytes, bytes], wanted: set[str]) -> Layout:
+    head, tail = shape
+    total = os.path.getsize(path)
+    size = total - len(head) - len(tail) + 1
+    pending = sorted(wanted)
+    rows: dict[str, str] = {}
+    spans: dict[str, tuple[int, int]] = {}
+    with open(path, "rb") as handle:
+        if handle.read(len(head)) != head or size < 3:
+            raise Malformed(f"{path.name}: not in the shape a delta splices")
+        handle.seek(total - len(tail))
+        if handle.read() != tail:
+            raise Malformed(f"{path.name}: not in the shape a delta splices")
+        handle.seek(len(head))
+        at, left, carry = 0, size - 1, b""
+        while pending and (left or carry):
+            data = carry + handle.read(min(_BLOCK, left))
+            left -= len(data) - len(carry)
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # a row longer than a block: read on
+                if not left:
+                    raise Malformed(f"{path.name}: a row without its newline")
+                carry = data
+                continue
+            block, carry = data[:cut], data[cut:]
+            last = block[block.rfind(b"\n", 0, cut - 1) + 1:]
+            if pending[0] > key_of(last):  # no wanted key up to this block's last row: not looked into
+                at += cut
+                continue
+            for line in block.splitlines(keepends=True):
+                key = key_of(line)
+                while pending and pending[0] < key:
+                    spans[pending.pop(0)] = (at, at)
+                if pending and pending[0] == key:
+                    pending.pop(0)
+                    rows[key] = line.rstrip(b",\n").decode("ascii")
+                    spans[key] = (at, at + len(line) + (0 if line.endswith(b",\n") else 1))
+                at += len(line)
+    for key in pending:  # after the last row
+        spans[key] = (size, size)
+    return Layout(path, shape, size, rows, spans)
+
+
+def key_of(line: bytes) -> str:
+    """The key a row begins with: `    "a/b.js": {...}` -> `a/b.js`."""
+    if not line.startswith(b'    "'):
+        raise Malformed("a row that is not one")
+    end = line.index(b'"', 5)
+    raw = line[5:end]
+    if b"\\" not in raw:
+        return raw.decode("ascii")
+    return json.JSONDecoder().raw_decode(line.decode("ascii"), 4)[0]
+
+
+def pieces(layout: Layout, changes: Mapping[str, str | None]) -> Iterator[str]:
+    """The file's text with each key of `changes` given its new row (None: its row removed), in order;
+    every key of `changes` must have been located."""
+    head, tail = layout.shape
+    # by where they go; at one place, the new rows (in key order) before the row there
+    edits = sorted((layout.spans[key][0], layout.spans[key][0] != layout.spans[key][1], key, layout.spans[key][1],
+                    "" if row is None else row + ",\n") for key, row in changes.items())
+    written = 0
+    held = ""  # the text not given out yet: its last ",\n" becomes "\n"
+    yield head.decode("ascii")
+    with open(layout.path, "rb") as handle:
+        handle.seek(len(head))
+        at = 0
+        for start, _replaces, _key, end, text in edits:
+            for chunk in _copy(handle, at, start, layout.size):
+                yield held
+                held = chunk
+                written += len(chunk)
+            handle.seek(len(head) + end)
+            at = end
+            if text:
+                yield held
+                held = text
+                written += len(text)
+        for chunk in _copy(handle, at, layout.size, layout.size):
+            yield held
+            held = chunk
+            written += len(chunk)
+    if written == 0 or not held.endswith(",\n"):
+        raise Malformed(f"{layout.path.name}: would have no rows left")
+    yield held[:-2] + "\n"
+    yield tail.decode("ascii")
+
+
+def _copy(handle: BinaryIO, start: int, end: int, size: int) -> Iterator[str]:
+    """The rows section from `start` to `end`, read as if its last `\n` were `,\n` (the file is at `start`)."""
+    stop, at = min(end, size - 2), start
+    while at < stop:
+        data = handle.read(min(_BLOCK, stop - at))
+        if not data:
+            raise Malformed(f"{handle.name}: cut short")
+        at += len(data)
+        yield data.decode("ascii")
+    if end == size and start < size:
+        yield ",\n"

@@ -1,0 +1,351 @@
+"""The delta build (build/delta.py, deltarun.py): when only a few plain text files changed since the recorded
+build, only those are built, and the folder (sidecars, manifest, ledger) and the counts are exactly what the
+full build gives on the same change, and what a clean build gives; every other change takes the full build.
+
+Stamps are trusted only once RACY_NS old (statmemo's rule), so the build that records runs after a wait."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from assetpipe.build import listing
+from assetpipe.build.pipeline import BuildRequest, build
+from assetpipe.cache.statmemo import RACY_NS
+from assetpipe.config import Config
+from assetpipe.config.loading import parse
+from assetpipe.model import BuildResult, Failure, Notice, UsageError
+
+from .conftest import REPO, snapshot
+
+
+class Quiet:
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+
+    def start(self, total: int, label: str) -> None: ...
+
+    def advance(self, output: str, outcome: str) -> None: ...
+
+    def failure(self, failure: Failure) -> None: ...
+
+    def notice(self, notice: Notice) -> None:
+        self.notices.append(notice)
+
+    def done(self) -> None: ...
+
+
+def _script(i: int, extra: str = "") -> str:
+    return "".join(f"export const v{i}_{n} = (a) => a * {n} + {i};\n" for n in range(30 * i)) + extra
+
+
+def _make(root: Path) -> Path:
+    """Text files in three folders and the top (some too small for a sidecar worth keeping), and a page."""
+    for folder in ("a", "b", "c/d"):
+        (root / folder).mkdir(parents=True)
+        for i in (1, 2, 3):
+            (root / folder / f"f{i}.js").write_text(_script(i))
+            (root / folder / f"s{i}.css").write_text("body { margin: 0 }\n" * 30 * i)
+        (root / folder / "tiny.json").write_text('{"a": 1}')
+    (root / "icon.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg">' + '<path d="M0 0h1"/>' * 40 + "</svg>")
+    (root / "index.html").write_text("<!doctype html><title>x</title>" + "<p>paragraph</p>\n" * 40)
+    (root / ".vite").mkdir()  # a/f1.js is Vite's main.js: its entry names it
+    (root / ".vite/manifest.json").write_text('{"main.js": {"file": "a/f1.js", "isEntry": true}}')
+    return root
+
+
+def _build(site: Path, cache: Path, config: Config | None = None, **switches: object) -> BuildResult:
+    return build(BuildRequest(site, config or Config(), cache, images=False, jobs=2, **switches), Quiet())
+
+
+def _recorded(root: Path, cache: Path) -> Path:
+    site = _make(root)
+    assert _build(site, cache).exit_code == 0
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    second = _build(site, cache)
+    assert second.route.startswith("full") and second.stats.written == 0
+    assert (cache / listing.DB_NAME).is_file()
+    return site
+
+
+def _sources(site: Path, into: Path) -> Path:
+    """A copy of the folder's sources only: what a clean build starts from."""
+    shutil.copytree(site, into, ignore=shutil.ignore_patterns("*.br", "*.gz", "*.zst", ".assetpipe"))
+    return into
+
+
+def _counts(result: BuildResult) -> object:
+    return replace(result.stats, seconds=0)
+
+
+def _edit(site: Path) -> None:
+    (site / "a/f2.js").write_text(_script(2, "export const edited = 'yes, edited: a new line';\n" * 3))
+
+
+def _add(site: Path) -> None:
+    (site / "b/new.js").write_text(_script(4))
+
+
+def _remove(site: Path) -> None:
+    (site / "c/d/s3.css").unlink()
+
+
+def _several(site: Path) -> None:
+    _edit(site)
+    _add(site)
+    _remove(site)
+    (site / "c/d/f1.js").write_text(_script(1, "// and a comment\n" * 20))
+    (site / "a/f1.js").write_text(_script(1, "// Vite's main.js, changed\n" * 20))
+    (site / "icon.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg">' + '<path d="M1 1h2"/>' * 50 + "</svg>")
+    (site / "b/tiny.json").write_text('{"b": 2}')
+
+
+def _touch(site: Path) -> None:
+    os.utime(site / "a/f1.js")
+
+
+@pytest.mark.parametrize("change", [_edit, _add, _remove, _several, _touch],
+                         ids=["one changed", "one added", "one removed", "several in different folders", "touched"])
+def test_a_delta_gives_the_full_builds_folder_and_counts(tmp_path: Path, change: Callable[[Path], None]) -> None:
+    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+    full, full_cache = tmp_path / "full", tmp_path / "full-cache"
+    shutil.copytree(site, full)
+    shutil.copytree(tmp_path / "cache", full_cache)
+    (full_cache / listing.DB_NAME).unlink()  # the same folder and cache, built the full way
+    change(site)
+    change(full)
+    delta = _build(site, tmp_path / "cache")
+    assert delta.route == "delta", delta.route
+    whole = _build(full, full_cache)
+    assert whole.route.startswith("full")
+    assert snapshot(site) == snapshot(full)
+    assert _counts(delta) == _counts(whole)
+    clean = _sources(site, tmp_path / "clean")
+    assert _build(clean, tmp_path / "clean-cache").exit_code == 0
+    assert snapshot(site) == snapshot(clean)
+    # and the record it left is good for the next one
+    (site / "c/d/f2.js").write_text(_script(2, "// next\n" * 9))
+    (clean / "c/d/f2.js").write_text(_script(2, "// next\n" * 9))
+    assert _build(site, tmp_path / "cache").route == "delta"
+    _build(clean, tmp_path / "clean-cache")
+    assert snapshot(site) == snapshot(clean)
+
+
+def test_an_unchanged_folder_after_a_delta_gives_the_counts_a_full_build_gives(tmp_path: Path) -> None:
+    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+    _several(site)
+    assert _build(site, tmp_path / "cache").route == "delta"
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    again = _build(site, tmp_path / "cache")  # the racy entries looked at again
+    assert again.route == "delta" and again.stats.written == 0
+    unchanged = _build(site, tmp_path / "cache")
+    assert unchanged.route == "noop"
+    (tmp_path / "cache" / listing.DB_NAME).unlink()
+    (tmp_path / "cache" / "noop-v1.sqlite3").unlink()
+    whole = _build(site, tmp_path / "cache")
+    assert whole.route.startswith("full") and _counts(whole) == _counts(unchanged) == _counts(again)
+
+
+def _page(site: Path) -> None:
+    (site / "index.html").write_text("<!doctype html><title>y</title><p>changed</p>\n" * 40)
+
+
+def _image(site: Path) -> None:
+    (site / "a/pixel.png").write_bytes(bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"))
+
+
+def _sidecar_edited(site: Path) -> None:
+    (site / "a/f3.js.gz").write_bytes(gzip.compress(b"not what assetpipe wrote"))
+
+
+def _sidecar_deleted(site: Path) -> None:
+    (site / "b/f3.js.br").unlink()
+
+
+def _manifest_deleted(site: Path) -> None:
+    (site / ".assetpipe/manifest.json").unlink()
+
+
+def _vite(site: Path) -> None:
+    (site / ".vite/manifest.json").write_text('{"main.js": {"file": "a/f2.js", "isEntry": true}}')
+
+
+def _named_like_a_sidecar(site: Path) -> None:
+    (site / "a/extra.js.gz").write_bytes(b"a user's file")
+
+
+def _users_file_where_a_sidecar_goes(site: Path) -> None:
+    (site / "b/new.js").write_text(_script(5))
+    (site / "b/new.js.br").write_bytes(b"a user's file")
+
+
+def _new_folder(site: Path) -> None:
+    (site / "e").mkdir()
+    (site / "e/f.js").write_text(_script(2))
+
+
+def _journal(site: Path) -> None:
+    (site / ".assetpipe/journal.jsonl").write_text("")
+    _edit(site)
+
+
+def _hashed_name(site: Path) -> None:
+    (site / "a/chunk-Bx81KqZw.js").write_text(_script(3))
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    (_page, "index.html: text/html"), (_image, "a/pixel.png: image/png"),
+    (_sidecar_edited, "a/f3.js.gz: an output of assetpipe's, changed by hand"),
+    (_sidecar_deleted, "b/f3.js.br: an output of assetpipe's, removed"),
+    (_manifest_deleted, ".assetpipe/ changed"), (_vite, ".vite/manifest.json: Vite's manifest"),
+    (_named_like_a_sidecar, "a/extra.js.gz: named like a sidecar"),
+    (_users_file_where_a_sidecar_goes, "b/new.js.br: a file of the user's where a sidecar goes"),
+    (_new_folder, "e: a new folder"), (_journal, ".assetpipe/ changed"),
+    (_hashed_name, "judged immutable by its name")], ids=lambda v: getattr(v, "__name__", "")[1:])
+def test_any_other_change_takes_the_full_build(tmp_path: Path, change: Callable[[Path], None], why: str) -> None:
+    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+    change(site)
+    result = _build(site, tmp_path / "cache")
+    assert result.route.startswith("full (delta: ") and why in result.route, result.route
+
+
+def test_removals_the_net_decides_on_take_the_full_build(tmp_path: Path) -> None:
+    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+    for folder in ("a", "b", "c/d"):
+        for i in (1, 2, 3):
+            (site / folder / f"f{i}.js").unlink()
+    before = snapshot(site)
+    with pytest.raises(UsageError, match="would remove 18"):  # the full build's net: nothing written
+        _build(site, tmp_path / "cache")
+    assert snapshot(site) == before
+
+
+@pytest.mark.parametrize("what", ["config", "minify", "budgets", "out", "dry-run"])
+def test_a_build_asked_differently_takes_the_full_build(tmp_path: Path, what: str) -> None:
+    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+    _edit(site)
+    config, switches = Config(), {}
+    if what == "config":
+        config = parse({"compress": {"min_ratio": 0.5}}, "test")
+    elif what == "minify":
+        config = parse({"minify": {"js": True}}, "test")
+    elif what == "budgets":
+        switches = {"check": lambda inventory: None}
+    elif what == "out":
+        switches = {"out": tmp_path / "out"}
+    else:
+        switches = {"dry_run": True}
+    result = _build(site, tmp_path / "cache", config, **switches)
+    assert not result.route.startswith(("delta", "noop")), result.route
+
+
+@pytest.mark.slow
+def test_a_delta_killed_at_any_put_in_place_leaves_no_record_to_trust(tmp_path: Path) -> None:
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("needs strace (.ci/run installs it)")
+    env = {k: v for k, v in os.environ.items() if k != "ASSETPIPE_CACHE_DIR"} | {"PYTHONPATH": str(REPO)}
+    for nth in (1, 2, 3, 4):  # the sidecars .br and .gz, the manifest, the ledger
+        root = tmp_path / str(nth)
+        site = _recorded(root / "dist", root / "cache")
+        _edit(site)
+        killed = subprocess.run([strace, "-f", "-qq", "-o", os.devnull, "-e",
+                                 f"inject=rename,renameat,renameat2:signal=SIGKILL:when={nth}",
+                                 sys.executable, "-m", "assetpipe", "build", str(site), "--cache-dir",
+                                 str(root / "cache"), "--no-images"], env=env, capture_output=True, timeout=120)
+        assert killed.returncode != 0
+        after = _build(site, root / "cache")
+        assert after.route.startswith("full"), after.route
+        assert after.exit_code == 0
+        clean = _sources(site, root / "clean")
+        _build(clean, root / "clean-cache")
+        assert snapshot(site) == snapshot(clean)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_spliced_ledger_is_the_ledger_written_whole(tmp_path: Path, seed: int,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows replaced, removed and inserted anywhere (first, last, several at one place, names JSON escapes),
+    in a file larger than the blocks it is read in: the bytes the full build's writer gives."""
+    import random
+
+    from assetpipe.build import ledger, splice
+
+    rng = random.Random(seed)
+    monkeypatch.setattr(splice, "_BLOCK", rng.choice((200, 4096, 1 << 20)))  # blocks ending anywhere in a row
+    names = ["a", "b/é.js", 'q"uote.js', "z/\\back.css", "m\u2028.json", "0.js", "~.svg"]
+    names += [f"{rng.choice('abcxyz')}/{rng.randrange(10**6)}.js" for _ in range(rng.choice((1, 5, 3000)))]
+
+    def record(name: str) -> ledger.Record:
+        return ledger.Record(f"k{rng.random()}", f"{rng.getrandbits(256):064x}", rng.randrange(10**6))
+
+    before = {name: record(name) for name in rng.sample(names, max(1, len(names) // 2))}
+    path = tmp_path / "outputs.json"
+    path.write_bytes(ledger.encode(before))
+    changes: dict[str, str | None] = {}
+    after = dict(before)
+    for name in rng.sample(names, rng.randrange(1, min(len(names), 12))):
+        if name in after and rng.random() < 0.4:
+            del after[name]
+            changes[name] = None
+        else:
+            after[name] = record(name)
+            changes[name] = ledger.row(name, after[name])
+    if not after:
+        return
+    spliced = "".join(splice.pieces(splice.locate(path, splice.LEDGER, set(changes)), changes))
+    assert spliced.encode() == ledger.encode(after)
+
+
+def test_watch_builds_a_changed_script_as_a_delta_from_its_events(tmp_path: Path) -> None:
+    from assetpipe.watch.watcher import Watcher
+
+    site, cache = _make(tmp_path / "dist"), tmp_path / "cache"
+    lines: list[str] = []
+    watcher = Watcher(BuildRequest(site, Config(), cache, images=False, jobs=2), Quiet(), lines.append,
+                      quiet=0.3, settle=0.1)
+    routes: list[str] = []
+    built = watcher._build
+
+    def noted(changed: tuple[str, ...] = ()) -> BuildResult:  # the routes its runs took, for the test
+        result = built(changed)
+        routes.append(result.route)
+        return result
+
+    watcher._build = noted  # type: ignore[method-assign]
+    assert watcher.start().route.startswith("full")
+    import threading
+
+    thread = threading.Thread(target=watcher.loop, daemon=True)
+    thread.start()
+    try:
+        clean = tmp_path / "clean"
+        for n in range(4):  # the first run after start records (with --allow-delete, as a watcher's runs go)
+            time.sleep(RACY_NS / 1e9 + 0.2)
+            (site / "b/f3.js").write_text(_script(3, f"// edit {n}\n" * 10))
+            deadline = time.monotonic() + 60
+            while len(lines) < n + 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(lines) == n + 1, lines
+        assert routes[-1] == "delta" and routes[-2] == "delta", routes
+        time.sleep(1)
+        assert len(lines) == 4, lines  # the delta's own writes started no run
+        shutil.rmtree(clean, ignore_errors=True)
+        _sources(site, clean)
+        _build(clean, tmp_path / "clean-cache")
+        assert snapshot(site) == snapshot(clean)
+    finally:
+        watcher.stop()
+        thread.join(30)
+        watcher.close()
