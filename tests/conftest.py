@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -16,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from assetpipe.cli import main
+from assetpipe.model import Failure, Notice
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "fixtures" / "site"
@@ -130,3 +132,49 @@ def s3_endpoint() -> Iterator[str]:
             yield endpoint
         finally:
             server.stop()
+
+
+class Quiet:
+    """An Observer that keeps the warnings it is told about, for builds run in-process."""
+
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+
+    def start(self, total: int, label: str) -> None: ...
+
+    def advance(self, output: str, outcome: str) -> None: ...
+
+    def failure(self, failure: Failure) -> None: ...
+
+    def notice(self, notice: Notice) -> None:
+        self.notices.append(notice)
+
+    def done(self) -> None: ...
+
+
+def build_hydrated(site: Path, cache: Path, hydrated: str | None = None) -> None:
+    """`assetpipe build SITE` (quiet), with `html.hydrated` set when given; it must succeed."""
+    args = ["build", str(site), "--cache-dir", str(cache), "-q"]
+    if hydrated is not None:
+        config = cache.parent / f"assetpipe-{hydrated}.toml"
+        config.write_text(f'[html]\nhydrated = "{hydrated}"\n')
+        args += ["--config", str(config)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+
+
+@contextlib.contextmanager
+def dask_scheduler(environment: dict[str, str] | None = None) -> Iterator[str]:
+    """A Dask LocalCluster as the executor tests use one (two worker processes of one thread and 24 MP
+    each, their environment the caller's plus `environment`), as `--executor dask://HOST:PORT` names it."""
+    import distributed
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (environment or {}).items():
+            patch.setenv(name, value)
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                           resources={"MP": 24.0}, silence_logs=logging.CRITICAL)
+    try:
+        yield cluster.scheduler_address.replace("tcp://", "dask://")
+    finally:
+        cluster.close()

@@ -23,25 +23,9 @@ from assetpipe.build.pipeline import BuildRequest, build
 from assetpipe.cache.statmemo import RACY_NS
 from assetpipe.config import Config
 from assetpipe.config.loading import parse
-from assetpipe.model import BuildResult, Failure, Notice, UsageError
+from assetpipe.model import BuildResult, UsageError
 
-from .conftest import REPO, snapshot
-
-
-class Quiet:
-    def __init__(self) -> None:
-        self.notices: list[Notice] = []
-
-    def start(self, total: int, label: str) -> None: ...
-
-    def advance(self, output: str, outcome: str) -> None: ...
-
-    def failure(self, failure: Failure) -> None: ...
-
-    def notice(self, notice: Notice) -> None:
-        self.notices.append(notice)
-
-    def done(self) -> None: ...
+from .conftest import REPO, Quiet, snapshot
 
 
 def _script(i: int, extra: str = "") -> str:

@@ -9,7 +9,6 @@ test-only fault of executors/testhooks.py, armed by a file only the worker-death
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import signal
@@ -31,7 +30,7 @@ from assetpipe.config import Config
 from assetpipe.executors.testhooks import ARM_VARIABLE, STALL_VARIABLE
 from assetpipe.model import Failure, Notice
 
-from .conftest import DEMO, snapshot
+from .conftest import DEMO, dask_scheduler, snapshot
 
 distributed = pytest.importorskip("distributed")
 
@@ -48,16 +47,8 @@ def arm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def scheduler(arm_dir: Path) -> Iterator[str]:
     """The module's cluster; its workers' environment names the arm file of the worker-death test."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(ARM_VARIABLE, str(arm_dir / "arm"))
-        patch.setenv(STALL_VARIABLE, str(arm_dir / "stall"))
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=":0", resources={"MP": 24.0},
-                                           silence_logs=logging.CRITICAL)
-    try:
-        yield cluster.scheduler_address.replace("tcp://", "dask://")
-    finally:
-        cluster.close()
+    with dask_scheduler({ARM_VARIABLE: str(arm_dir / "arm"), STALL_VARIABLE: str(arm_dir / "stall")}) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

@@ -19,25 +19,9 @@ from assetpipe.build.noop import DB_NAME, tree_digest
 from assetpipe.build.pipeline import BuildRequest, build
 from assetpipe.cache.statmemo import RACY_NS
 from assetpipe.config import Config
-from assetpipe.model import BuildResult, Failure, Notice
+from assetpipe.model import BuildResult
 
-from .conftest import snapshot
-
-
-class Quiet:
-    def __init__(self) -> None:
-        self.notices: list[Notice] = []
-
-    def start(self, total: int, label: str) -> None: ...
-
-    def advance(self, output: str, outcome: str) -> None: ...
-
-    def failure(self, failure: Failure) -> None: ...
-
-    def notice(self, notice: Notice) -> None:
-        self.notices.append(notice)
-
-    def done(self) -> None: ...
+from .conftest import Quiet, snapshot
 
 
 def _build(site: Path, cache: Path, config: Config | None = None) -> BuildResult:

@@ -20,15 +20,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from click.testing import CliRunner
 
-from assetpipe.cli import main
 from assetpipe.config import UploadConfig
 from assetpipe.html.inplace import MARK
 from assetpipe.upload import plan as uploadplan
 from assetpipe.upload import targets as upload
 
-from .conftest import DEMO, REPO, snapshot
+from .conftest import DEMO, REPO, build_hydrated, snapshot
 from .test_serving import BROTLI_MODULE, CHROME_ACCEPT, CHROMEDRIVER, NGINX, free_port, get, nginx_conf
 
 FIXTURE = REPO / "fixtures" / "hydrated" / "sveltekit"
@@ -36,16 +34,6 @@ SCHEMA = json.loads((REPO / "config" / "manifest.schema.json").read_text())
 STRACE = shutil.which("strace")
 # a fallback rendition's same-URL sidecar: `hero.cf892927.451w.jpg.avif`
 STAND_IN = re.compile(r"\.[0-9a-f]{8}\.[0-9]+w\.(?:jpg|png|gif|webp)\.(?:avif|webp)$")
-
-
-def _build(site: Path, cache: Path, hydrated: str | None = None) -> None:
-    args = ["build", str(site), "--cache-dir", str(cache), "-q"]
-    if hydrated is not None:
-        config = cache.parent / f"assetpipe-{hydrated}.toml"
-        config.write_text(f'[html]\nhydrated = "{hydrated}"\n')
-        args += ["--config", str(config)]
-    result = CliRunner().invoke(main, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
 
 
 def _copy(into: Path, source: Path = FIXTURE) -> Path:
@@ -81,7 +69,7 @@ def _without_journal(found: dict[str, str]) -> dict[str, str]:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("standins")
     site = _copy(root / "site")
-    _build(site, root / "cache")
+    build_hydrated(site, root / "cache")
     return site
 
 
@@ -117,10 +105,10 @@ def test_the_upload_plan_carries_them_with_their_own_type(built: Path) -> None:
 
 def test_a_picture_page_gets_none(tmp_path: Path) -> None:
     demo = _copy(tmp_path / "demo", DEMO)
-    _build(demo, tmp_path / "cache")
+    build_hydrated(demo, tmp_path / "cache")
     assert "<picture" in (demo / "index.html").read_text() and _stand_ins(demo) == []
     site = _copy(tmp_path / "site")
-    _build(site, tmp_path / "cache", "picture")
+    build_hydrated(site, tmp_path / "cache", "picture")
     assert _stand_ins(site) == []
 
 
@@ -131,7 +119,7 @@ def test_incremental_is_clean_and_they_go_when_no_longer_needed(tmp_path: Path) 
         clean[mode] = snapshot(_build_fresh(tmp_path / f"clean-{mode}", cache, mode))
     site = _copy(tmp_path / "site")
     for mode in ("picture", "attributes", "attributes", "picture"):
-        _build(site, cache, mode)
+        build_hydrated(site, cache, mode)
         assert _without_journal(snapshot(site)) == _without_journal(clean[mode]), mode
     assert _stand_ins(site) == []
     assert any(STAND_IN.search(rel) for rel in clean["attributes"])
@@ -139,7 +127,7 @@ def test_incremental_is_clean_and_they_go_when_no_longer_needed(tmp_path: Path) 
 
 def _build_fresh(site: Path, cache: Path, mode: str) -> Path:
     _copy(site)
-    _build(site, cache, mode)
+    build_hydrated(site, cache, mode)
     return site
 
 

@@ -9,7 +9,6 @@ the rest of the build goes on.
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from assetpipe.cli import main
 
-from .conftest import DEMO, S3_BUCKET, snapshot
+from .conftest import DEMO, S3_BUCKET, dask_scheduler, snapshot
 
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("s3fs")
@@ -46,12 +45,8 @@ def make_site(root: Path) -> Path:
 def scheduler(s3_endpoint: str) -> Iterator[str]:
     """Two worker processes started inside the S3 environment (credentials, endpoint), as workers that can
     read the bucket would be."""
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                       resources={"MP": 24.0}, silence_logs=logging.CRITICAL)
-    try:
-        yield cluster.scheduler_address.replace("tcp://", "dask://")
-    finally:
-        cluster.close()
+    with dask_scheduler() as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

@@ -140,10 +140,7 @@ def _write_renditions(decision: decide.Decision, writer: Writer, notices: list[N
         try:
             counts["written"] += writer.link(variant, sidecar, key)
         except WriteRefused as exc:
-            refused.add(variant)
-            notice = Notice(variant, str(exc).split(": ", 1)[-1])
-            notices.append(notice)
-            observer.notice(notice)
+            _refuse(variant, exc, refused, notices, observer)
             continue
         except OSError:  # no hard links here: the srcset names the sidecar itself (SPEC §2.1)
             redirected[variant] = sidecar
@@ -177,12 +174,17 @@ def _write_stand_ins(decision: decide.Decision, writer: Writer, notices: list[No
                 data = produced.data if produced.data is not None else (writer.target / holder).read_bytes()
                 counts["written"] += writer.write(name, data, produced.rendition.key)
         except WriteRefused as exc:
-            refused.add(name)
-            notice = Notice(name, str(exc).split(": ", 1)[-1])
-            notices.append(notice)
-            observer.notice(notice)
+            _refuse(name, exc, refused, notices, observer)
             continue
         counts["variants"] += 1
+
+
+def _refuse(name: str, exc: WriteRefused, refused: set[str], notices: list[Notice], observer: Observer) -> None:
+    """A name a user's file holds: refused, noticed, and left alone."""
+    refused.add(name)
+    notice = Notice(name, str(exc).split(": ", 1)[-1])
+    notices.append(notice)
+    observer.notice(notice)
 
 
 def _settle_original(outcome: imagestage.ImageResult, request: BuildRequest, cache: Cache,
