@@ -134,7 +134,7 @@ def test_an_unchanged_folder_after_a_delta_gives_the_counts_a_full_build_gives(t
     unchanged = _build(site, tmp_path / "cache")
     assert unchanged.route == "noop"
     (tmp_path / "cache" / listing.DB_NAME).unlink()
-    (tmp_path / "cache" / "noop-v1.sqlite3").unlink()
+    (tmp_path / "cache" / "noop-v1.sqlite3").unlink(missing_ok=True)
     whole = _build(site, tmp_path / "cache")
     assert whole.route.startswith("full") and _counts(whole) == _counts(unchanged) == _counts(again)
 

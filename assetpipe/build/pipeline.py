@@ -68,8 +68,6 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     if recorded is not None:  # only a few text files changed since the recorded build: those (build/delta.py)
         delta = deltarun.attempt(request, recorded, observer, started, started_ns)
         if isinstance(delta, BuildResult):
-            if fingerprint is not None:  # one that changed nothing (stamps recorded racy, a touch) records the no-op
-                noop.remember(request, fingerprint, delta, started_ns)
             return delta
         route = f"full (delta: {delta.reason})"
         replay = replay and not delta.changed  # not the folder the no-op recorded: no second walk for it
