@@ -103,6 +103,9 @@ class Record:
         if create:
             cache_dir.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=30, isolation_level="DEFERRED")
+        # the rollback journal emptied, not unlinked, after each transaction: as safe, and a build makes the
+        # same file-system calls whether or not the record existed (the crash tests kill at each of them)
+        self._db.execute("PRAGMA journal_mode=TRUNCATE")
         self._db.execute("CREATE TABLE IF NOT EXISTS build (root TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
                          "valid INTEGER NOT NULL, steady TEXT NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS folder (root TEXT NOT NULL, rel TEXT NOT NULL, "

@@ -162,6 +162,7 @@ def _connect(cache_dir: Path, *, create: bool) -> sqlite3.Connection | None:
         if create:
             cache_dir.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=30, isolation_level="DEFERRED")
+        db.execute("PRAGMA journal_mode=TRUNCATE")  # as listing.py's: emptied, not unlinked
         db.execute("CREATE TABLE IF NOT EXISTS noop (root TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
                    "tree TEXT NOT NULL, report TEXT NOT NULL)")
         db.commit()
