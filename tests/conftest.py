@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,6 +19,12 @@ from click.testing import CliRunner, Result
 
 from assetpipe.cli import main
 from assetpipe.model import Failure, Notice
+
+# A suite started in the background by a shell without job control inherits SIGINT ignored, and Python then
+# leaves it so: the Ctrl-C tests (which send SIGINT to a build, in this process or a child) need it delivered.
+# A handler, unlike SIG_IGN, is reset to the default in every child the tests start.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "fixtures" / "site"
