@@ -100,10 +100,12 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
     state = root / STATE_DIR
     outputs = splice.locate(state / OUTPUTS, splice.LEDGER, candidates | sidecars)
     records = {rel: Record(e["key"], e["sha256"], int(e["size"])) for rel, e in _parsed(outputs.rows).items()}
-    # What the manifest says of the files whose stamp moved: one recorded racy (written within RACY_NS of
-    # the recording build's start, a page just edited, say) or only touched may hold the bytes it lists.
-    listed = _parsed(splice.locate(state / manifest.NAME, splice.MANIFEST,
-                                   {rel for rel in present if rel not in records}).rows)
+    # What the manifest says of the files whose stamp moved (one recorded racy, written within RACY_NS of the
+    # recording build's start, or only touched, may hold the bytes it lists), of the gone ones and of Vite's
+    # manifest: one pass over the manifest, whose layout the splice then uses for the real changes.
+    files = splice.locate(state / manifest.NAME, splice.MANIFEST, {rel for rel in present if rel not in records}
+                          | set(gone) | set(manifest.VITE_MANIFESTS))
+    listed = _parsed(files.rows)
     sources: list[SourceFile] = []
     for rel in present:
         path = root / rel
@@ -131,8 +133,7 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
         _plain_name(rel)
         removed.append(rel)
     wanted = {s.rel for s in sources} | set(removed) | set(manifest.VITE_MANIFESTS)
-    files = splice.locate(state / manifest.NAME, splice.MANIFEST, wanted)
-    old = _parsed(files.rows)
+    old = {rel: entry for rel, entry in listed.items() if rel in wanted}
     for rel in removed:
         if rel not in old:
             raise Fallback(f"{rel}: removed, and not a file the manifest lists")

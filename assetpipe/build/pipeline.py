@@ -219,10 +219,9 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                            image_work=plan.image_work, notices=plan.notices)
         work = [j for j in plan.jobs if j.action is not Action.FRESH]
         observer.start(len(work), "compressing")
-        scanned = {s.rel: s.sha256 for s in inventory.sources}
+        made = _made(inventory.sources, stage.sources) if request.compressors is not None else frozenset()
         outcomes = execute(plan.jobs, target, {c.name: c for c in codecs}, cache,
-                           request.config.compress.min_ratio, request.jobs, request.compressors,
-                           made=frozenset(s.rel for s in stage.sources if scanned.get(s.rel) != s.sha256))
+                           request.config.compress.min_ratio, request.jobs, request.compressors, made=made)
         for outcome in outcomes:
             if isinstance(outcome, Failure):
                 if outcome.file not in {f.file for f in failures}:  # one line per file, not per sidecar
@@ -292,6 +291,12 @@ def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writ
                 writer.keep_minified({**writer.minified, rel: record})
         except (OSError, WriteRefused) as exc:
             failures.append(_report(observer, Failure(rel, f"cannot minify in place: {_reason(exc)}")))
+
+
+def _made(scanned: tuple[SourceFile, ...], now: tuple[SourceFile, ...]) -> frozenset[str]:
+    """The sources this build wrote before compressing them (pages rewritten, files minified)."""
+    before = {s.rel: s.sha256 for s in scanned}
+    return frozenset(s.rel for s in now if before.get(s.rel) != s.sha256)
 
 
 def _shown_images(sources: tuple[SourceFile, ...], request: BuildRequest
