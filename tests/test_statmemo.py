@@ -106,3 +106,43 @@ def _rows(cache: Path, root: str) -> int:
 
     with sqlite3.connect(cache / DB_NAME) as db:
         return db.execute("SELECT count(*) FROM stat_memo WHERE root = ?", (root,)).fetchone()[0]
+
+
+def test_a_builds_memo_stores_what_it_records_a_batch_at_a_time_and_a_dry_run_stores_nothing(
+        site: Path, tmp_path: Path, monkeypatch) -> None:
+    """A build that reads every file (the first one, or after a `vite build` replaced them all) would
+    otherwise hold one entry per file until the scan ends: a million entries at a million files. Past
+    SPILL_AT waiting entries the memo hands them to the cache; the build still records every file once,
+    and the next build reads none of them. `--dry-run` writes nothing, the cache included."""
+    from assetpipe.cache import statmemo
+    from assetpipe.cache.store import Cache
+
+    monkeypatch.setattr(statmemo, "SPILL_AT", 5)
+    for n in range(23):
+        (site / "assets" / f"extra{n:02}.txt").write_text(f"extra file {n}\n" * 40)
+    root = os.path.realpath(site)
+    files = sum(1 for p in site.rglob("*") if p.is_file())
+    time.sleep(RACY_NS / 1e9 + 0.2)  # every file older than the racy window: its entry is trusted later
+
+    dry = build(BuildRequest(site, Config(), tmp_path / "cache", jobs=2, dry_run=True), Quiet())
+    assert dry.exit_code == 0 and not (tmp_path / "cache").exists()
+
+    seen: list[int] = []
+    cache, memo = Cache(tmp_path / "cache"), StatMemo()
+    cache.attach_stats(root, memo)
+    recorded = memo.record
+
+    def record(*args: object) -> None:
+        recorded(*args)
+        seen.append(len(memo.entries()))
+
+    monkeypatch.setattr(memo, "record", record)
+    from assetpipe.build.scan import scan
+
+    scan(site, {}, memo=memo)
+    assert len(seen) == files and max(seen) < 5  # never more than a batch waiting
+    assert _rows(tmp_path / "cache", root) == files - len(memo.entries())  # the batches are stored already
+    cache.save_stats(root, memo)
+    assert _rows(tmp_path / "cache", root) == files
+    cache.close()
+    assert built(site, tmp_path / "cache", StatMemo()) == set()  # a watcher's memo, loaded: nothing read

@@ -95,7 +95,10 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
     memo_root = os.path.realpath(request.source)
     try:
         if not memo.loaded:  # a build's own memo reads the cache's rows one at a time; a watcher's, once
-            (cache.load_stats if request.scan_memo is not None else cache.attach_stats)(memo_root, memo)
+            if request.scan_memo is not None:
+                cache.load_stats(memo_root, memo)
+            else:  # --dry-run writes nothing, the cache included: its memo's rows wait for no save
+                cache.attach_stats(memo_root, memo, save=not request.dry_run)
         state = ledger.read(request.source)
         inventory = scan(request.source, state.outputs, exclude=exclude, memo=memo)
         # The scan has matched every file against the ledger's outputs, and the writer starts from the

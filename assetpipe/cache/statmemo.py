@@ -30,6 +30,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 RACY_NS = 2_000_000_000  # FAT's 2 s timestamps are the coarsest a local filesystem gives
+# An attached memo hands what it recorded to its store every this many entries, so a build that reads
+# every file (the first, or one after a `vite build` replaced them all) holds a batch, not the folder.
+SPILL_AT = 20_000
 
 Stamp = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
 
@@ -74,16 +77,20 @@ class StatMemo:
         self._gone: set[str] = set()
         self._fetch: Callable[[str], Entry | None] | None = None
         self._stored: Callable[[], Iterable[str]] | None = None
+        self._spill: Callable[[], None] | None = None
 
     def load(self, entries: dict[str, Entry]) -> None:
         self._entries = dict(entries)
         self._dirty, self._gone, self.loaded = set(), set(), True
-        self._fetch = self._stored = None
+        self._fetch = self._stored = self._spill = None
 
-    def attach(self, fetch: Callable[[str], Entry | None], stored: Callable[[], Iterable[str]]) -> None:
-        """Read entries one at a time: `fetch(rel)` gives one (None if unknown), `stored()` every rel kept."""
+    def attach(self, fetch: Callable[[str], Entry | None], stored: Callable[[], Iterable[str]],
+               spill: Callable[[], None] | None = None) -> None:
+        """Read entries one at a time: `fetch(rel)` gives one (None if unknown), `stored()` every rel kept.
+        `spill`, when given, saves what was recorded (it takes the changes) each time SPILL_AT entries wait;
+        without it (a dry run, which writes nothing) they wait for the caller's save."""
         self.load({})
-        self._fetch, self._stored = fetch, stored
+        self._fetch, self._stored, self._spill = fetch, stored, spill
 
     def lookup(self, rel: str, stamp: Stamp) -> Found | None:
         entry = self._entries.get(rel)
@@ -95,6 +102,8 @@ class StatMemo:
         self._entries[rel] = Entry(stamp, checked_ns, found)
         self._dirty.add(rel)
         self._gone.discard(rel)
+        if self._spill is not None and len(self._dirty) >= SPILL_AT:
+            self._spill()
 
     def forget(self, rel: str) -> None:
         if self._entries.pop(rel, None) is not None or self._fetch is not None:

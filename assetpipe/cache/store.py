@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import sqlite3
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -160,9 +161,10 @@ class Cache:
                     entries[rel] = entry
         memo.load(entries)
 
-    def attach_stats(self, root: str, memo: StatMemo) -> None:
+    def attach_stats(self, root: str, memo: StatMemo, *, save: bool = True) -> None:
         """Let `memo` read what the cache remembers of the folder at real path `root` one file at a time,
-        as the scan asks: a build's memory does not grow with the folder's size (load_stats holds it all)."""
+        as the scan asks, and (with `save`) store what it records a batch at a time: a build's memory does
+        not grow with the folder's size (load_stats holds it all)."""
         if not _storable(root):
             memo.load({})
             return
@@ -179,15 +181,19 @@ class Cache:
             found = current[parent].get(rel)
             return None if found is None else _checked_entry(root, rel, found)
 
-        def stored() -> list[str]:
+        def stored() -> Iterator[str]:
+            """Every rel stored for `root`, a row at a time (a million rows would be 100 MB as a list)."""
             db = self._open(create=False)
+            if db is None:
+                return
+            rows = db.cursor()  # its own cursor: the caller's deletions go through the connection
             try:
-                return [] if db is None else [rel for (rel,) in db.execute(
-                    f"SELECT rel FROM {_STATS} WHERE root = ?", (root,))]
+                for (rel,) in rows.execute(f"SELECT rel FROM {_STATS} WHERE root = ?", (root,)):
+                    yield rel
             except sqlite3.Error:
-                return []
+                return
 
-        memo.attach(fetch, stored)
+        memo.attach(fetch, stored, (lambda: self.save_stats(root, memo)) if save else None)
 
     def _folder_rows(self, root: str, parent: str) -> dict[str, tuple]:
         """The stat memo's rows of the files directly in folder `parent` ("" for the top) of `root`."""
