@@ -51,7 +51,9 @@ def make_plan(
             key = cache.key(source.sha256, codec.name, codec.settings)
             previous = owned_by_rel.get(output)
             if previous is not None and previous.key == key:
-                jobs.append(Job(source, codec.name, output, key, Action.FRESH, fresh_size=previous.size))
+                # the scan's strings, equal to these: one copy of each name and key held through the build
+                jobs.append(Job(source, codec.name, previous.rel, previous.key, Action.FRESH,
+                                fresh_size=previous.size))
             elif in_cache(key):
                 jobs.append(Job(source, codec.name, output, key, Action.CACHED))
             else:

@@ -30,9 +30,11 @@ _CHUNK = 1 << 20
 
 
 def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = (),
-         memo: StatMemo | None = None, copies_owned: bool = False) -> Inventory:
+         memo: StatMemo | None = None, copies_owned: bool = False, take: bool = False) -> Inventory:
     """The files under `root`, sorted by path; `records` is the ledger of what assetpipe wrote there;
     `memo` (optional, kept by the caller between scans) spares reading files that did not change.
+    With `take`, each record is removed from `records` as its file is met: a build's ledger is not held
+    beside the inventory made from it.
 
     The copies a `--out` build made of the user's files are the user's files wherever the tree is read
     (built in place, copied, moved, diffed, uploaded): only the `--out` build that keeps the tree up to
@@ -65,7 +67,7 @@ def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = 
         except OSError as exc:
             failures.append(Failure(rel, f"cannot read: {exc.strerror or exc}"))
             continue
-        record = records.get(rel)
+        record = records.pop(rel, None) if take else records.get(rel)
         match = record.matching(found.sha256, found.size) if record is not None else None
         if match is not None and (copies_owned or not match.key.startswith(ledger.COPY)):
             owned.append(OwnedFile(rel, found.size, found.sha256, match.key))
