@@ -452,7 +452,7 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.parametrize("args", [("--out", "elsewhere"), ("--dry-run",), ("--json",), ("--report", "r.html"),
                                   ("--check-budgets",), ("--base", "base.json"), ("--headers", "netlify"),
-                                  ("--upload",)])
+                                  ("--upload",), ("--executor", "dask-local:2"), ("--workers-dir", "s3://b/dist")])
 def test_builds_flags_that_do_not_apply_to_watch_are_refused_with_the_reason(cli, site: Site, args) -> None:
     before = snapshot(site.root)
     result = cli("watch", str(site.root), *args, "--cache-dir", str(site.cache))

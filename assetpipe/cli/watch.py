@@ -28,6 +28,9 @@ _NOT_FOR_WATCH = {
     "--base": "budgets against a base are judged by `assetpipe diff BASE DIR`, or `assetpipe build DIR --base BASE`",
     "--headers": "write the headers file with `assetpipe build DIR --headers FORMAT`",
     "--upload": "upload a finished build with `assetpipe upload DIR`, not on every save",
+    "--executor": "watch runs on this machine's cores (a save changes a few files); a whole build runs on Dask "
+                  "with `assetpipe build DIR --executor dask://HOST:PORT`",
+    "--workers-dir": "it goes with --executor, which watch does not take; see `assetpipe build DIR --help`",
 }
 
 
@@ -63,6 +66,9 @@ def watch_command(directory: Path, config_path: Path | None, jobs: int | None, c
 
     observer = TerminalObserver(quiet=quiet)
     loaded = _load_config(config_path, observer)
+    if loaded.config.build.executor != "local":
+        observer.console.print(f"note: [build] executor = {loaded.config.build.executor!r} is for `assetpipe build`; "
+                               "watch runs on this machine's cores", markup=False, highlight=False)
     request = BuildRequest(
         source=directory,
         config=config.with_all_minified(loaded.config) if minify_all else loaded.config,
