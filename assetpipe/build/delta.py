@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .. import mediatypes, naming
 from ..model import Kind, SourceFile
-from . import listing, manifest, splice
+from . import forkwalk, listing, manifest, splice
 from .ledger import OUTPUTS, STATE_DIR, TEMP_SUFFIX, Record
 from .request import BuildRequest
 from .scan import _read
@@ -61,22 +61,16 @@ def unsupported(request: BuildRequest) -> str | None:
     return None
 
 
-def changed_folders(record: listing.Record, root: Path) -> list[tuple[str, bytes]]:
-    """The folders whose listing differs from the record (with the listing now); Fallback for a folder
-    added or removed."""
+def changed_folders(record: listing.Record, root: Path, workers: int = 1) -> list[tuple[str, bytes]]:
+    """The folders whose listing differs from the record (with the listing now), by rel, walked on up to
+    `workers` processes (forkwalk.py); Fallback for a folder added or removed."""
     recorded = record.digests()
-    changed: list[tuple[str, bytes]] = []
-    seen = 0
-    for rel, blob in listing.walk(root):
-        old = recorded.get(rel)
-        if old is None:
-            raise Fallback(f"{rel}: a new folder")
-        seen += 1
-        if old != listing.digest(blob):
-            changed.append((rel, blob))
-    if seen != len(recorded):
+    found = forkwalk.compare(root, recorded, workers)
+    if found.new is not None:
+        raise Fallback(f"{found.new}: a new folder")
+    if found.seen != len(recorded):
         raise Fallback("a folder was removed")
-    return changed
+    return list(found.changed)
 
 
 def named_folders(record: listing.Record, root: Path, paths: tuple[str, ...]) -> list[tuple[str, bytes]]:

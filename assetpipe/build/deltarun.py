@@ -106,7 +106,7 @@ def _attempt(record: listing.Record, request: BuildRequest, fingerprint: str, ob
         raise Fallback("another config, version or switch")
     steady: dict[str, Any] = head[1]
     root = request.source
-    changed = changed_folders(record, root) if request.changed is None else named_folders(record, root,
+    changed = changed_folders(record, root, request.jobs) if request.changed is None else named_folders(record, root,
                                                                                           request.changed)
     if not changed:  # nothing changed: the recorded counts
         stats = BuildStats(**steady, seconds=time.perf_counter() - started)

@@ -22,6 +22,7 @@ import sqlite3
 import stat
 import struct
 from collections.abc import Iterable, Iterator
+from operator import attrgetter
 from pathlib import Path
 
 from .scan import _SKIP_DIRS
@@ -31,6 +32,7 @@ DB_NAME = "delta-v1.sqlite3"  # its own file, beside noop's
 # mtime, ctime, inode, device; then the name.
 _ENTRY = struct.Struct("<Iqqqqqq")
 DIR = -1
+_name = attrgetter("name")
 Stamp = tuple[int, int, int, int, int, int]  # mode, size, mtime_ns, ctime_ns, inode, device
 
 
@@ -38,29 +40,42 @@ def walk(root: Path) -> Iterator[tuple[str, bytes]]:
     """(folder rel, its listing packed) for every folder under `root` (`""` is `root`), `.assetpipe/`
     included, version control's left out, one folder's listing in memory at a time. OSError when a
     folder cannot be listed or an entry vanishes while it is read: the caller then builds in full."""
-    pack = _ENTRY.pack
-    folders = [("", str(root))]
+    return walk_from([("", str(root))])
+
+
+def walk_from(starts: list[tuple[str, str]]) -> Iterator[tuple[str, bytes]]:
+    """`walk` of the folders `starts` ((rel, path) each) and everything under them."""
+    folders = list(starts)
     while folders:
         rel, path = folders.pop()
-        with os.scandir(path) as it:
-            entries = sorted(it, key=lambda e: e.name)
-        parts: list[bytes] = []
-        for entry in entries:
-            name = entry.name.encode("utf-8", "surrogateescape")
-            st = entry.stat(follow_symlinks=False)
-            if stat.S_ISDIR(st.st_mode):
-                parts += (pack(len(name), DIR, 0, 0, 0, 0, 0), name)
-                if entry.name not in _SKIP_DIRS:
-                    folders.append((f"{rel}/{entry.name}" if rel else entry.name, entry.path))
-                continue
-            parts += (pack(len(name), st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev),
-                      name)
-        yield rel, b"".join(parts)
+        blob, inner = read_folder(rel, path)
+        folders += inner
+        yield rel, blob
+
+
+def read_folder(rel: str, path: str) -> tuple[bytes, list[tuple[str, str]]]:
+    """One folder's listing packed, and its subfolders to walk ((rel, path) each, by name)."""
+    pack = _ENTRY.pack
+    with os.scandir(path) as it:
+        entries = sorted(it, key=_name)
+    parts: list[bytes] = []
+    inner: list[tuple[str, str]] = []
+    for entry in entries:
+        name = entry.name.encode("utf-8", "surrogateescape")
+        st = entry.stat(follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            parts += (pack(len(name), DIR, 0, 0, 0, 0, 0), name)
+            if entry.name not in _SKIP_DIRS:
+                inner.append((f"{rel}/{entry.name}" if rel else entry.name, entry.path))
+            continue
+        parts += (pack(len(name), st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev),
+                  name)
+    return b"".join(parts), inner
 
 
 def listing_of(root: Path, folder: str) -> bytes:
     """One folder's listing, as `walk` packs it (its subfolders named, not entered)."""
-    return next(walk(root / folder if folder else root))[1]
+    return read_folder(folder, str(root / folder if folder else root))[0]
 
 
 def entries(blob: bytes) -> dict[str, Stamp]:
