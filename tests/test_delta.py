@@ -47,15 +47,16 @@ def _make(root: Path) -> Path:
     return root
 
 
-def _build(site: Path, cache: Path, config: Config | None = None, **switches: object) -> BuildResult:
-    return build(BuildRequest(site, config or Config(), cache, images=False, jobs=2, **switches), Quiet())
+def _build(site: Path, cache: Path, config: Config | None = None, images: bool = False,
+           **switches: object) -> BuildResult:
+    return build(BuildRequest(site, config or Config(), cache, images=images, jobs=2, **switches), Quiet())
 
 
-def _recorded(root: Path, cache: Path) -> Path:
+def _recorded(root: Path, cache: Path, images: bool = False) -> Path:
     site = _make(root)
-    assert _build(site, cache).exit_code == 0
+    assert _build(site, cache, images=images).exit_code == 0
     time.sleep(RACY_NS / 1e9 + 0.2)
-    second = _build(site, cache)  # the first build's stamps were racy: each file is looked at again, unchanged
+    second = _build(site, cache, images=images)  # the first build's stamps were racy: each file looked at again
     assert second.route == "delta" and second.stats.written == 0
     assert (cache / listing.DB_NAME).is_file()
     return site
@@ -97,8 +98,13 @@ def _touch(site: Path) -> None:
     os.utime(site / "a/f1.js")
 
 
-@pytest.mark.parametrize("change", [_edit, _add, _remove, _several, _touch],
-                         ids=["one changed", "one added", "one removed", "several in different folders", "touched"])
+def _page(site: Path) -> None:
+    (site / "index.html").write_text("<!doctype html><title>y</title><p>changed</p>\n" * 40)
+
+
+@pytest.mark.parametrize("change", [_edit, _add, _remove, _several, _touch, _page],
+                         ids=["one changed", "one added", "one removed", "several in different folders", "touched",
+                              "a page, no page rewritten (--no-images)"])
 def test_a_delta_gives_the_full_builds_folder_and_counts(tmp_path: Path, change: Callable[[Path], None]) -> None:
     site = _recorded(tmp_path / "dist", tmp_path / "cache")
     full, full_cache = tmp_path / "full", tmp_path / "full-cache"
@@ -137,10 +143,6 @@ def test_an_unchanged_folder_after_a_delta_gives_the_counts_a_full_build_gives(t
     (tmp_path / "cache" / "noop-v1.sqlite3").unlink(missing_ok=True)
     whole = _build(site, tmp_path / "cache")
     assert whole.route.startswith("full") and _counts(whole) == _counts(unchanged) == _counts(again)
-
-
-def _page(site: Path) -> None:
-    (site / "index.html").write_text("<!doctype html><title>y</title><p>changed</p>\n" * 40)
 
 
 def _image(site: Path) -> None:
@@ -189,7 +191,7 @@ def _hashed_name(site: Path) -> None:
 
 
 @pytest.mark.parametrize(("change", "why"), [
-    (_page, "index.html: text/html"), (_image, "a/pixel.png: image/png"),
+    (_image, "a/pixel.png: image/png"),
     (_sidecar_edited, "a/f3.js.gz: an output of assetpipe's, changed by hand"),
     (_sidecar_deleted, "b/f3.js.br: an output of assetpipe's, removed"),
     (_manifest_deleted, ".assetpipe/ changed"), (_vite, ".vite/manifest.json: Vite's manifest"),
@@ -202,6 +204,29 @@ def test_any_other_change_takes_the_full_build(tmp_path: Path, change: Callable[
     change(site)
     result = _build(site, tmp_path / "cache")
     assert result.route.startswith("full (delta: ") and why in result.route, result.route
+
+
+def test_a_page_takes_the_full_build_while_pages_are_rewritten(tmp_path: Path) -> None:
+    """With images on and html.rewrite (the defaults), the image stage reads the pages to rewrite them: an
+    edited page is a full build; with html.rewrite = false nothing reads it, and it is a delta whose folder
+    is the full build's."""
+    site = _recorded(tmp_path / "dist", tmp_path / "cache", images=True)
+    _page(site)
+    result = _build(site, tmp_path / "cache", images=True)
+    assert result.route == "full (delta: index.html: text/html, not a compressible text file other than HTML " \
+                           "while pages are rewritten)", result.route
+    config = parse({"html": {"rewrite": False}}, "test")
+    site = _recorded(tmp_path / "plain", tmp_path / "plain-cache")
+    assert _build(site, tmp_path / "plain-cache", config, images=True).route.startswith("full")  # its own record
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    assert _build(site, tmp_path / "plain-cache", config, images=True).route == "noop"  # recorded
+    full = tmp_path / "plain-full"
+    shutil.copytree(site, full)
+    _page(site)
+    _page(full)
+    assert _build(site, tmp_path / "plain-cache", config, images=True).route == "delta"
+    assert _build(full, tmp_path / "plain-full-cache", config, images=True).route.startswith("full")
+    assert snapshot(site) == snapshot(full)
 
 
 def test_removals_the_net_decides_on_take_the_full_build(tmp_path: Path) -> None:
@@ -338,12 +363,13 @@ def test_watch_builds_a_changed_script_as_a_delta_from_its_events(tmp_path: Path
 def test_a_page_built_at_once_after_its_edit_does_not_stop_the_next_delta(tmp_path: Path) -> None:
     """A page edited and built within RACY_NS: the build records its stamp as racy, so the next build looks
     at it again. It still holds the bytes the manifest lists, so that is nothing to do: a script changed
-    next is a delta (it was a second full build), and the folder is a clean build's."""
-    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+    next is a delta (it was a second full build), and the folder is a clean build's. (Images on: pages are
+    rewritten, so a page is a full build.)"""
+    site = _recorded(tmp_path / "dist", tmp_path / "cache", images=True)
     (site / "index.html").write_text("<!doctype html><title>y</title>" + "<p>another paragraph</p>\n" * 40)
-    assert _build(site, tmp_path / "cache").route.startswith("full (delta: index.html")  # a page: full
+    assert _build(site, tmp_path / "cache", images=True).route.startswith("full (delta: index.html")  # a page
     _edit(site)  # at once: the page's stamp was recorded racy
-    assert _build(site, tmp_path / "cache").route == "delta"
-    clean = _build(_sources(site, tmp_path / "clean"), tmp_path / "clean-cache")
+    assert _build(site, tmp_path / "cache", images=True).route == "delta"
+    clean = _build(_sources(site, tmp_path / "clean"), tmp_path / "clean-cache", images=True)
     assert clean.exit_code == 0
     assert snapshot(site) == snapshot(tmp_path / "clean")

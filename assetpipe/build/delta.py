@@ -3,8 +3,9 @@
 A full build that changed nothing records every folder's listing (build/listing.py) and what it reported.
 The next build with the same fingerprint (noop.fingerprint) walks the folder and compares each folder's
 listing with the record; within the folders that differ, the names whose stamp moved, that are new or
-that are gone are the changes (`find`). When every change is a compressible text file that is not HTML
-(JS, CSS, JSON, SVG, ...), that nothing else in the build reads, and that is not one of assetpipe's
+that are gone are the changes (`find`). When every change is a compressible text file that nothing else
+in the build reads (JS, CSS, JSON, SVG, ...; HTML only when no page is rewritten: `--no-images` or
+`html.rewrite = false`, else the image stage reads the pages), and that is not one of assetpipe's
 outputs (an output whose stamp moved must still hold the bytes the ledger records), only those files are
 hashed, compressed and written (build/deltarun.py), and the manifest and the ledger are spliced. Anything
 else, or anything unsure, raises Fallback with why, and the full build runs.
@@ -87,7 +88,9 @@ def named_folders(record: listing.Record, root: Path, paths: tuple[str, ...]) ->
     return changed
 
 
-def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], codecs: tuple[str, ...]) -> Found:
+def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], codecs: tuple[str, ...],
+         pages: bool = False) -> Found:
+    """What changed, checked; `pages`: HTML is plain text in this build (no page is rewritten)."""
     present, gone = _names(record, changed)
     candidates = set(present) | set(gone)
     sidecars = {naming.sidecar(rel, codec) for rel in candidates for codec in naming.SIDECAR_SUFFIXES}
@@ -113,8 +116,9 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
             continue  # the bytes the last build saw: nothing to do, whatever kind of file (re-recorded below)
         _plain_name(rel)
         media_type, kind, compressible = mediatypes.classify(rel, found.head)
-        if kind is not Kind.TEXT or not compressible or media_type in mediatypes.HTML_TYPES:
-            raise Fallback(f"{rel}: {media_type}, not a compressible text file other than HTML")
+        if kind is not Kind.TEXT or not compressible or (media_type in mediatypes.HTML_TYPES and not pages):
+            raise Fallback(f"{rel}: {media_type}, not a compressible text file other than HTML"
+                           + (" while pages are rewritten" if media_type in mediatypes.HTML_TYPES else ""))
         for codec in codecs:
             output = naming.sidecar(rel, codec)
             if output not in records and os.path.lexists(root / output):
@@ -133,16 +137,16 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
             raise Fallback(f"{rel}: removed, and not a file the manifest lists")
     for rel, entry in old.items():
         if rel not in manifest.VITE_MANIFESTS:
-            plain(rel, entry)
+            plain(rel, entry, pages)
     return Found(tuple(sources), tuple(removed), records, old, tuple(rel for rel, _ in changed), files, outputs)
 
 
-def plain(rel: str, entry: dict) -> None:
-    """Fallback unless a manifest entry is one a delta can replace: a compressible text file's, not HTML,
-    with no image, minified or optimised part."""
+def plain(rel: str, entry: dict, pages: bool = False) -> None:
+    """Fallback unless a manifest entry is one a delta can replace: a compressible text file's (not HTML's
+    unless `pages`), with no image, minified or optimised part."""
     media_type, kind, compressible = mediatypes.classify(rel, b"")
     if (entry.get("type") != media_type or kind is not Kind.TEXT or not compressible
-            or media_type in mediatypes.HTML_TYPES or not _PLAIN_KEYS.issuperset(entry)):
+            or (media_type in mediatypes.HTML_TYPES and not pages) or not _PLAIN_KEYS.issuperset(entry)):
         raise Fallback(f"{rel}: was {entry.get('type')}, not a plain compressible text file")
 
 

@@ -123,7 +123,9 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
            observer: Observer, started: float, started_ns: int) -> BuildResult:
     root, config = request.source, request.config
     codecs = compress.codecs(config.compress) if request.compress else ()
-    found = find(record, root, changed, tuple(c.name for c in codecs))
+    # pages are plain text when no page is rewritten (the image stage reads them only to rewrite them)
+    pages = not (request.images and request.config.html.rewrite)
+    found = find(record, root, changed, tuple(c.name for c in codecs), pages)
     orphaned = [r for r in found.records if any(r == naming.sidecar(g, c) for g in found.removed
                                                  for c in naming.SIDECAR_SUFFIXES)]
     if len(orphaned) > REMOVAL_FLOOR and not request.allow_delete:
