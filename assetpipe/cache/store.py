@@ -58,9 +58,11 @@ def _stat_digest(root: str, rel: str, entry: Entry) -> bytes:
     """A stat memo row's own check: a row altered or damaged on disk no longer matches it, and is dropped
     (the file is read again), so a wrong sha256 or SRI never reaches the manifest."""
     found = entry.found
-    fields = (root, rel, *entry.stamp, entry.checked_ns, found.size, found.sha256, found.sha384)
-    text = "\0".join(str(f) for f in fields).encode("utf-8", "surrogateescape")
-    return hashlib.sha256(text + b"\0" + found.head).digest()[:16]
+    size, mtime, ctime, ino, dev = entry.stamp
+    # every field as str() gives it, joined by NULs: one f-string (a join over a generator cost 2.5 µs a row)
+    text = (f"{root}\0{rel}\0{size}\0{mtime}\0{ctime}\0{ino}\0{dev}\0{entry.checked_ns}\0{found.size}\0"
+            f"{found.sha256}\0{found.sha384}\0").encode("utf-8", "surrogateescape")
+    return hashlib.sha256(text + found.head).digest()[:16]
 
 
 _STAT_FIELDS = "size, mtime_ns, ctime_ns, ino, dev, checked_ns, found_size, sha256, sha384, head, digest"
@@ -204,7 +206,7 @@ class Cache:
         try:
             rows = db.execute(f"SELECT rel, {_STAT_FIELDS} FROM {_STATS} WHERE root = ? AND rel >= ? AND rel < ? "
                               "AND instr(substr(rel, ?), '/') = 0", (root, low, high, len(low) + 1))
-            return {rel: tuple(fields) for rel, *fields in rows}
+            return {row[0]: row[1:] for row in rows}
         except sqlite3.Error:
             return {}
 
