@@ -4,7 +4,9 @@ process finds, and a delta built that way is the full build's folder."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -82,6 +84,57 @@ def test_the_walk_shared_among_processes_finds_what_one_process_finds(tmp_path: 
     assert by[changes[4]]["one"] == [["", "a0/b0", "a2/b3/c1", "a3/b4"], total - 1, "a0/b0/new"]
     assert by[changes[5]]["one"] == [["", "a0/b0", "a1/b1/c1", "a2/b3/c1", "a3/b0/c0", "a3/b4"], total - 1,
                                      "a0/b0/new"]
+
+
+_SLOW_PROBE = r"""
+import os, sys, time
+from pathlib import Path
+from assetpipe.build import forkwalk, listing
+
+root, mode = Path(sys.argv[1]), sys.argv[2]
+recorded = {rel: listing.digest(blob) for rel, blob in listing.walk(root)}
+(root / "a2/b3/c1/app.js").write_text("changed")
+forkwalk.PARALLEL_FROM = 1
+parent = os.getpid()
+read_folder = listing.read_folder
+def in_children(rel, path):
+    if os.getpid() != parent:
+        if mode == "fail" and rel == "a1/b1":
+            raise PermissionError(13, "Permission denied", path)
+        time.sleep(0.4 if mode == "slow" and rel.startswith("a0/b0") else 0)  # one child busy, one done
+    return read_folder(rel, path)
+listing.read_folder = in_children
+print("walking", flush=True)
+found = forkwalk.compare(root, recorded, 2)
+print([rel for rel, _ in found.changed], found.seen, found.new, flush=True)
+"""
+
+
+def test_a_child_that_fails_leaves_the_walk_to_this_process_with_the_same_answer(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "site")
+    run = subprocess.run([sys.executable, "-c", _SLOW_PROBE, str(root), "fail"], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert run.stdout.splitlines() == ["walking", "['a2/b3/c1'] 85 None"]
+
+
+def test_ctrl_c_during_the_shared_walk_ends_it_and_leaves_no_process(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group: the children ignore it, and the walk's process ends them
+    and waits for them before the KeyboardInterrupt goes on. (A process pool's workers took it in the
+    middle of their queue's lock and the build hung at exit.)"""
+    root = _tree(tmp_path / "site")
+    probe = subprocess.Popen([sys.executable, "-c", _SLOW_PROBE, str(root), "slow"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert probe.stdout is not None and probe.stdout.readline() == "walking\n"
+        time.sleep(0.8)  # one child is done (and a pool's worker would wait on its queue), one walks a0/b0
+        os.killpg(probe.pid, signal.SIGINT)
+        _out, err = probe.communicate(timeout=20)
+    finally:
+        if probe.poll() is None:
+            os.killpg(probe.pid, signal.SIGKILL)
+    assert probe.returncode != 0 and "KeyboardInterrupt" in err
+    with pytest.raises(ProcessLookupError):
+        os.killpg(probe.pid, 0)  # no child of the walk is left in the group
 
 
 def _cli(*args: str) -> dict:
