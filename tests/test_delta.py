@@ -238,6 +238,21 @@ def test_removals_the_net_decides_on_take_the_full_build(tmp_path: Path) -> None
     with pytest.raises(UsageError, match="would remove 18"):  # the full build's net: nothing written
         _build(site, tmp_path / "cache")
     assert snapshot(site) == before
+    # --allow-delete is not part of the record's fingerprint: the same record serves, and the delta
+    # removes the 18 sidecars itself; the folder is a clean build's
+    allowed = _build(site, tmp_path / "cache", allow_delete=True)
+    assert allowed.route == "delta" and allowed.stats.removed == 18, allowed.route
+    clean = _sources(site, tmp_path / "clean")
+    assert _build(clean, tmp_path / "clean-cache").exit_code == 0
+    assert snapshot(site) == snapshot(clean)
+
+
+def test_a_record_made_without_allow_delete_is_replayed_with_it(tmp_path: Path) -> None:
+    """A watcher's first run is built without --allow-delete and its later runs with it; a user may pass it
+    on one build and not the next. Neither changes what an unchanged folder's build does."""
+    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+    assert _build(site, tmp_path / "cache", allow_delete=True).route == "noop"
+    assert _build(site, tmp_path / "cache").route == "noop"
 
 
 @pytest.mark.parametrize("what", ["config", "minify", "budgets", "out", "dry-run"])
@@ -340,14 +355,14 @@ def test_watch_builds_a_changed_script_as_a_delta_from_its_events(tmp_path: Path
     thread.start()
     try:
         clean = tmp_path / "clean"
-        for n in range(4):  # the first run after start records (with --allow-delete, as a watcher's runs go)
+        for n in range(4):  # start's run recorded the folder: every run after it is a delta
             time.sleep(RACY_NS / 1e9 + 0.2)
             (site / "b/f3.js").write_text(_script(3, f"// edit {n}\n" * 10))
             deadline = time.monotonic() + 60
             while len(lines) < n + 1 and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert len(lines) == n + 1, lines
-        assert routes[-1] == "delta" and routes[-2] == "delta", routes
+        assert routes[1:] == ["delta"] * 4, routes
         time.sleep(1)
         assert len(lines) == 4, lines  # the delta's own writes started no run
         shutil.rmtree(clean, ignore_errors=True)

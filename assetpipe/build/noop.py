@@ -50,8 +50,12 @@ def fingerprint(request: BuildRequest) -> str | None:
             or request.encoders is not None or not isinstance(request.cache_dir, Path)):
         return None
     digest = hashlib.sha256()
+    # Not --allow-delete: a recorded build removed nothing and was refused nothing (a refusal fails the
+    # build, which records nothing), so the net has nothing to decide on an unchanged folder either way, and
+    # the delta asks the request's own switch (deltarun.py). A watcher's runs, which allow deletions after
+    # its first, then build on that first run's record.
     switches = {"config": _canonical(request.config), "images": request.images, "compress": request.compress,
-                "allow_delete": request.allow_delete, "force": request.force, "libraries": _libraries()}
+                "force": request.force, "libraries": _libraries()}
     digest.update(json.dumps(switches, sort_keys=True).encode())
     for path in sorted(_ASSETPIPE.rglob("*.py")):  # an edited assetpipe may build differently
         st = path.stat()
