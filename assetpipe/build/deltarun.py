@@ -124,8 +124,7 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
     root, config = request.source, request.config
     codecs = compress.codecs(config.compress) if request.compress else ()
     # pages are plain text when no page is rewritten (the image stage reads them only to rewrite them)
-    pages = not (request.images and request.config.html.rewrite)
-    found = find(record, root, changed, tuple(c.name for c in codecs), pages)
+    found = find(record, root, changed, tuple(c.name for c in codecs), pages=not request.rewrites_pages)
     orphaned = [r for r in found.records if any(r == naming.sidecar(g, c) for g in found.removed
                                                  for c in naming.SIDECAR_SUFFIXES)]
     if len(orphaned) > REMOVAL_FLOOR and not request.allow_delete:

@@ -49,7 +49,7 @@ class Measured:
 
 def enabled(request: BuildRequest) -> bool:
     asked = request.config.html.measure_lcp if request.measure_lcp is None else request.measure_lcp
-    return asked and request.images and request.config.html.rewrite
+    return asked and request.rewrites_pages
 
 
 def chromium_for(request: BuildRequest) -> str | None:

@@ -88,7 +88,7 @@ def _streamed(path: Path) -> dict[str, Record] | None:
                     rows[rel] = Record(key, sha256, int(size))
                 elif more and line.startswith('    "') and "\\" in line:  # an escaped name: the row as JSON
                     (rel, entry), = json.loads("{" + line.rstrip(",\n") + "}").items()
-                    rows[rel] = Record(str(entry["key"]), str(entry["sha256"]), int(entry["size"]))
+                    rows[rel] = _record_of(entry)
                 elif line == _TAIL[0] and not more and rows:
                     return rows if tuple(handle) == _TAIL[1:] else None
                 else:
@@ -140,11 +140,17 @@ def load(target: Path) -> dict[str, Record]:
     return read(target).outputs
 
 
+def _record_of(entry: dict) -> Record:
+    """An output's record from its JSON entry (the file's or the journal's); KeyError, TypeError or
+    ValueError when it is damaged."""
+    return Record(str(entry["key"]), str(entry["sha256"]), int(entry["size"]))
+
+
 def _rows(document: dict) -> Iterator[tuple[str, Record]]:
     outputs = document.get("outputs", {})
     for rel, entry in outputs.items() if isinstance(outputs, dict) else ():
         try:
-            yield rel, Record(str(entry["key"]), str(entry["sha256"]), int(entry["size"]))
+            yield rel, _record_of(entry)
         except (KeyError, TypeError, ValueError):
             continue  # a damaged entry
 
@@ -153,7 +159,7 @@ def _outputs(records: dict[str, Record], journal: list[dict]) -> dict[str, Recor
     """`records` (the file's, taken over) with the journal's newer records."""
     for rel, entry in ((e.get("rel"), e) for e in journal):
         try:
-            record = Record(str(entry["key"]), str(entry["sha256"]), int(entry["size"]))
+            record = _record_of(entry)
         except (KeyError, TypeError, ValueError):
             continue  # a minify line of the journal, or a damaged entry
         previous = records.get(rel)

@@ -131,7 +131,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
     settings = imagestage.settings_from(request.config.images)
     if request.images:
         has_images = any(s.kind is Kind.IMAGE for s in image_sources)  # else no page needs reading now
-        shown, in_place = (_shown_images(inventory.sources, request) if has_images and request.config.html.rewrite
+        shown, in_place = (_shown_images(inventory.sources, request) if has_images and request.rewrites_pages
                            else ({}, frozenset()))
         image_plan = imagestage.plan_images(image_sources,
                                             originals_stage.original_reader(request.source, optimized, cache),
@@ -150,7 +150,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
     minify_types = request.config.minify.types()
 
     def transformed(source: SourceFile) -> bool:  # --out: a later stage remakes this copy each build
-        rewritten = source.media_type == "text/html" and request.images and request.config.html.rewrite
+        rewritten = source.media_type == "text/html" and request.rewrites_pages
         optimised = optimize and source.kind is Kind.IMAGE and source.media_type in imagestage.MIME.values()
         return rewritten or optimised or minify.type_of(source.rel, source.media_type) in minify_types
 
@@ -205,7 +205,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
             heuristic = _page_rewriter(sources, specs, request)
             measured = lcp.measure(sources, specs, request, chromium, cache,
                                    lambda html, rel: heuristic(html, rel, ()).html, notices, observer)
-        if request.images and request.config.html.rewrite:
+        if request.rewrites_pages:
             sources = _rewrite_pages(sources, specs, request, writer, notices, failures, observer, counts,
                                      measured.choices)
         stage = minify_stage.StageResult(sources, {}, {}, (), 0)

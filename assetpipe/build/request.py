@@ -44,6 +44,12 @@ class BuildRequest:
     measure_lcp: bool | None = None  # --measure-lcp (build/lcp.py); None: the config's html.measure_lcp
     chromium: str | None = None  # --chromium: the browser --measure-lcp runs (else $ASSETPIPE_CHROMIUM, PATH)
 
+    @property
+    def rewrites_pages(self) -> bool:
+        """Whether this build rewrites the pages' images (and so reads every page): images on and
+        html.rewrite. The delta treats a page as plain text exactly when this is false."""
+        return self.images and self.config.html.rewrite
+
 
 def check_folders(source: Path, out: Path | None, cache_dir: Path | None = None, *, force: bool = False) -> None:
     """Refuse arguments that cannot work, or that would lose or expose someone's files, before anything
