@@ -177,3 +177,18 @@ def test_a_file_removed_while_a_build_runs_is_never_recorded_as_seen(site: Path,
     (site / "robots.txt").unlink()  # only its folder's times tell
     noop.remember(request, noop.fingerprint(request) or "", result, started_ns)
     assert not _replayed(_build(site, cache_dir))
+
+
+def test_one_digest_serves_the_no_op_record_and_a_watchers_delta(site: Path, cache_dir: Path) -> None:
+    """A build computes the fingerprint once for both records: a watcher's memo and events are not part of
+    it (its runs use the delta's record), and a watcher's build is never replayed as a no-op."""
+    from assetpipe.build import noop
+    from assetpipe.cache.statmemo import StatMemo
+
+    request = BuildRequest(site, Config(), cache_dir, images=False, jobs=2)
+    watched = replace(request, scan_memo=StatMemo(), changed=("index.html",))
+    assert noop.fingerprint(request) == noop.digest(watched) == noop.digest(request)
+    assert noop.skippable(request) and not noop.skippable(watched)
+    assert noop.fingerprint(watched) is None
+    assert noop.digest(replace(request, compress=False)) != noop.digest(request)
+    assert noop.fingerprint(replace(request, dry_run=True)) is None

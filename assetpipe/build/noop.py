@@ -46,21 +46,31 @@ _ENTRY = struct.Struct("<Iqqqqqq")
 def fingerprint(request: BuildRequest) -> str | None:
     """What, besides the folder's files, decides a build's outputs; None for a build that is never
     skipped (--out, --dry-run, a caller's check of the folder, `assetpipe watch`)."""
-    if (request.out is not None or request.dry_run or request.check is not None or request.scan_memo is not None
-            or request.encoders is not None or not isinstance(request.cache_dir, Path)):
-        return None
-    digest = hashlib.sha256()
+    return digest(request) if skippable(request) else None
+
+
+def skippable(request: BuildRequest) -> bool:
+    """Whether a build of this request may be skipped on a record (see `fingerprint`)."""
+    return not (request.out is not None or request.dry_run or request.check is not None
+                or request.scan_memo is not None or request.encoders is not None
+                or not isinstance(request.cache_dir, Path))
+
+
+def digest(request: BuildRequest) -> str:
+    """`fingerprint`'s digest, whether or not the build may be skipped: a watcher's memo, pool and events
+    are not part of it."""
+    summed = hashlib.sha256()
     # Not --allow-delete: a recorded build removed nothing and was refused nothing (a refusal fails the
     # build, which records nothing), so the net has nothing to decide on an unchanged folder either way, and
     # the delta asks the request's own switch (deltarun.py). A watcher's runs, which allow deletions after
     # its first, then build on that first run's record.
     switches = {"config": _canonical(request.config), "images": request.images, "compress": request.compress,
                 "force": request.force, "libraries": _libraries()}
-    digest.update(json.dumps(switches, sort_keys=True).encode())
+    summed.update(json.dumps(switches, sort_keys=True).encode())
     for path in sorted(_ASSETPIPE.rglob("*.py")):  # an edited assetpipe may build differently
         st = path.stat()
-        digest.update(f"{path.relative_to(_ASSETPIPE)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+        summed.update(f"{path.relative_to(_ASSETPIPE)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return summed.hexdigest()
 
 
 def replay(request: BuildRequest, fingerprint_: str, seconds: float) -> BuildResult | None:

@@ -60,11 +60,12 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         raise UsageError(f"images.optimize_originals needs {' and '.join(missing)}: "
                          "pip install 'assetpipe[originals]'")
     # --measure-lcp retries a page whose load failed on the next build: never replayed as a no-op
-    fingerprint = noop.fingerprint(request) if chromium is None else None
+    # the delta's record is a watcher's too: its memo, pool and events do not change what a build makes (one
+    # digest serves both records: it reads the installed libraries' metadata and stats assetpipe's sources)
+    plain = replace(request, scan_memo=None, encoders=None, changed=None)
+    recorded = noop.digest(request) if chromium is None and noop.skippable(plain) else None
+    fingerprint = recorded if noop.skippable(request) else None
     route, replay = "full", fingerprint is not None
-    # the delta's record is a watcher's too: its memo, pool and events do not change what a build makes
-    recorded = noop.fingerprint(replace(request, scan_memo=None, encoders=None, changed=None)) if chromium is None \
-        else None
     if recorded is not None:  # only a few text files changed since the recorded build: those (build/delta.py)
         delta = deltarun.attempt(request, recorded, observer, started, started_ns)
         if isinstance(delta, BuildResult):

@@ -44,7 +44,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -90,9 +90,11 @@ class Watcher:
         self._folders = FolderObserver()
         self._watch: ObservedWatch | None = None
         self._identity: tuple[int, int] | None = None
-        self._baseline: Mapping[str, tuple[int, str]] | None = None  # what the last run left: rel -> size, sha256
+        # What the last run left (rel -> size, sha256) and its outputs (the ledger): the watcher's own copies,
+        # patched in place after a delta (a copy per run would cost more than the delta at 200,000 files)
+        self._baseline: dict[str, tuple[int, str]] | None = None
         self._unsettled: set[str] = set()  # failed files the last run could not list: any event is a change
-        self._outputs: frozenset[str] = frozenset()  # the last run's outputs (the ledger)
+        self._outputs: set[str] = set()
         self._stopping = threading.Event()
         self._interrupted = False
 
@@ -298,10 +300,11 @@ class Watcher:
     def _settle(self, result: BuildResult, changed: list[str] | tuple[str, ...] = ()) -> None:
         """Remember what this run left: the sources as the manifest lists them, and the outputs."""
         if result.route in ("delta", "noop") and self._baseline is not None:
-            self._baseline, self._outputs = _patched(self.root, self._baseline, self._outputs, changed)
+            _patch(self.root, self._baseline, self._outputs, changed)
             self._unsettled = set()
             return
-        self._baseline, self._outputs = result.left, result.outputs
+        self._baseline = None if result.left is None else dict(result.left)
+        self._outputs = set(result.outputs)
         self._unsettled = {f.file for f in result.failures if result.left is None or f.file not in result.left}
 
     def _rewatch(self) -> bool:
@@ -329,11 +332,9 @@ def _done(result: BuildResult) -> str:
     return ", ".join(parts) or "nothing to do"
 
 
-def _patched(root: str, baseline: Mapping[str, tuple[int, str]], outputs: frozenset[str],
-             changed: list[str] | tuple[str, ...]) -> tuple[dict[str, tuple[int, str]], frozenset[str]]:
-    """What a delta run left (it gives no `left`: it knows only the files it read): the last run's, with the
-    changed files and their sidecars as they are now."""
-    left, ours = dict(baseline), set(outputs)
+def _patch(root: str, left: dict[str, tuple[int, str]], ours: set[str], changed: list[str] | tuple[str, ...]) -> None:
+    """Bring what the last run left up to what a delta run left (it gives no `left`: it knows only the files
+    it read): the changed files and their sidecars as they are now."""
     for rel in changed:
         for name, sidecar in ((rel, False), *((naming.sidecar(rel, c), True) for c in naming.SIDECAR_SUFFIXES)):
             path = os.path.join(root, name)
@@ -344,7 +345,6 @@ def _patched(root: str, baseline: Mapping[str, tuple[int, str]], outputs: frozen
             except OSError:
                 left.pop(name, None)
                 ours.discard(name)
-    return left, frozenset(ours)
 
 
 def _identity(root: str) -> tuple[int, int] | None:
