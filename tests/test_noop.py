@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import time
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from assetpipe.build import noop
 from assetpipe.build.noop import DB_NAME, tree_digest
 from assetpipe.build.pipeline import BuildRequest, build
 from assetpipe.cache.statmemo import RACY_NS
@@ -38,17 +41,52 @@ def _replayed(result: BuildResult) -> bool:
     return not result.plan.jobs and not result.plan.sources and result.route == "noop"
 
 
+def _noop_rows(cache_dir: Path) -> int:
+    """The no-op's records in the cache (its file is made only when a build records)."""
+    if not (cache_dir / DB_NAME).is_file():
+        return 0
+    with closing(sqlite3.connect(f"file:{cache_dir / DB_NAME}?mode=ro", uri=True)) as db:
+        return db.execute("SELECT count(*) FROM noop").fetchone()[0]
+
+
 @pytest.fixture
 def recorded(site: Path, cache_dir: Path) -> Path:
     """The demo site built, then built again once settled: that no-op build is recorded. (The first build's
-    delta record would make the second a delta: its racy stamps looked at again, nothing to do.)"""
+    delta record would make the second a delta: its racy stamps looked at again, nothing to do.) The second
+    build records the delta's record, which replays the folder from then on, and so no no-op record of its
+    own (the test below): here the delta's record is dropped and the no-op's made, as a build whose delta
+    cannot record (a warning, another executor) makes it."""
     assert _build(site, cache_dir).exit_code == 0
     _settled()
     (cache_dir / "delta-v1.sqlite3").unlink(missing_ok=True)
+    request = BuildRequest(site, Config(), cache_dir, images=False, jobs=2)
+    started_ns = time.time_ns()
     second = _build(site, cache_dir)
     assert not _replayed(second) and second.stats.written == 0
-    assert (cache_dir / DB_NAME).is_file()
+    (cache_dir / "delta-v1.sqlite3").unlink()
+    noop.remember(request, noop.fingerprint(request) or "", second, started_ns)
+    assert _noop_rows(cache_dir) == 1
     return site
+
+
+def test_the_delta_record_replays_an_unchanged_folder_so_no_second_walk_records_it(site: Path,
+                                                                                 cache_dir: Path) -> None:
+    """A full build that records the delta's record (tried first, with the same fingerprint) makes no no-op
+    record: the folder is walked once after the build, not twice. An unchanged folder is then given again
+    whatever runs the encodes (none is run: an unreachable scheduler is never asked)."""
+    assert _build(site, cache_dir).exit_code == 0
+    _settled()
+    second = _build(site, cache_dir)
+    assert (cache_dir / "delta-v1.sqlite3").is_file() and _noop_rows(cache_dir) == 0
+    third = _build(site, cache_dir)
+    assert _replayed(third)
+    assert replace(third.stats, seconds=0) == replace(second.stats, seconds=0)
+    request = BuildRequest(site, Config(), cache_dir, images=False, jobs=2, executor="dask://127.0.0.1:9")
+    assert build(request, Quiet()).route == "noop"
+    (site / "robots.txt").write_text("User-agent: *\nDisallow: /changed\n")
+    with pytest.raises(Exception) as raised:  # a change: the full build, which needs the scheduler
+        build(request, Quiet())
+    assert "127.0.0.1:9" in str(raised.value)
 
 
 def test_a_build_of_an_unchanged_folder_is_the_recorded_one_given_again(recorded: Path, cache_dir: Path) -> None:

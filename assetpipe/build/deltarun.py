@@ -55,11 +55,9 @@ class _Changed(Exception):
 def attempt(request: BuildRequest, fingerprint: str, observer: Observer, started: float,
             started_ns: int) -> BuildResult | Declined:
     """The delta build's result, or why the full build runs instead."""
-    why = unsupported(request)
     if request.changed == () or (request.scan_memo is not None and request.changed is None):
-        why = "a full build asked for (assetpipe watch's first run, a run for many paths, a caller's scan memo)"
-    if why is not None:
-        return Declined(why)
+        return Declined("a full build asked for (assetpipe watch's first run, a run for many paths, a caller's "
+                        "scan memo)")
     try:
         record = listing.Record(request.cache_dir, request.source, create=False)
     except (OSError, sqlite3.Error):
@@ -76,25 +74,27 @@ def attempt(request: BuildRequest, fingerprint: str, observer: Observer, started
         record.close()
 
 
-def remember(request: BuildRequest, fingerprint: str, result: BuildResult, started_ns: int) -> None:
+def remember(request: BuildRequest, fingerprint: str, result: BuildResult, started_ns: int) -> bool:
     """After a full build that said nothing (no failure, no warning): record every folder's listing, with
-    the counts a build of the folder as it is now would report; else drop any record."""
+    the counts a build of the folder as it is now would report; else drop any record. Whether it recorded."""
     s = result.stats
     counts = _steady(s)
     steady = counts is not None and not (result.failures or result.notices or unsupported(request))
     try:
         record = listing.Record(request.cache_dir, request.source, create=steady)
     except (OSError, sqlite3.Error):
-        return
+        return False
     try:
         record.drop()
         if steady:
             folders = ((rel, _settled(rel, blob, started_ns)) for rel, blob in listing.walk(request.source))
             record.replace(fingerprint, counts, folders)  # type: ignore[arg-type]
+            return True
     except (OSError, sqlite3.Error):
         pass
     finally:
         record.close()
+    return False
 
 
 def _attempt(record: listing.Record, request: BuildRequest, fingerprint: str, observer: Observer,
@@ -108,9 +108,11 @@ def _attempt(record: listing.Record, request: BuildRequest, fingerprint: str, ob
     root = request.source
     changed = changed_folders(record, root, request.jobs) if request.changed is None else named_folders(record, root,
                                                                                           request.changed)
-    if not changed:  # nothing changed: the recorded counts
+    if not changed:  # nothing changed: the recorded counts (whatever runs the encodes: none is run)
         stats = BuildStats(**steady, seconds=time.perf_counter() - started)
         return BuildResult(root, Plan((), (), (), ()), (), (), stats, route="noop")
+    if (why := unsupported(request)) is not None:  # e.g. another executor than the recording build's
+        raise _Changed(why)
     try:
         return _delta(record, request, changed, steady, observer, started, started_ns)
     except Fallback as exc:

@@ -93,19 +93,22 @@ def replay(request: BuildRequest, fingerprint_: str, seconds: float) -> BuildRes
     return BuildResult(request.source, Plan((), (), (), ()), (), notices, stats)
 
 
-def remember(request: BuildRequest, fingerprint_: str, result: BuildResult, started_ns: int) -> None:
+def remember(request: BuildRequest, fingerprint_: str, result: BuildResult, started_ns: int, *,
+             covered: bool = False) -> None:
     """Record the folder after a build that changed nothing (else forget any record); `started_ns` is the
-    wall clock before the build began. Errors only cost speed."""
+    wall clock before the build began. `covered`: the delta's record, made by this build with the same
+    fingerprint, already replays the folder while nothing changes (it is tried first), so no walk of the
+    folder is spent on a second record; any earlier record is forgotten. Errors only cost speed."""
     s = result.stats
-    unchanged = not (result.failures or s.written or s.removed)  # a dropped sidecar is encoded, not written
-    db = _connect(request.cache_dir, create=unchanged)
+    records = not (result.failures or s.written or s.removed or covered)  # a dropped sidecar is encoded
+    db = _connect(request.cache_dir, create=records)
     if db is None:
         return
     root = os.path.realpath(request.source)
     try:
         with db:
             db.execute("DELETE FROM noop WHERE root = ?", (root,))
-            if not unchanged:
+            if not records:
                 return
             digest, newest_ns = tree_digest(request.source)
             # Every file and folder must be older than the build by more than the racy window: then what

@@ -80,10 +80,11 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
             return replace(replayed, route="noop")
     with executor.running(request) as running:  # a Dask cluster is reached and checked before any work
         result = replace(_build(running, observer, started, chromium), route=route)
+    # The delta's record, when this build makes one, replays the folder while nothing changes (it is tried
+    # first, with the same fingerprint): the no-op's record would be a second walk of the folder for nothing.
+    covered = recorded is not None and deltarun.remember(request, recorded, result, started_ns)
     if fingerprint is not None:
-        noop.remember(request, fingerprint, result, started_ns)
-    if recorded is not None:
-        deltarun.remember(request, recorded, result, started_ns)
+        noop.remember(request, fingerprint, result, started_ns, covered=covered)
     return result
 
 
