@@ -29,9 +29,9 @@ from assetpipe.build import forkwalk, listing
 root = Path(sys.argv[1])
 listed = []
 read_folder = listing.read_folder
-def counted(rel, path):
+def counted(rel, path, *more):
     listed.append(rel)  # in this process only: a forked worker counts in its own memory
-    return read_folder(rel, path)
+    return read_folder(rel, path, *more)
 listing.read_folder = counted
 recorded = {rel: listing.digest(blob) for rel, blob in listing.walk(root)}
 forkwalk.PARALLEL_FROM = 1
@@ -97,12 +97,12 @@ recorded = {rel: listing.digest(blob) for rel, blob in listing.walk(root)}
 forkwalk.PARALLEL_FROM = 1
 parent = os.getpid()
 read_folder = listing.read_folder
-def in_children(rel, path):
+def in_children(rel, path, *more):
     if os.getpid() != parent:
         if mode == "fail" and rel == "a1/b1":
             raise PermissionError(13, "Permission denied", path)
         time.sleep(0.4 if mode == "slow" and rel.startswith("a0/b0") else 0)  # one child busy, one done
-    return read_folder(rel, path)
+    return read_folder(rel, path, *more)
 listing.read_folder = in_children
 print("walking", flush=True)
 found = forkwalk.compare(root, recorded, 2)

@@ -87,8 +87,7 @@ def remember(request: BuildRequest, fingerprint: str, result: BuildResult, start
     try:
         record.drop()
         if steady:
-            folders = ((rel, _settled(rel, blob, started_ns)) for rel, blob in listing.walk(request.source))
-            record.replace(fingerprint, counts, folders)  # type: ignore[arg-type]
+            record.replace(fingerprint, counts, listing.walk(request.source, _settling(started_ns)))  # type: ignore[arg-type]
             return True
     except (OSError, sqlite3.Error):
         pass
@@ -167,7 +166,7 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
                           "written": counts["written"], "removed": counts["removed"]},
                        seconds=time.perf_counter() - started)
     folders = sorted({*found.folders, STATE_DIR})
-    record.update(now, ((rel, _settled(rel, listing.listing_of(root, rel), started_ns)) for rel in folders))
+    record.update(now, ((rel, listing.listing_of(root, rel, _settling(started_ns))) for rel in folders))
     return BuildResult(root, plan, (), (), stats, route="delta")
 
 
@@ -192,10 +191,10 @@ def _compress(plan: Plan, request: BuildRequest, cache: Any, writer: Writer,
     observer.done()
 
 
-def _settled(rel: str, blob: bytes, started_ns: int) -> bytes:
-    """A folder's listing as recorded: racy entries zeroed, but the manifest and the ledger this build
+def _settling(started_ns: int) -> listing.Settling:
+    """How a folder's listing is recorded: racy entries zeroed, but the manifest and the ledger this build
     wrote itself (a delta would otherwise never follow a build that wrote them)."""
-    return listing.settle(blob, started_ns - RACY_NS, _OWN_STATE if rel == STATE_DIR else frozenset())
+    return listing.Settling(started_ns - RACY_NS, {STATE_DIR: _OWN_STATE})
 
 
 def _steady(stats: BuildStats) -> dict[str, Any] | None:

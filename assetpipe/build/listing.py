@@ -10,7 +10,8 @@ and reads a recorded listing only for a folder whose digest differs, so the reco
 
 Stamps are trusted under the stat memo's racy-timestamp rule (cache/statmemo.py): an entry whose mtime or
 ctime is not older than the recording build's start by more than RACY_NS is recorded with its times set
-to zero (`settle`), so it differs from whatever is there next time and is looked at again.
+to zero (`Settling`, applied as each folder is read), so it differs from whatever is there next time and
+is looked at again.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import os
 import sqlite3
 import stat
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 
@@ -36,26 +38,39 @@ _name = attrgetter("name")
 Stamp = tuple[int, int, int, int, int, int]  # mode, size, mtime_ns, ctime_ns, inode, device
 
 
-def walk(root: Path) -> Iterator[tuple[str, bytes]]:
+@dataclass(frozen=True)
+class Settling:
+    """How a listing is recorded (`settle`): the times of every file entry not older than `before_ns` set
+    to zero, but for the names `trusted` lists in their folder (by its rel)."""
+
+    before_ns: int
+    trusted: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+def walk(root: Path, settling: Settling | None = None) -> Iterator[tuple[str, bytes]]:
     """(folder rel, its listing packed) for every folder under `root` (`""` is `root`), `.assetpipe/`
-    included, version control's left out, one folder's listing in memory at a time. OSError when a
-    folder cannot be listed or an entry vanishes while it is read: the caller then builds in full."""
-    return walk_from([("", str(root))])
+    included, version control's left out, one folder's listing in memory at a time; settled as it is read
+    with `settling`. OSError when a folder cannot be listed or an entry vanishes while it is read: the
+    caller then builds in full."""
+    return walk_from([("", str(root))], settling)
 
 
-def walk_from(starts: list[tuple[str, str]]) -> Iterator[tuple[str, bytes]]:
+def walk_from(starts: list[tuple[str, str]], settling: Settling | None = None) -> Iterator[tuple[str, bytes]]:
     """`walk` of the folders `starts` ((rel, path) each) and everything under them."""
     folders = list(starts)
     while folders:
         rel, path = folders.pop()
-        blob, inner = read_folder(rel, path)
+        blob, inner = read_folder(rel, path, settling)
         folders += inner
         yield rel, blob
 
 
-def read_folder(rel: str, path: str) -> tuple[bytes, list[tuple[str, str]]]:
-    """One folder's listing packed, and its subfolders to walk ((rel, path) each, by name)."""
+def read_folder(rel: str, path: str, settling: Settling | None = None) -> tuple[bytes, list[tuple[str, str]]]:
+    """One folder's listing packed (settled with `settling`, in the same pass: what `settle` gives, without
+    unpacking it again), and its subfolders to walk ((rel, path) each, by name)."""
     pack = _ENTRY.pack
+    racy_from = settling.before_ns if settling is not None else None
+    trusted = settling.trusted.get(rel, frozenset()) if settling is not None else frozenset()
     # Listed from an open folder, so each entry's lstat is relative to it (fstatat): the kernel does not
     # look up the folder's path again for every file (about 15 % of the walk's system time at 200,000 files)
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -72,16 +87,18 @@ def read_folder(rel: str, path: str) -> tuple[bytes, list[tuple[str, str]]]:
                 if entry.name not in _SKIP_DIRS:
                     inner.append((f"{rel}/{entry.name}" if rel else entry.name, os.path.join(path, entry.name)))
                 continue
-            parts += (pack(len(name), st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
-                           st.st_dev), name)
+            mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
+            if racy_from is not None and max(mtime, ctime) >= racy_from and entry.name not in trusted:
+                mtime = ctime = 0
+            parts += (pack(len(name), st.st_mode, st.st_size, mtime, ctime, st.st_ino, st.st_dev), name)
     finally:
         os.close(fd)
     return b"".join(parts), inner
 
 
-def listing_of(root: Path, folder: str) -> bytes:
+def listing_of(root: Path, folder: str, settling: Settling | None = None) -> bytes:
     """One folder's listing, as `walk` packs it (its subfolders named, not entered)."""
-    return read_folder(folder, str(root / folder if folder else root))[0]
+    return read_folder(folder, str(root / folder if folder else root), settling)[0]
 
 
 def entries(blob: bytes) -> dict[str, Stamp]:
@@ -94,18 +111,6 @@ def entries(blob: bytes) -> dict[str, Stamp]:
         found[blob[at:at + length].decode("utf-8", "surrogateescape")] = tuple(stamp)  # type: ignore[assignment]
         at += length
     return found
-
-
-def settle(blob: bytes, before_ns: int, trusted: frozenset[str] = frozenset()) -> bytes:
-    """The listing with the times of every entry not older than `before_ns` set to zero (racy: looked at
-    again next time), but for the names in `trusted`."""
-    parts: list[bytes] = []
-    for name, (mode, size, mtime, ctime, ino, dev) in entries(blob).items():
-        if mode != DIR and max(mtime, ctime) >= before_ns and name not in trusted:
-            mtime = ctime = 0
-        raw = name.encode("utf-8", "surrogateescape")
-        parts += (_ENTRY.pack(len(raw), mode, size, mtime, ctime, ino, dev), raw)
-    return b"".join(parts)
 
 
 def digest(blob: bytes) -> bytes:
