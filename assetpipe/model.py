@@ -227,7 +227,8 @@ class BuildResult:
     stats: BuildStats
     dry_run: bool = False
     # What the folder holds after the build, rel -> (size, sha256): every source the manifest lists and
-    # every output the ledger records (None for --dry-run). `assetpipe watch` compares changes with it.
+    # every output the ledger records. `assetpipe watch` compares changes with it. Only a full build asked
+    # for it gives it (BuildRequest.reports_left); else None (and `outputs` empty).
     left: Mapping[str, tuple[int, str]] | None = None
     outputs: frozenset[str] = frozenset()  # which of `left` are assetpipe's outputs
     refusal: str | None = None  # --dry-run: why the real build would stop before writing (safety.py; exit 2)

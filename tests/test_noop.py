@@ -230,3 +230,22 @@ def test_one_digest_serves_the_no_op_record_and_a_watchers_delta(site: Path, cac
     assert noop.fingerprint(watched) is None
     assert noop.digest(replace(request, compress=False)) != noop.digest(request)
     assert noop.fingerprint(replace(request, dry_run=True)) is None
+
+
+def test_what_every_file_holds_after_a_build_is_given_only_when_asked_for(site: Path, cache_dir: Path) -> None:
+    """`BuildResult.left` and `outputs` (a watcher compares its events with them) cost about 0.3 kB a file
+    at the build's peak: a build gives them only when its request asks (`reports_left`, as a watcher's does)."""
+    import hashlib
+
+    from assetpipe.cache.statmemo import StatMemo
+
+    request = BuildRequest(site, Config(), cache_dir, images=False, jobs=2)
+    alone = build(request, Quiet())
+    assert alone.route.startswith("full") and alone.left is None and alone.outputs == frozenset()
+    asked = build(replace(request, scan_memo=StatMemo(), reports_left=True), Quiet())  # a full build too
+    assert asked.route.startswith("full") and asked.left is not None
+    files = {p.relative_to(site).as_posix(): p for p in site.rglob("*")
+             if p.is_file() and ".assetpipe" not in p.relative_to(site).parts}
+    assert dict(asked.left) == {rel: (p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest())
+                                for rel, p in files.items()}
+    assert asked.outputs == {rel for rel in files if rel.endswith((".br", ".gz"))} and asked.outputs

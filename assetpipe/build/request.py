@@ -43,6 +43,9 @@ class BuildRequest:
     check: Callable[[Inventory], None] | None = None
     measure_lcp: bool | None = None  # --measure-lcp (build/lcp.py); None: the config's html.measure_lcp
     chromium: str | None = None  # --chromium: the browser --measure-lcp runs (else $ASSETPIPE_CHROMIUM, PATH)
+    # `assetpipe watch`: a full build's result gives `left` and `outputs` (what every file holds after it),
+    # which the watcher compares events with; a build alone does not keep them (~0.3 kB a file at its peak)
+    reports_left: bool = False
 
     @property
     def rewrites_pages(self) -> bool:

@@ -78,7 +78,8 @@ class Watcher:
                  cap: float = QUIET_CAP) -> None:
         self.gate = WriteGate()
         encoders = imagestage.encode_pool(request.jobs, request.config.images.timeout) if request.images else None
-        self.request = replace(request, scan_memo=StatMemo(), gate=self.gate, encoders=encoders)
+        self.request = replace(request, scan_memo=StatMemo(), gate=self.gate, encoders=encoders,
+                               reports_left=True)
         self._builder = _Builder()
         self.root = os.path.abspath(request.source)
         self.say = say
