@@ -154,8 +154,9 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
         rows: dict[str, str | None] = {s.rel: manifest.row(s.rel, entry(s), encode) for s in found.sources}
         rows.update((rel, None) for rel in found.removed)
         writer.write_state(manifest.NAME, lambda: splice.pieces(found.manifest, rows))
-        outputs = {rel: ledger.row(rel, r) if (r := writer.records.get(rel)) else None
-                   for rel in {*sidecars, *orphaned, *writer.records}}
+        records = writer.records
+        outputs = {rel: ledger.row(rel, r) if (r := records.get(rel)) else None
+                   for rel in {*sidecars, *orphaned, *records}}
         writer.finish(lambda: splice.pieces(found.ledger, outputs))
     finally:
         writer.close()

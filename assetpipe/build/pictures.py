@@ -144,14 +144,14 @@ def _write_renditions(decision: decide.Decision, writer: Writer, notices: list[N
             continue
         except OSError:  # no hard links here: the srcset names the sidecar itself (SPEC §2.1)
             redirected[variant] = sidecar
-            if variant in writer.records:
+            if writer.owns(variant):
                 writer.remove(variant)
             continue
         counts["variants"] += 1
     _write_stand_ins(decision, writer, notices, observer, counts, refused)
     for produced in decision.drop:
         # on disk from an earlier build, no longer worth it (not a variant whose bytes are its sidecar's)
-        if produced.work is Action.FRESH and produced.rendition.file in writer.records:
+        if produced.work is Action.FRESH and writer.owns(produced.rendition.file):
             writer.remove(produced.rendition.file)
             counts["removed"] += 1
     return refused

@@ -299,7 +299,7 @@ def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writ
                 counts["written"] += 1
             else:
                 counts["written"] += writer.transform_copy(rel, data)
-                writer.keep_minified({**writer.minified, rel: record})
+                writer.add_minified(rel, record)  # one entry: a copy of them all per file was quadratic
         except (OSError, WriteRefused) as exc:
             failures.append(_report(observer, Failure(rel, f"cannot minify in place: {_reason(exc)}")))
 

@@ -157,8 +157,13 @@ class Writer:
 
     @property
     def records(self) -> dict[str, Record]:
-        """Every output assetpipe wrote here and what it holds (what the ledger records at `finish()`)."""
+        """Every output assetpipe wrote here and what it holds (what the ledger records at `finish()`): a
+        copy, of every output; `owns` asks after one."""
         return dict(self._records)
+
+    def owns(self, rel: str) -> bool:
+        """Whether `rel` is an output assetpipe wrote here (what `records` holds, without copying it)."""
+        return rel in self._records
 
     @property
     def minified(self) -> dict[str, Minified]:
@@ -167,6 +172,10 @@ class Writer:
     def keep_minified(self, minified: dict[str, Minified]) -> None:
         """The minified user files the ledger goes on recording (those still present and unchanged)."""
         self._minified = dict(minified)
+
+    def add_minified(self, rel: str, record: Minified) -> None:
+        """One more minified file the ledger records (a --out copy just minified)."""
+        self._minified[rel] = record
 
     def keep_optimized(self, optimized: dict[str, Minified]) -> None:
         """The optimised image originals the ledger goes on recording (those still present and unchanged)."""
