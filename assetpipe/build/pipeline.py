@@ -230,19 +230,22 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
         made = _made(inventory.sources, stage.sources) if request.compressors is not None else frozenset()
         outcomes = execute(plan.jobs, target, {c.name: c for c in codecs}, cache,
                            request.config.compress.min_ratio, request.jobs, request.compressors, made=made)
+        failed = {f.file for f in failures}  # one line per file, not per sidecar (a set: failures can be many)
         for outcome in outcomes:
             if isinstance(outcome, Failure):
-                if outcome.file not in {f.file for f in failures}:  # one line per file, not per sidecar
+                if outcome.file not in failed:
                     failures.append(_report(observer, outcome))
+                    failed.add(outcome.file)
                 observer.advance(outcome.file, "failed")
                 continue
             _count(outcome.work, counts)
             try:
                 kept = _apply(outcome, writer, encodings, notices, observer, counts)
             except OSError as exc:  # this sidecar only (a read-only folder); a full disk stops the build
-                if outcome.job.source.rel not in {f.file for f in failures}:
+                if outcome.job.source.rel not in failed:
                     failures.append(_report(observer, Failure(outcome.job.source.rel,
                                                               f"cannot write sidecar: {_reason(exc)}")))
+                    failed.add(outcome.job.source.rel)
                 kept = False
             if outcome.work is not Action.FRESH:
                 observer.advance(outcome.job.output, outcome.work.value if kept else "dropped")
