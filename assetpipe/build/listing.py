@@ -40,8 +40,8 @@ Stamp = tuple[int, int, int, int, int, int]  # mode, size, mtime_ns, ctime_ns, i
 
 @dataclass(frozen=True)
 class Settling:
-    """How a listing is recorded (`settle`): the times of every file entry not older than `before_ns` set
-    to zero, but for the names `trusted` lists in their folder (by its rel)."""
+    """How a listing is recorded (the racy rule): the times of every file entry not older than `before_ns`
+    set to zero, but for the names `trusted` lists in their folder (by its rel)."""
 
     before_ns: int
     trusted: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -66,8 +66,8 @@ def walk_from(starts: list[tuple[str, str]], settling: Settling | None = None) -
 
 
 def read_folder(rel: str, path: str, settling: Settling | None = None) -> tuple[bytes, list[tuple[str, str]]]:
-    """One folder's listing packed (settled with `settling`, in the same pass: what `settle` gives, without
-    unpacking it again), and its subfolders to walk ((rel, path) each, by name)."""
+    """One folder's listing packed (settled with `settling` in the same pass, not unpacked and packed again
+    after), and its subfolders to walk ((rel, path) each, by name)."""
     pack = _ENTRY.pack
     racy_from = settling.before_ns if settling is not None else None
     trusted = settling.trusted.get(rel, frozenset()) if settling is not None else frozenset()

@@ -272,9 +272,12 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                                                                   image_entries, optimised, immutable))
         writer.finish()
         left: dict[str, tuple[int, str]] | None = None  # asked for by a watcher: ~0.3 kB a file at the peak
+        outputs: frozenset[str] = frozenset()
         if request.reports_left:
+            records = writer.records
             left = {s.rel: (s.size, s.sha256) for s in present}
-            left.update((rel, (r.size, r.sha256)) for rel, r in writer.records.items())
+            left.update((rel, (r.size, r.sha256)) for rel, r in records.items())
+            outputs = frozenset(records)
     finally:
         writer.close()
         cache.close()
@@ -284,8 +287,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                     images=len(image_entries), variants=counts["variants"], optimized=len(optimised),
                     optimized_saved=sum(r.original_size - r.size for r in optimised.values()))
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats,
-                       left=None if left is None else MappingProxyType(left),
-                       outputs=frozenset(writer.records) if request.reports_left else frozenset(), lcp=measured.pages)
+                       left=None if left is None else MappingProxyType(left), outputs=outputs, lcp=measured.pages)
 
 
 def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writer: Writer,
