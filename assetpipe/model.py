@@ -233,6 +233,10 @@ class BuildResult:
     outputs: frozenset[str] = frozenset()  # which of `left` are assetpipe's outputs
     refusal: str | None = None  # --dry-run: why the real build would stop before writing (safety.py; exit 2)
     lcp: tuple[LcpPage, ...] = ()  # --measure-lcp: each page with images, what its loads found (build/lcp.py)
+    # A full build that wrote, without a failure or a warning: the image work (one Action per unit, as
+    # Plan.image_work counts it) the next build counts when nothing changes after this one (build/deltarun.py
+    # records it); else None.
+    idle_images: tuple[Action, ...] | None = None
     # How the build ran: "full"; "noop" (the recorded report given again, build/noop.py); "delta" (only the
     # changed files, build/delta.py); "full (delta: WHY)" when a delta was tried and could not apply.
     route: str = "full"

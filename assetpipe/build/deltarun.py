@@ -15,6 +15,7 @@ import dataclasses
 import json
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,8 +78,7 @@ def attempt(request: BuildRequest, fingerprint: str, observer: Observer, started
 def remember(request: BuildRequest, fingerprint: str, result: BuildResult, started_ns: int) -> bool:
     """After a full build that said nothing (no failure, no warning): record every folder's listing, with
     the counts a build of the folder as it is now would report; else drop any record. Whether it recorded."""
-    s = result.stats
-    counts = _steady(s)
+    counts = _steady(result)
     steady = counts is not None and not (result.failures or result.notices or unsupported(request))
     try:
         record = listing.Record(request.cache_dir, request.source, create=steady)
@@ -198,17 +198,24 @@ def _settling(started_ns: int) -> listing.Settling:
     return listing.Settling(started_ns - RACY_NS, {STATE_DIR: _OWN_STATE})
 
 
-def _steady(stats: BuildStats) -> dict[str, Any] | None:
+def _steady(result: BuildResult) -> dict[str, Any] | None:
     """The counts the next build reports when nothing changes: this build's when it changed nothing;
-    when it wrote and made no image (nor minified or optimised), every kept sidecar up to date and every
-    dropped one (too little saved) from the cache, where this build put it. None: not known here."""
+    when it wrote (and neither minified nor optimised), every compression job's sidecar up to date if
+    kept, else from the cache, where this build put it, and the images' work as the image stage worked
+    it out from what it left (`BuildResult.idle_images`). None: not known here (or an image that the
+    next build would encode again: that build is not a replay)."""
+    stats = result.stats
     counts = {k: v for k, v in dataclasses.asdict(stats).items() if k != "seconds"}
     if not (stats.written or stats.removed):
         return counts
-    if stats.images or stats.variants or stats.minified or stats.minify_runs or stats.optimized:
+    if stats.minified or stats.minify_runs or stats.optimized or result.idle_images is None:
         return None
-    jobs, kept = stats.encoded + stats.cache_hits + stats.up_to_date, sum(stats.kept.values())
-    return {**counts, "encoded": 0, "cache_hits": jobs - kept, "up_to_date": kept, "written": 0, "removed": 0}
+    images = Counter(result.idle_images)
+    if images[Action.ENCODE]:
+        return None
+    jobs, kept = len(result.plan.jobs), sum(stats.kept.values())
+    return {**counts, "encoded": 0, "cache_hits": jobs - kept + images[Action.CACHED],
+            "up_to_date": kept + images[Action.FRESH], "written": 0, "removed": 0}
 
 
 def _without(steady: Mapping[str, Any], found: Found, codecs: tuple, config: Config) -> dict[str, Any]:

@@ -131,6 +131,9 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
     image_sources, optimized = originals_stage.recognise(
         inventory.sources, state.optimized)
     settings = imagestage.settings_from(request.config.images)
+    def stored(key: str) -> int | None:  # a cache entry's size (None: none, or damaged)
+        return None if (data := cache.get(key)) is None else len(data)
+
     if request.images:
         has_images = any(s.kind is Kind.IMAGE for s in image_sources)  # else no page needs reading now
         shown, in_place = (_shown_images(inventory.sources, request) if has_images and request.rewrites_pages
@@ -141,8 +144,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                                             shown=lambda rel: None in shown.get(rel, ()),
                                             shown_at=lambda rel: frozenset(w for w in shown.get(rel, ()) if w),
                                             in_place=in_place.__contains__,
-                                            stored_size=lambda key: None if (data := cache.get(key)) is None
-                                            else len(data))
+                                            stored_size=stored)
         for failure in image_plan.failures:
             observer.failure(failure)
     original_actions = tuple((job.source.rel, action) for job in image_plan.jobs if (action := originals_stage.planned(
@@ -271,6 +273,13 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
         writer.write_state(manifest.NAME, lambda: manifest.stream(present, encodings, tuple(failures), vite, minified,
                                                                   image_entries, optimised, immutable))
         writer.finish()
+        idle_images: tuple[Action, ...] | None = None  # what the image stage counts next if nothing changes
+        if (counts["written"] or counts["removed"]) and not (failures or notices):  # else never recorded
+            def on_disk(rel: str) -> tuple[str, int] | None:
+                return None if (record := writer.record(rel)) is None else (record.key, record.size)
+
+            idle_images = tuple(action for job in image_plan.jobs
+                                for action in imagestage.work_if_unchanged(job, on_disk, cache.has, stored))
         left: dict[str, tuple[int, str]] | None = None  # asked for by a watcher: ~0.3 kB a file at the peak
         outputs: frozenset[str] = frozenset()
         if request.reports_left:
@@ -287,7 +296,8 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                     images=len(image_entries), variants=counts["variants"], optimized=len(optimised),
                     optimized_saved=sum(r.original_size - r.size for r in optimised.values()))
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats,
-                       left=None if left is None else MappingProxyType(left), outputs=outputs, lcp=measured.pages)
+                       left=None if left is None else MappingProxyType(left), outputs=outputs, lcp=measured.pages,
+                       idle_images=idle_images)
 
 
 def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writer: Writer,

@@ -165,6 +165,10 @@ class Writer:
         """Whether `rel` is an output assetpipe wrote here (what `records` holds, without copying it)."""
         return rel in self._records
 
+    def record(self, rel: str) -> Record | None:
+        """What `rel` holds when it is an output assetpipe wrote here (its entry in `records`), else None."""
+        return self._records.get(rel)
+
     @property
     def minified(self) -> dict[str, Minified]:
         return dict(self._minified)

@@ -275,6 +275,26 @@ def work(renditions: Iterable[tuple[str, Action]]) -> list[Action]:
     return [units[key] for key in sorted(units)]
 
 
+def work_if_unchanged(job: ImageJob, on_disk: Callable[[str], tuple[str, int] | None], in_cache: Callable[[str], bool],
+                      stored_size: Callable[[str], int | None]) -> list[Action]:
+    """This image's work as the next build plans and counts it (`work`) when nothing changes after this
+    one, planned as `plan_images` plans it from what is then on disk: a rendition `on_disk` with its key
+    (the ledger's (key, size) of the name after this build) up to date, any other from the cache or to be
+    encoded, less what `_known_drops` settles without reading it. `job`'s renditions are this build's:
+    the ones it already knew not worth keeping stay so (their fallback stays on disk)."""
+    renditions: list[Rendition] = []
+    for r in job.renditions:
+        if r.candidate:
+            continue
+        found = on_disk(r.file)
+        if found is not None and found[0] == r.key:
+            renditions.append(replace(r, action=Action.FRESH, fresh_size=found[1]))
+        else:
+            renditions.append(replace(r, action=Action.CACHED if in_cache(r.key) else Action.ENCODE, fresh_size=0))
+    kept, _ = _known_drops(tuple(renditions), job.fallback, job.source.size, stored_size)
+    return work((r.key, r.action) for r in kept)
+
+
 def run_images(
     plan: ImagePlan,
     source_root: Path,
