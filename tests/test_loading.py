@@ -3,17 +3,25 @@ lazy, the first large one gets fetchpriority="high", later ones are lazy; the au
 
 from __future__ import annotations
 
+import random
 import re
 import shutil
 from pathlib import Path
 
+import pytest
+
+from assetpipe.html import fold
 from assetpipe.html.rewrite import rewrite
+from assetpipe.html.svgsize import SvgSize
 
 from .conftest import DEMO
 from .test_markup import IMAGES
 
 COFFEE, ROCKET, ASTRONAUT, HERO = (f"/assets/{n}" for n in (
     "coffee-A-I1hS5R.jpg", "rocket-o3RhgSeM.jpg", "astronaut-K5G3V5PE.png", "hero-gYV4LCM5.jpg"))
+
+
+VIEWPORTS = (fold.Viewport(412, 915), fold.Viewport(1350, 940))
 
 
 def imgs(html: bytes) -> list[dict[str, str]]:
@@ -93,6 +101,51 @@ def test_a_built_page_keeps_its_plan_on_every_build(cli, tmp_path: Path) -> None
     rocket, astronaut = imgs(first)[:2]
     assert rocket["loading"] == "lazy"  # the author wrote it
     assert "loading" not in astronaut  # the second content image: in the first viewport
+
+
+def test_an_svg_given_its_size_is_weighed_at_that_size_so_a_second_run_decides_the_same() -> None:
+    """An icon SVG without width/height before the hero: the rewrite gives it its size (40 x 20, an icon),
+    and the loading plan weighs it at that size, so the hero gets the priority on the first run, as the
+    next run (reading the sized tag) decides. It went to the icon first (its area unknown, so a possible
+    LCP), and the second build rewrote the page again."""
+    svgs = {"assets/icon.svg": SvgSize(40, 20, True)}
+    html = page(f'<main><img src="/assets/icon.svg" alt=""><img src="{HERO}" alt="hero"></main>')
+    first = rewrite(html, "index.html", IMAGES, svgs=svgs).html
+    assert b'<img src="/assets/icon.svg" alt="" width="40" height="20">' in first
+    assert imgs(first)[0].get("fetchpriority") == "high"
+    assert rewrite(first, "index.html", IMAGES, svgs=svgs).html == first
+    # an SVG shown large is weighed large: it takes the priority (it cannot carry it) on both runs
+    large = {"assets/icon.svg": SvgSize(800, 400, True)}
+    first = rewrite(html, "index.html", IMAGES, svgs=large).html
+    assert "fetchpriority" not in imgs(first)[0]
+    assert rewrite(first, "index.html", IMAGES, svgs=large).html == first
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_a_rewritten_page_with_svgs_is_rewritten_to_itself(seed: int) -> None:
+    """Idempotence with SVGs in the page (the golden pages have none sized): random pages of SVG icons and
+    illustrations (sized or not, by attribute or style, sizes of their own or a viewBox ratio) among
+    photos, in landmarks, with and without viewports: the second run changes nothing."""
+    rng = random.Random(seed)
+    svgs = {f"assets/s{i}.svg": SvgSize(rng.choice((16, 40, 300, 900)), rng.choice((16, 20, 250, 600)),
+                                        rng.random() < 0.8) for i in range(4)}
+    parts = []
+    for _ in range(rng.randint(2, 9)):
+        if rng.random() < 0.5:
+            attrs = rng.choice(("", ' width="24"', ' height="300"', ' width="24" height="24"',
+                                ' style="width: 500px"', ' style="width: 50%"', ' loading="lazy"'))
+            tag = f'<img src="/assets/s{rng.randrange(4)}.svg" alt=""{attrs}>'
+        else:
+            attrs = rng.choice(("", ' width="40" height="40"', ' width="800"', ' loading="lazy"'))
+            tag = f'<img src="{rng.choice((COFFEE, ROCKET, ASTRONAUT, HERO))}" alt="x"{attrs}>'
+        landmark = rng.choice(("main", "main", "header", "nav", "footer"))
+        parts.append(f"<{landmark}>{tag}<p>{'words ' * rng.randint(0, 200)}</p></{landmark}>")
+    html = page("".join(parts))
+    options = {"eager": rng.randint(0, 3), "svgs": svgs,
+               "viewports": VIEWPORTS if rng.random() < 0.5 else ()}
+    once = rewrite(html, "index.html", IMAGES, **options)  # type: ignore[arg-type]
+    twice = rewrite(once.html, "index.html", IMAGES, **options)  # type: ignore[arg-type]
+    assert twice.html == once.html, html
 
 
 PRELOAD = f'<link rel="preload" as="image" href="{COFFEE}">'

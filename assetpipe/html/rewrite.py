@@ -50,7 +50,7 @@ Decisions where the contract is silent:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from html5lib.constants import asciiUpper2Lower
@@ -163,7 +163,8 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
     tags, blocks = flow.scan(doc.text) if viewports else (_scan(doc.text), [])
     base = _base_href(tags)
     earlier = _earlier_pictures(tags, doc.text)
-    decided = _loading_plan(tags, earlier, page, base, images, eager, lcp, (blocks, viewports))
+    decided = _loading_plan(tags, earlier, page, base, images, eager, lcp, (blocks, viewports),
+                            lambda tag, key: _sized_svg(tag, doc.text, key, images, svgs))
     hydration = Hydration.of(doc.text)
     preloaded = inplace.preloaded(tags, page, base)
     how_shown: dict[str, str] = {}  # each image's treatment where it is not a <picture>, for its preload
@@ -189,9 +190,8 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
                 if ours:  # an image given attributes by an earlier run, now gone: the author's tag again
                     replacements.append((tag.start, tag.end, author.text))
                     reverted.append(str(src))
-                elif key is not None and key in svgs:  # an SVG: its missing width/height (html/layout.py)
-                    sized = layout.sized_svg(author, svgs[key])
-                    replacements += [(tag.start, tag.end, sized)] if sized is not None else []
+                elif (sized := _sized_svg(tag, doc.text, key, images, svgs)) is not None:  # an SVG's missing size
+                    replacements.append((tag.start, tag.end, sized))
                 continue
             how = hydration.treatment(tag, hydrated)
             if how != PICTURE:
@@ -241,6 +241,18 @@ def rewrite(html: bytes, page: str, images: Mapping[str, PictureSpec], *, defaul
     return Rewrite(spliced, tuple(rewritten), tuple(reverted))
 
 
+def _sized_svg(tag: _Tag, text: str, key: str | None, images: Mapping[str, PictureSpec],
+               svgs: Mapping[str, SvgSize]) -> str | None:
+    """An SVG's `<img>` as the rewrite writes it, given the `width`/`height` the author left out
+    (html/layout.py); None when the rewrite leaves the tag as it is. The loading plan weighs the tag as it
+    is written, so that the next run, reading that tag, decides the same (a 40 x 20 icon is no LCP)."""
+    if key is None or key in images or key not in svgs or tag.off_limits or tag.picture is not None:
+        return None
+    if inplace.marked(tag.attrs) or any(name in (SKIP, "srcset") for name, _ in inplace.author_attrs(tag.attrs)):
+        return None
+    return layout.sized_svg(_img(text[tag.start : tag.end], tag.attrs), svgs[key])
+
+
 def _earlier_pictures(tags: list[_Tag], text: str) -> dict[int, tuple[_Owned | None, _Img | None]]:
     """Each picture an earlier run wrote (by its tag's index): what it holds, None when someone edited it,
     and the author's `<img>` read back from it. Read once for the loading plan and the rewrite."""
@@ -255,11 +267,13 @@ def _earlier_pictures(tags: list[_Tag], text: str) -> dict[int, tuple[_Owned | N
 def _loading_plan(tags: list[_Tag], earlier: Mapping[int, tuple[_Owned | None, _Img | None]], page: str,
                   base: str | None, images: Mapping[str, PictureSpec], eager: int,
                   lcp: Collection[LcpImage] = (),
-                  fit: tuple[Sequence[flow.Block], Sequence[fold.Viewport]] = ((), ())) -> dict[int, Loading]:
+                  fit: tuple[Sequence[flow.Block], Sequence[fold.Viewport]] = ((), ()),
+                  sized: Callable[[_Tag, str | None], str | None] = lambda tag, key: None) -> dict[int, Loading]:
     """The page's images in document order (each plain `<img>`, each `<img>` of an author's `<picture>`,
     each picture of an earlier run counted once as its author's `<img>`), and loading.py's decision for
     each, keyed by the index of its tag. `lcp` names images by path and occurrence among these; `fit`: the
-    page's text blocks and the viewports for fold.py's first-viewport estimate (none: the count alone)."""
+    page's text blocks and the viewports for fold.py's first-viewport estimate (none: the count alone);
+    `sized`: an SVG's `<img>` as the rewrite writes it (`_sized_svg`), weighed with the size it is given."""
     slots: list[tuple[int, Shown]] = []
     boxes: list[fold.Box] = []
     occurrences: dict[str, int] = {}
@@ -279,6 +293,9 @@ def _loading_plan(tags: list[_Tag], earlier: Mapping[int, tuple[_Owned | None, _
             continue
         src = attrs.get("src")
         key = resolve(src, page, base) if src is not None else None
+        if tag.name == "img" and not in_own and (svg := sized(tag, key)) is not None:
+            given = _img_from_text(svg)  # the tag as this run writes it: the next run reads it so
+            attrs = dict(reversed([(a.name, a.value) for a in given.attrs])) if given is not None else attrs
         spec = images.get(key) if key is not None else None
         if key is not None:
             occurrences[key] = occurrences.get(key, 0) + 1
