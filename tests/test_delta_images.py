@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -157,3 +158,51 @@ def test_a_build_whose_next_would_encode_records_nothing(tmp_path: Path) -> None
     after = _build(site, cache, smaller)
     assert after.route.startswith("full") and after.stats.encoded and not after.stats.written, after.route
     assert _recorded(site, cache)  # it wrote nothing: its own counts are recorded
+
+
+def test_watch_on_a_site_with_images_builds_a_script_after_a_page_as_a_delta(tmp_path: Path) -> None:
+    """`assetpipe watch` on the demo site (images on, pages rewritten): its first run writes every image,
+    a page's edit is a full run (which writes that page), and the script edited after each is a delta.
+    The folder at the end is a clean build's."""
+    from assetpipe.watch.watcher import Watcher
+
+    site, cache = _copy("site")(tmp_path / "dist"), tmp_path / "cache"
+    lines: list[str] = []
+    watcher = Watcher(BuildRequest(site, Config(), cache, jobs=2), Quiet(), lines.append, quiet=0.3, settle=0.1)
+    routes: list[str] = []
+    built = watcher._build
+
+    def noted(changed: tuple[str, ...] = ()) -> BuildResult:  # the routes its runs took, for the test
+        result = built(changed)
+        routes.append(result.route)
+        return result
+
+    watcher._build = noted  # type: ignore[method-assign]
+    assert watcher.start().route.startswith("full")
+    thread = threading.Thread(target=watcher.loop, daemon=True)
+    thread.start()
+    page, script = site / "about.html", next(site.glob("assets/index-*.js"))
+    try:
+        for n in range(4):
+            time.sleep(RACY_NS / 1e9 + 0.2)
+            edited = page if n % 2 == 0 else script
+            text = edited.read_text()
+            edited.write_text(text.replace("</body>", f"<p>edit {n}</p></body>") if edited is page
+                              else text + f"\n// edit {n}\n")
+            deadline = time.monotonic() + 60
+            while len(lines) < n + 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(lines) == n + 1, lines
+        assert [r.split(":")[0] for r in routes[1:]] == ["full (delta", "delta"] * 2, routes
+        assert "about.html: text/html" in routes[1], routes
+    finally:
+        watcher.stop()
+        thread.join(30)
+        watcher.close()
+    clean = _copy("site")(tmp_path / "clean")  # the same edits, built once
+    about = clean / "about.html"
+    about.write_text(about.read_text().replace("</body>", "<p>edit 0</p><p>edit 2</p></body>"))
+    code = clean / script.relative_to(site)
+    code.write_text(code.read_text() + "\n// edit 1\n\n// edit 3\n")
+    assert _build(clean, tmp_path / "clean-cache", Config()).exit_code == 0
+    assert snapshot(site) == snapshot(clean)
