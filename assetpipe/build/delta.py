@@ -29,6 +29,10 @@ from .scan import _read
 
 MAX_CHANGES = 1000  # more changed names than this: a full build (it is a delta for a few files)
 _IMAGE_SIDECARS = (".avif", ".webp")
+# An SVG's size is read by the pages' rewrite (the width and height of its <img>, build/pictures.py): while
+# pages are rewritten, a changed, added or removed SVG can change a page, which only the full build redoes
+_SVG = "image/svg+xml"
+_SVG_READ = "an SVG, whose size the pages' rewrite reads, while pages are rewritten"
 # The keys of a manifest entry a delta can make (no image, minified or optimised entry)
 _PLAIN_KEYS = frozenset({"size", "sha256", "integrity", "type", "immutable", "logical", "encodings"})
 
@@ -116,6 +120,8 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
             continue  # the bytes the last build saw: nothing to do, whatever kind of file (re-recorded below)
         _plain_name(rel)
         media_type, kind, compressible = mediatypes.classify(rel, found.head)
+        if media_type == _SVG and not pages:
+            raise Fallback(f"{rel}: {_SVG_READ}")
         if kind is not Kind.TEXT or not compressible or (media_type in mediatypes.HTML_TYPES and not pages):
             raise Fallback(f"{rel}: {media_type}, not a compressible text file other than HTML"
                            + (" while pages are rewritten" if media_type in mediatypes.HTML_TYPES else ""))
@@ -145,6 +151,8 @@ def plain(rel: str, entry: dict, pages: bool = False) -> None:
     """Fallback unless a manifest entry is one a delta can replace: a compressible text file's (not HTML's
     unless `pages`), with no image, minified or optimised part."""
     media_type, kind, compressible = mediatypes.classify(rel, b"")
+    if _SVG in (media_type, entry.get("type")) and not pages:
+        raise Fallback(f"{rel}: {_SVG_READ}")
     if (entry.get("type") != media_type or kind is not Kind.TEXT or not compressible
             or (media_type in mediatypes.HTML_TYPES and not pages) or not _PLAIN_KEYS.issuperset(entry)):
         raise Fallback(f"{rel}: was {entry.get('type')}, not a plain compressible text file")
