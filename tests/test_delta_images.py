@@ -206,3 +206,44 @@ def test_watch_on_a_site_with_images_builds_a_script_after_a_page_as_a_delta(tmp
     code.write_text(code.read_text() + "\n// edit 1\n\n// edit 3\n")
     assert _build(clean, tmp_path / "clean-cache", Config()).exit_code == 0
     assert snapshot(site) == snapshot(clean)
+
+
+class _RemovesWhileItRuns(Quiet):
+    """An Observer that, when the build has compressed (after its scan read every file), removes a file
+    and a folder of the site: what a user or another tool does while a build runs."""
+
+    def __init__(self, site: Path) -> None:
+        super().__init__()
+        self.site = site
+        self.compressing = False
+
+    def start(self, total: int, label: str) -> None:
+        self.compressing = label == "compressing"
+
+    def done(self) -> None:
+        if self.compressing:
+            (self.site / "robots.txt").unlink()
+            shutil.rmtree(self.site / "data")
+            self.compressing = False
+
+
+@pytest.mark.parametrize("images", [True, False], ids=["images", "no images"])
+def test_a_file_removed_while_a_build_writes_is_not_lost_by_its_record(tmp_path: Path, images: bool) -> None:
+    """The build that wrote read robots.txt and data/ before they were removed, so its manifest lists them;
+    the folder recorded after it must not hide that they are gone. Nothing is recorded: the next build is
+    a full one, whose folder is a clean build's of what is left."""
+    site, cache = _copy("site")(tmp_path / "dist"), tmp_path / "cache"
+    wrote = build(BuildRequest(site, Config(), cache, images=images, jobs=2), _RemovesWhileItRuns(site))
+    assert wrote.exit_code == 0 and wrote.stats.written
+    assert "robots.txt" in (site / ".assetpipe/manifest.json").read_text()  # read before it went
+    assert not _recorded(site, cache)
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    after = build(BuildRequest(site, Config(), cache, images=images, jobs=2), Quiet())
+    assert after.route.startswith("full"), after.route
+    assert "robots.txt" not in (site / ".assetpipe/manifest.json").read_text()
+    clean = _copy("site")(tmp_path / "clean")
+    (clean / "robots.txt").unlink()
+    shutil.rmtree(clean / "data")
+    assert build(BuildRequest(clean, Config(), tmp_path / "clean-cache", images=images, jobs=2),
+                 Quiet()).exit_code == 0
+    assert snapshot(site) == snapshot(clean)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .. import naming
@@ -87,13 +89,44 @@ def remember(request: BuildRequest, fingerprint: str, result: BuildResult, start
     try:
         record.drop()
         if steady:
-            record.replace(fingerprint, counts, listing.walk(request.source, _settling(started_ns)))  # type: ignore[arg-type]
+            folders = _nothing_lost(request.source, listing.walk(request.source, _settling(started_ns)), started_ns)
+            record.replace(fingerprint, counts, folders)  # type: ignore[arg-type]
             return True
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error, splice.Malformed, _Lost):  # a _Lost rolls the new record back: none is left
         pass
     finally:
         record.close()
     return False
+
+
+class _Lost(Exception):
+    """A file the build left (the manifest lists it, or the ledger) is not in the folder after it."""
+
+
+def _nothing_lost(root: Path, folders: Iterator[tuple[str, bytes]], started_ns: int) -> Iterator[tuple[str, bytes]]:
+    """The walk's folders as they come; then, when any folder's names changed since the build began, _Lost
+    if a file the build left is not in the listing recorded. A file removed (or renamed, or its folder)
+    while the build ran, after the build had read it, is in the manifest but in no listing: a record
+    made without it would show no change next time, and the manifest would go on listing it. An added or
+    rewritten file needs no such check: its stamp is racy, recorded as zero, so it is looked at again."""
+    walked: set[str] = set()
+    moved: dict[str, frozenset[str]] = {}  # the folders whose names changed since the build began: their names
+    racy_from = started_ns - RACY_NS
+    for rel, blob in folders:
+        walked.add(rel)
+        if rel != STATE_DIR:  # the build's own state files: in neither the manifest nor the ledger
+            st = os.lstat(root / rel)
+            if max(st.st_mtime_ns, st.st_ctime_ns) >= racy_from:
+                moved[rel] = frozenset(listing.entries(blob))
+        yield rel, blob
+    if not moved:  # no name came or went anywhere since the build began
+        return
+    state = root / STATE_DIR
+    for path, shape in ((state / manifest.NAME, splice.MANIFEST), (state / ledger.OUTPUTS, splice.LEDGER)):
+        for rel in splice.keys(path, shape):
+            folder, _, name = rel.rpartition("/")
+            if folder not in walked or (folder in moved and name not in moved[folder]):
+                raise _Lost(rel)
 
 
 def _attempt(record: listing.Record, request: BuildRequest, fingerprint: str, observer: Observer,

@@ -88,6 +88,23 @@ def locate(path: Path, shape: tuple[bytes, bytes], wanted: set[str]) -> Layout:
     return Layout(path, shape, size, rows, spans)
 
 
+def keys(path: Path, shape: tuple[bytes, bytes]) -> Iterator[str]:
+    """Every key of the file's rows section, in order, a line at a time (Malformed: not in the shape)."""
+    head, tail = shape
+    rows = os.path.getsize(path) - len(head) - len(tail)
+    with open(path, "rb") as handle:
+        if handle.read(len(head)) != head:
+            raise Malformed(f"{path.name}: not in the shape a delta splices")
+        at = 0
+        for line in handle:
+            if at >= rows:
+                break
+            at += len(line)
+            yield key_of(line)
+        if at != rows:
+            raise Malformed(f"{path.name}: not in the shape a delta splices")
+
+
 def key_of(line: bytes) -> str:
     """The key a row begins with: `    "a/b.js": {...}` -> `a/b.js`."""
     if not line.startswith(b'    "'):
