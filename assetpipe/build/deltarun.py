@@ -117,7 +117,7 @@ def _nothing_lost(root: Path, folders: Iterator[tuple[str, bytes]], started_ns: 
         if rel != STATE_DIR:  # the build's own state files: in neither the manifest nor the ledger
             st = os.lstat(root / rel)
             if max(st.st_mtime_ns, st.st_ctime_ns) >= racy_from:
-                moved[rel] = frozenset(listing.entries(blob))
+                moved[rel] = frozenset(n for n, stamp in listing.entries(blob).items() if stamp[0] != listing.DIR)
         yield rel, blob
     if not moved:  # no name came or went anywhere since the build began
         return

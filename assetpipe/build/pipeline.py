@@ -131,8 +131,14 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
     image_sources, optimized = originals_stage.recognise(
         inventory.sources, state.optimized)
     settings = imagestage.settings_from(request.config.images)
+    # each cache entry's size as read: a key names its bytes, so what the plan read serves again when the
+    # next build's plan is worked out (`idle_images`)
+    sizes: dict[str, int] = {}
+
     def stored(key: str) -> int | None:  # a cache entry's size (None: none, or damaged)
-        return None if (data := cache.get(key)) is None else len(data)
+        if (size := sizes.get(key)) is None and (data := cache.get(key)) is not None:
+            size = sizes[key] = len(data)
+        return size
 
     if request.images:
         has_images = any(s.kind is Kind.IMAGE for s in image_sources)  # else no page needs reading now
