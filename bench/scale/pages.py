@@ -48,7 +48,7 @@ class Quiet:
 if __name__ == "__main__":
     r = build(BuildRequest(Path(sys.argv[1]), Config(), Path(sys.argv[2]), jobs=2), Quiet())
     print(json.dumps({"route": r.route, "exit": r.exit_code, "encoded": r.stats.encoded,
-                      "written": r.stats.written, "removed": r.stats.removed}))
+                      "written": r.stats.written, "removed": r.stats.removed, "images": r.stats.images}))
 """
 
 
@@ -69,8 +69,9 @@ def make(n: int, site: Path) -> None:
 
 def one(site: Path, cache: Path) -> dict:
     started = time.perf_counter()
+    # run from the tree's folder: `python -c` puts the working folder first on sys.path, before ASSETPIPE_SRC
     done = subprocess.run([sys.executable, "-c", _ONE, str(site), str(cache)], capture_output=True, text=True,
-                          check=False)
+                          check=False, cwd=site.parent)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         return {"exit": done.returncode, "wall_s": round(wall, 2), "stderr_tail": done.stderr[-400:]}
