@@ -5,11 +5,13 @@ are the full build's, run for real on a copy of the folder given the same change
 The steps are what a developer's edits and a rebuild do: a script, a stylesheet or a page edited, a file
 added or removed, an SVG resized (the pages' rewrite reads its size), an image added or removed, a file
 touched, nothing at all; sometimes after the racy window, sometimes at once (then the record's racy stamps
-are looked at again)."""
+are looked at again). `MODEL_SEEDS_FROM` and `MODEL_SEEDS_TO` run other sequences (seeds 0-39 passed on
+2026-12-07; CI runs 0-5)."""
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import time
@@ -108,7 +110,10 @@ def _setup(root: Path) -> Path:
     return site
 
 
-@pytest.mark.parametrize("seed", range(6))
+SEEDS = range(int(os.environ.get("MODEL_SEEDS_FROM", "0")), int(os.environ.get("MODEL_SEEDS_TO", "6")))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_every_step_the_recorded_build_gives_is_the_full_builds(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
     site, cache = _setup(tmp_path / "a"), tmp_path / "a" / "cache"
