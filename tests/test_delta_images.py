@@ -247,3 +247,39 @@ def test_a_file_removed_while_a_build_writes_is_not_lost_by_its_record(tmp_path:
     assert build(BuildRequest(clean, Config(), tmp_path / "clean-cache", images=images, jobs=2),
                  Quiet()).exit_code == 0
     assert snapshot(site) == snapshot(clean)
+
+
+class _RemovesOnce(Quiet):
+    """An Observer that removes one file when the first compression it is told of is done."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.compressing = False
+
+    def start(self, total: int, label: str) -> None:
+        self.compressing = label == "compressing"
+
+    def done(self) -> None:
+        if self.compressing and self.path.exists():
+            self.path.unlink()
+
+
+def test_a_file_removed_while_a_delta_writes_is_not_lost_by_its_record(tmp_path: Path) -> None:
+    """The same while a delta runs: a file of the changed folder removed after the delta read the folder.
+    The delta gives way to the full build, which finds it gone; the folder is a clean build's."""
+    site, cache = _copy("site")(tmp_path / "dist"), tmp_path / "cache"
+    assert _build(site, cache, Config()).exit_code == 0
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    script = next(site.glob("assets/index-*.js"))
+    script.write_text(script.read_text() + "\n// edited\n")
+    gone = site / "assets/empty-ish.txt"
+    result = build(BuildRequest(site, Config(), cache, jobs=2), _RemovesOnce(gone))
+    assert result.route == "full (delta: assets/empty-ish.txt: removed while the build ran)", result.route
+    assert "empty-ish.txt" not in (site / ".assetpipe/manifest.json").read_text()
+    clean = _copy("site")(tmp_path / "clean")
+    (clean / "assets/empty-ish.txt").unlink()
+    code = clean / script.relative_to(site)
+    code.write_text(code.read_text() + "\n// edited\n")
+    assert _build(clean, tmp_path / "clean-cache", Config()).exit_code == 0
+    assert snapshot(site) == snapshot(clean)

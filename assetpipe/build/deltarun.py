@@ -200,7 +200,18 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
                           "written": counts["written"], "removed": counts["removed"]},
                        seconds=time.perf_counter() - started)
     folders = sorted({*found.folders, STATE_DIR})
-    record.update(now, ((rel, listing.listing_of(root, rel, _settling(started_ns))) for rel in folders))
+    relisted = [(rel, listing.listing_of(root, rel, _settling(started_ns))) for rel in folders]
+    # a file the delta found in a changed folder and did not remove itself, gone by now: removed while it
+    # ran, after its folder was read; a record without it would show no change next time (as _nothing_lost)
+    removed = {o.rel for o in plan.stale} | set(orphaned)
+    before = dict(changed)
+    for rel, blob in relisted:
+        if rel != STATE_DIR and rel in before:
+            now_names = listing.entries(blob)
+            for name in listing.entries(before[rel]).keys() - now_names.keys():
+                if (f"{rel}/{name}" if rel else name) not in removed:
+                    raise Fallback(f"{rel}/{name}: removed while the build ran")
+    record.update(now, relisted)
     return BuildResult(root, plan, (), (), stats, route="delta")
 
 
