@@ -13,12 +13,16 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner, Result
 
 from assetpipe.cli import main
-from assetpipe.model import Failure, Notice
+from assetpipe.model import BuildResult, Failure, Notice
+
+if TYPE_CHECKING:
+    from assetpipe.watch.watcher import Watcher
 
 # A suite started in the background by a shell without job control inherits SIGINT ignored, and Python then
 # leaves it so: the Ctrl-C tests (which send SIGINT to a build, in this process or a child) need it delivered.
@@ -157,6 +161,20 @@ class Quiet:
         self.notices.append(notice)
 
     def done(self) -> None: ...
+
+
+def note_routes(watcher: Watcher) -> list[str]:
+    """The routes (full, delta, noop) of the runs a Watcher makes from now on, as they come."""
+    routes: list[str] = []
+    built = watcher._build
+
+    def noted(changed: tuple[str, ...] = ()) -> BuildResult:
+        result = built(changed)
+        routes.append(result.route)
+        return result
+
+    watcher._build = noted  # type: ignore[method-assign]
+    return routes
 
 
 def build_hydrated(site: Path, cache: Path, hydrated: str | None = None) -> None:

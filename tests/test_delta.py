@@ -25,7 +25,7 @@ from assetpipe.config import Config
 from assetpipe.config.loading import parse
 from assetpipe.model import BuildResult, UsageError
 
-from .conftest import REPO, Quiet, snapshot
+from .conftest import REPO, Quiet, note_routes, snapshot
 
 
 def _script(i: int, extra: str = "") -> str:
@@ -339,15 +339,7 @@ def test_watch_builds_a_changed_script_as_a_delta_from_its_events(tmp_path: Path
     lines: list[str] = []
     watcher = Watcher(BuildRequest(site, Config(), cache, images=False, jobs=2), Quiet(), lines.append,
                       quiet=0.3, settle=0.1)
-    routes: list[str] = []
-    built = watcher._build
-
-    def noted(changed: tuple[str, ...] = ()) -> BuildResult:  # the routes its runs took, for the test
-        result = built(changed)
-        routes.append(result.route)
-        return result
-
-    watcher._build = noted  # type: ignore[method-assign]
+    routes = note_routes(watcher)
     assert watcher.start().route.startswith("full")
     import threading
 

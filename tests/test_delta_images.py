@@ -26,7 +26,7 @@ from assetpipe.config import Config
 from assetpipe.config.loading import parse
 from assetpipe.model import BuildResult
 
-from .conftest import REPO, Quiet, snapshot
+from .conftest import REPO, Quiet, note_routes, snapshot
 
 FIXTURES = REPO / "fixtures"
 
@@ -169,15 +169,7 @@ def test_watch_on_a_site_with_images_builds_a_script_after_a_page_as_a_delta(tmp
     site, cache = _copy("site")(tmp_path / "dist"), tmp_path / "cache"
     lines: list[str] = []
     watcher = Watcher(BuildRequest(site, Config(), cache, jobs=2), Quiet(), lines.append, quiet=0.3, settle=0.1)
-    routes: list[str] = []
-    built = watcher._build
-
-    def noted(changed: tuple[str, ...] = ()) -> BuildResult:  # the routes its runs took, for the test
-        result = built(changed)
-        routes.append(result.route)
-        return result
-
-    watcher._build = noted  # type: ignore[method-assign]
+    routes = note_routes(watcher)
     assert watcher.start().route.startswith("full")
     thread = threading.Thread(target=watcher.loop, daemon=True)
     thread.start()
@@ -209,22 +201,26 @@ def test_watch_on_a_site_with_images_builds_a_script_after_a_page_as_a_delta(tmp
 
 
 class _RemovesWhileItRuns(Quiet):
-    """An Observer that, when the build has compressed (after its scan read every file), removes a file
-    and a folder of the site: what a user or another tool does while a build runs."""
+    """An Observer that, when the build's first compression is done (after its scan read every file),
+    removes files and folders of the site: what a user or another tool does while a build runs."""
 
-    def __init__(self, site: Path) -> None:
+    def __init__(self, *paths: Path) -> None:
         super().__init__()
-        self.site = site
+        self.paths = paths
         self.compressing = False
 
     def start(self, total: int, label: str) -> None:
         self.compressing = label == "compressing"
 
     def done(self) -> None:
-        if self.compressing:
-            (self.site / "robots.txt").unlink()
-            shutil.rmtree(self.site / "data")
-            self.compressing = False
+        if not self.compressing:
+            return
+        for path in self.paths:
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        self.paths = ()
 
 
 @pytest.mark.parametrize("images", [True, False], ids=["images", "no images"])
@@ -233,7 +229,8 @@ def test_a_file_removed_while_a_build_writes_is_not_lost_by_its_record(tmp_path:
     the folder recorded after it must not hide that they are gone. Nothing is recorded: the next build is
     a full one, whose folder is a clean build's of what is left."""
     site, cache = _copy("site")(tmp_path / "dist"), tmp_path / "cache"
-    wrote = build(BuildRequest(site, Config(), cache, images=images, jobs=2), _RemovesWhileItRuns(site))
+    removing = _RemovesWhileItRuns(site / "robots.txt", site / "data")
+    wrote = build(BuildRequest(site, Config(), cache, images=images, jobs=2), removing)
     assert wrote.exit_code == 0 and wrote.stats.written
     assert "robots.txt" in (site / ".assetpipe/manifest.json").read_text()  # read before it went
     assert not _recorded(site, cache)
@@ -249,22 +246,6 @@ def test_a_file_removed_while_a_build_writes_is_not_lost_by_its_record(tmp_path:
     assert snapshot(site) == snapshot(clean)
 
 
-class _RemovesOnce(Quiet):
-    """An Observer that removes one file when the first compression it is told of is done."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-        self.compressing = False
-
-    def start(self, total: int, label: str) -> None:
-        self.compressing = label == "compressing"
-
-    def done(self) -> None:
-        if self.compressing and self.path.exists():
-            self.path.unlink()
-
-
 def test_a_file_removed_while_a_delta_writes_is_not_lost_by_its_record(tmp_path: Path) -> None:
     """The same while a delta runs: a file of the changed folder removed after the delta read the folder.
     The delta gives way to the full build, which finds it gone; the folder is a clean build's."""
@@ -274,7 +255,7 @@ def test_a_file_removed_while_a_delta_writes_is_not_lost_by_its_record(tmp_path:
     script = next(site.glob("assets/index-*.js"))
     script.write_text(script.read_text() + "\n// edited\n")
     gone = site / "assets/empty-ish.txt"
-    result = build(BuildRequest(site, Config(), cache, jobs=2), _RemovesOnce(gone))
+    result = build(BuildRequest(site, Config(), cache, jobs=2), _RemovesWhileItRuns(gone))
     assert result.route == "full (delta: assets/empty-ish.txt: removed while the build ran)", result.route
     assert "empty-ish.txt" not in (site / ".assetpipe/manifest.json").read_text()
     clean = _copy("site")(tmp_path / "clean")
