@@ -380,3 +380,24 @@ def test_a_page_built_at_once_after_its_edit_does_not_stop_the_next_delta(tmp_pa
     clean = _build(_sources(site, tmp_path / "clean"), tmp_path / "clean-cache", images=True)
     assert clean.exit_code == 0
     assert snapshot(site) == snapshot(tmp_path / "clean")
+
+
+@pytest.mark.parametrize("route", ["delta", "full"])
+def test_a_file_that_shrank_loses_its_earlier_sidecars(tmp_path: Path, route: str) -> None:
+    """A script whose sidecars were worth keeping becomes a few bytes, where neither is: its earlier .br and
+    .gz go, in a delta and in a full build, as a clean build never has them. They stayed (and a server
+    sending `.gz` as it is served the old script) when the new bytes' sidecar was dropped under a new key:
+    only a sidecar of the same bytes, kept before the ratio rule changed, was removed."""
+    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+    assert (site / "a/f3.js.gz").exists() and (site / "a/f3.js.br").exists()
+    if route == "full":
+        (tmp_path / "cache" / listing.DB_NAME).unlink()
+        (tmp_path / "cache" / "noop-v1.sqlite3").unlink(missing_ok=True)
+    (site / "a/f3.js").write_text("export const x = 3;\n")
+    result = _build(site, tmp_path / "cache")
+    assert result.route.startswith(route), result.route
+    assert result.stats.removed == 2
+    assert not (site / "a/f3.js.gz").exists() and not (site / "a/f3.js.br").exists()
+    clean = _sources(site, tmp_path / "clean")
+    assert _build(clean, tmp_path / "clean-cache").exit_code == 0
+    assert snapshot(site) == snapshot(clean)

@@ -5,8 +5,8 @@ are the full build's, run for real on a copy of the folder given the same change
 The steps are what a developer's edits and a rebuild do: a script, a stylesheet or a page edited, a file
 added or removed, an SVG resized (the pages' rewrite reads its size), an image added or removed, a file
 touched, nothing at all; sometimes after the racy window, sometimes at once (then the record's racy stamps
-are looked at again). `MODEL_SEEDS_FROM` and `MODEL_SEEDS_TO` run other sequences (seeds 0-39 passed on
-2026-12-07; CI runs 0-3 with each setting)."""
+are looked at again). `MODEL_SEEDS_FROM` and `MODEL_SEEDS_TO` run other sequences (on 2026-12-07 seeds 0-39
+passed with the defaults and 0-15 with pages not rewritten; CI runs seed 0 of each, for its time)."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def _setup(root: Path) -> Path:
     return site
 
 
-SEEDS = range(int(os.environ.get("MODEL_SEEDS_FROM", "0")), int(os.environ.get("MODEL_SEEDS_TO", "4")))
+SEEDS = range(int(os.environ.get("MODEL_SEEDS_FROM", "0")), int(os.environ.get("MODEL_SEEDS_TO", "1")))
 
 
 CONFIGS = {"defaults": {}, "pages not rewritten": {"html": {"rewrite": False}}}

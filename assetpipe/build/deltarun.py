@@ -203,7 +203,7 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
     relisted = [(rel, listing.listing_of(root, rel, _settling(started_ns))) for rel in folders]
     # a file the delta found in a changed folder and did not remove itself, gone by now: removed while it
     # ran, after its folder was read; a record without it would show no change next time (as _nothing_lost)
-    removed = {o.rel for o in plan.stale} | set(orphaned)
+    removed = {rel for rel in (*sidecars, *orphaned) if not writer.owns(rel)}  # what the delta removed itself
     before = dict(changed)
     for rel, blob in relisted:
         if rel != STATE_DIR and rel in before:

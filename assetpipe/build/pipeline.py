@@ -374,7 +374,10 @@ def _apply(outcome: Encoded, writer: Writer, encodings: dict[str, dict[str, Enco
     """Write (or drop) one outcome; True when its sidecar is in the folder afterwards."""
     job = outcome.job
     if not outcome.keep:
-        if outcome.work is Action.FRESH:  # kept before, but the ratio rule changed
+        # An earlier sidecar under this name is not what this build makes: of these bytes, kept before the
+        # ratio rule changed, or of the file's earlier bytes (a page that shrank: its old .gz, still served
+        # for it). It goes, as a clean build would not have it.
+        if writer.owns(job.output):
             writer.remove(job.output)
             counts["removed"] += 1
         return False
