@@ -216,10 +216,16 @@ def _renditions(source: SourceFile, info: ImageInfo, recipes: dict[str, str], mo
 def _lookup(name: str, fmt: str, width: int, height: int, key: str, owned: dict[str, OwnedFile],
             in_cache: Callable[[str], bool], *, sidecar: bool) -> Rendition:
     previous = owned.get(name)
-    if previous is not None and previous.key == key:
-        return Rendition(name, fmt, width, height, key, Action.FRESH, previous.size, sidecar)
-    action = Action.CACHED if in_cache(key) else Action.ENCODE
-    return Rendition(name, fmt, width, height, key, action, 0, sidecar)
+    return _found(Rendition(name, fmt, width, height, key, Action.ENCODE, 0, sidecar),
+                  None if previous is None else (previous.key, previous.size), in_cache)
+
+
+def _found(r: Rendition, previous: tuple[str, int] | None, in_cache: Callable[[str], bool]) -> Rendition:
+    """`r` as a plan finds it: up to date when `previous` (the ledger's key and size under its name) is
+    its key, else from the cache, else to be encoded."""
+    if previous is not None and previous[0] == r.key:
+        return replace(r, action=Action.FRESH, fresh_size=previous[1])
+    return replace(r, action=Action.CACHED if in_cache(r.key) else Action.ENCODE, fresh_size=0)
 
 
 def _known_drops(renditions: tuple[Rendition, ...], fallback: str | None, source_size: int,
@@ -282,16 +288,8 @@ def work_if_unchanged(job: ImageJob, on_disk: Callable[[str], tuple[str, int] | 
     (the ledger's (key, size) of the name after this build) up to date, any other from the cache or to be
     encoded, less what `_known_drops` settles without reading it. `job`'s renditions are this build's:
     the ones it already knew not worth keeping stay so (their fallback stays on disk)."""
-    renditions: list[Rendition] = []
-    for r in job.renditions:
-        if r.candidate:
-            continue
-        found = on_disk(r.file)
-        if found is not None and found[0] == r.key:
-            renditions.append(replace(r, action=Action.FRESH, fresh_size=found[1]))
-        else:
-            renditions.append(replace(r, action=Action.CACHED if in_cache(r.key) else Action.ENCODE, fresh_size=0))
-    kept, _ = _known_drops(tuple(renditions), job.fallback, job.source.size, stored_size)
+    renditions = tuple(_found(r, on_disk(r.file), in_cache) for r in job.renditions if not r.candidate)
+    kept, _ = _known_drops(renditions, job.fallback, job.source.size, stored_size)
     return work((r.key, r.action) for r in kept)
 
 
