@@ -206,26 +206,21 @@ def test_any_other_change_takes_the_full_build(tmp_path: Path, change: Callable[
     assert result.route.startswith("full (delta: ") and why in result.route, result.route
 
 
-def test_a_page_takes_the_full_build_while_pages_are_rewritten(tmp_path: Path) -> None:
-    """With images on and html.rewrite (the defaults), the image stage reads the pages to rewrite them: an
-    edited page is a full build; with html.rewrite = false nothing reads it, and it is a delta whose folder
-    is the full build's."""
-    site = _recorded(tmp_path / "dist", tmp_path / "cache", images=True)
-    _page(site)
-    result = _build(site, tmp_path / "cache", images=True)
-    assert result.route == "full (delta: index.html: text/html, not a compressible text file other than HTML " \
-                           "while pages are rewritten)", result.route
-    config = parse({"html": {"rewrite": False}}, "test")
-    site = _recorded(tmp_path / "plain", tmp_path / "plain-cache")
-    assert _build(site, tmp_path / "plain-cache", config, images=True).route.startswith("full")  # its own record
+@pytest.mark.parametrize("settings", [{}, {"html": {"rewrite": False}}], ids=["rewritten", "not rewritten"])
+def test_an_edited_page_is_a_delta_whose_folder_is_the_full_builds(tmp_path: Path, settings: dict) -> None:
+    """With images on and html.rewrite (the defaults) the delta rewrites the edited page as the full build
+    would (build/deltapages.py); with html.rewrite = false nothing reads it, and it is plain text."""
+    config = parse(settings, "test")
+    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+    assert _build(site, tmp_path / "cache", config, images=True).route.startswith("full")  # its own record
     time.sleep(RACY_NS / 1e9 + 0.2)
-    assert _build(site, tmp_path / "plain-cache", config, images=True).route == "noop"  # recorded
-    full = tmp_path / "plain-full"
+    assert _build(site, tmp_path / "cache", config, images=True).route == "noop"  # recorded
+    full = tmp_path / "full"
     shutil.copytree(site, full)
     _page(site)
     _page(full)
-    assert _build(site, tmp_path / "plain-cache", config, images=True).route == "delta"
-    assert _build(full, tmp_path / "plain-full-cache", config, images=True).route.startswith("full")
+    assert _build(site, tmp_path / "cache", config, images=True).route == "delta"
+    assert _build(full, tmp_path / "full-cache", config, images=True).route.startswith("full")
     assert snapshot(site) == snapshot(full)
 
 

@@ -62,12 +62,16 @@ def _copy(tree: str) -> Callable[[Path], Path]:
     return make
 
 
+_AT_200 = '<img src="assets/rocket-o3RhgSeM.jpg" width="200" alt="A rocket, small"></body>'
+
+
 def _page_edited(into: Path) -> Path:
-    """The demo site built once, then a page edited: the build that writes rewrites only that page."""
+    """The demo site built once, then a page edited to show an image at a width no page gave it (the image
+    stage's input changed: a full build, which writes that image's renditions for it and the page)."""
     site = _copy("site")(into)
     assert _build(site, into.parent / "cache", Config()).exit_code == 0
     page = site / "about.html"
-    page.write_text(page.read_text().replace("</body>", "<p>One more paragraph.</p></body>"))
+    page.write_text(page.read_text().replace("</body>", _AT_200))
     return site
 
 
@@ -158,9 +162,9 @@ def test_a_build_whose_next_would_encode_records_nothing(tmp_path: Path) -> None
 
 
 def test_watch_on_a_site_with_images_builds_a_script_after_a_page_as_a_delta(tmp_path: Path) -> None:
-    """`assetpipe watch` on the demo site (images on, pages rewritten): its first run writes every image,
-    a page's edit is a full run (which writes that page), the script edited after it is a delta, and the
-    page edited again a full run.
+    """`assetpipe watch` on the demo site (images on, pages rewritten): its first run writes every image;
+    a page edited to show an image at a new width is a full run (which writes that page and renditions),
+    the script edited after it is a delta, and the page's text edited then a delta too (build/deltapages.py).
     The folder at the end is a clean build's."""
     from assetpipe.watch.watcher import Watcher
 
@@ -177,21 +181,21 @@ def test_watch_on_a_site_with_images_builds_a_script_after_a_page_as_a_delta(tmp
             time.sleep(RACY_NS / 1e9 + 0.2)
             edited = page if n % 2 == 0 else script
             text = edited.read_text()
-            edited.write_text(text.replace("</body>", f"<p>edit {n}</p></body>") if edited is page
-                              else text + f"\n// edit {n}\n")
+            edited.write_text(text.replace("</body>", _AT_200 if n == 0 else f"<p>edit {n}</p></body>")
+                              if edited is page else text + f"\n// edit {n}\n")
             deadline = time.monotonic() + 60
             while len(lines) < n + 1 and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert len(lines) == n + 1, lines
-        assert [r.split(":")[0] for r in routes[1:]] == ["full (delta", "delta", "full (delta"], routes
-        assert "about.html: text/html" in routes[1], routes
+        assert [r.split(":")[0] for r in routes[1:]] == ["full (delta", "delta", "delta"], routes
+        assert "about.html: a page that shows other images" in routes[1], routes
     finally:
         watcher.stop()
         thread.join(30)
         watcher.close()
     clean = _copy("site")(tmp_path / "clean")  # the same edits, built once
     about = clean / "about.html"
-    about.write_text(about.read_text().replace("</body>", "<p>edit 0</p><p>edit 2</p></body>"))
+    about.write_text(about.read_text().replace("</body>", _AT_200.replace("</body>", "<p>edit 2</p></body>")))
     code = clean / script.relative_to(site)
     code.write_text(code.read_text() + "\n// edit 1\n")
     assert _build(clean, tmp_path / "clean-cache", Config()).exit_code == 0

@@ -42,11 +42,24 @@ def _append(rel: str, text: str) -> Callable[[Path], None]:
     return change
 
 
-def _page(rel: str, n: int) -> Callable[[Path], None]:
+def _page(rel: str, n: int, more: str = "") -> Callable[[Path], None]:
     def change(root: Path) -> None:
         path = root / rel
-        path.write_text(path.read_text().replace("</body>", f"<p>edit {n}</p></body>", 1))
+        path.write_text(path.read_text().replace("</body>", f"<p>edit {n}</p>{more}</body>", 1))
     return change
+
+
+def _afresh(rel: str, n: int) -> Callable[[Path], None]:
+    """The page as the framework's build writes it again (its own markup, not the rewritten one), edited."""
+    def change(root: Path) -> None:
+        text = (DEMO / rel).read_text().replace("</body>", f"<p>edit {n}</p></body>", 1)
+        (root / rel).write_text(text.replace("<body>", _SHAPE_IMG, 1) if rel == "index.html" else text)
+    return change
+
+
+_SHAPE_IMG = '<body><img src="/assets/shape.svg" alt="">'
+_NEW_PAGE = "<!doctype html><html><head><title>{n}</title></head><body><h1>{n}</h1>{img}<p>Text.</p></body></html>"
+_SHOWS = ("", '<img src="assets/shape.svg" alt="">', '<img src="assets/rocket-o3RhgSeM.jpg" alt="">')
 
 
 def _svg(width: int, height: int, definite: bool = True) -> Callable[[Path], None]:
@@ -90,6 +103,11 @@ def _step(rng: random.Random, n: int) -> tuple[str, Callable[[Path], None]]:
         ("a script edited", _append(script, f"\n// edit {n}\n" * rng.randint(1, 40))),
         ("a stylesheet edited", _append("assets/index-AVh2cVPR.css", f"\n.e{n} {{ margin: {n}px }}\n" * 20)),
         ("a page edited", _page(rng.choice(("index.html", "about.html")), n)),
+        ("a page written afresh", _afresh(rng.choice(("index.html", "about.html")), n)),
+        ("a page added", _write(f"page-{n}.html", _NEW_PAGE.format(n=n, img=rng.choice(_SHOWS)))),
+        ("a page removed", _remove(f"page-{rng.randrange(max(n, 1))}.html")),
+        ("a photo shown at a new width", _page("about.html", n, f'<img src="assets/rocket-o3RhgSeM.jpg" '
+                                                                f'width="{rng.choice((100, 200, 300))}" alt="">')),
         ("a file added", _write(f"data/extra-{n}.json", json.dumps({"n": n, "pad": "x" * rng.randint(0, 900)}))),
         ("a file removed", _remove(f"data/extra-{rng.randrange(max(n, 1))}.json")),
         ("an svg resized", _svg(rng.choice((16, 40, 400)), rng.choice((16, 20, 300)), rng.random() < 0.5)),
@@ -107,7 +125,7 @@ def _setup(root: Path) -> Path:
     shutil.copytree(DEMO, site)
     _svg(40, 20, definite=False)(site)
     index = site / "index.html"  # a page that shows the SVG without a size, before the hero
-    index.write_text(index.read_text().replace("<body>", '<body><img src="/assets/shape.svg" alt="">', 1))
+    index.write_text(index.read_text().replace("<body>", _SHAPE_IMG, 1))
     return site
 
 

@@ -93,8 +93,9 @@ def named_folders(record: listing.Record, root: Path, paths: tuple[str, ...]) ->
 
 
 def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], codecs: tuple[str, ...],
-         pages: bool = False) -> Found:
-    """What changed, checked; `pages`: HTML is plain text in this build (no page is rewritten)."""
+         pages: bool = False, rewritten: bool = False) -> Found:
+    """What changed, checked; `pages`: HTML is plain text in this build (no page is rewritten);
+    `rewritten`: a changed page is rewritten by the delta (build/deltapages.py), an SVG still is not."""
     present, gone = _names(record, changed)
     candidates = set(present) | set(gone)
     sidecars = {naming.sidecar(rel, codec) for rel in candidates for codec in naming.SIDECAR_SUFFIXES}
@@ -122,7 +123,8 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
         media_type, kind, compressible = mediatypes.classify(rel, found.head)
         if media_type == _SVG and not pages:
             raise Fallback(f"{rel}: {_SVG_READ}")
-        if kind is not Kind.TEXT or not compressible or (media_type in mediatypes.HTML_TYPES and not pages):
+        if kind is not Kind.TEXT or not compressible or (media_type in mediatypes.HTML_TYPES
+                                                         and not (pages or rewritten)):
             raise Fallback(f"{rel}: {media_type}, not a compressible text file other than HTML"
                            + (" while pages are rewritten" if media_type in mediatypes.HTML_TYPES else ""))
         for codec in codecs:
@@ -143,18 +145,19 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
             raise Fallback(f"{rel}: removed, and not a file the manifest lists")
     for rel, entry in old.items():
         if rel not in manifest.VITE_MANIFESTS:
-            plain(rel, entry, pages)
+            plain(rel, entry, pages, rewritten)
     return Found(tuple(sources), tuple(removed), records, old, tuple(rel for rel, _ in changed), files, outputs)
 
 
-def plain(rel: str, entry: dict, pages: bool = False) -> None:
+def plain(rel: str, entry: dict, pages: bool = False, rewritten: bool = False) -> None:
     """Fallback unless a manifest entry is one a delta can replace: a compressible text file's (not HTML's
-    unless `pages`), with no image, minified or optimised part."""
+    unless `pages` or `rewritten`, not an SVG's unless `pages`), with no image, minified or optimised part."""
     media_type, kind, compressible = mediatypes.classify(rel, b"")
     if _SVG in (media_type, entry.get("type")) and not pages:
         raise Fallback(f"{rel}: {_SVG_READ}")
     if (entry.get("type") != media_type or kind is not Kind.TEXT or not compressible
-            or (media_type in mediatypes.HTML_TYPES and not pages) or not _PLAIN_KEYS.issuperset(entry)):
+            or (media_type in mediatypes.HTML_TYPES and not (pages or rewritten))
+            or not _PLAIN_KEYS.issuperset(entry)):
         raise Fallback(f"{rel}: was {entry.get('type')}, not a plain compressible text file")
 
 

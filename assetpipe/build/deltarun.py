@@ -28,7 +28,7 @@ from ..cache.statmemo import RACY_NS
 from ..compress import codecs as compress
 from ..config import Config
 from ..model import Action, BuildResult, BuildStats, Encoding, Failure, Notice, Observer, OwnedFile, Plan, SourceFile
-from . import ledger, listing, manifest, splice, wire
+from . import deltapages, ledger, listing, manifest, splice, wire
 from .counts import _count
 from .delta import Fallback, Found, changed_folders, find, named_folders, unsupported
 from .ledger import STATE_DIR
@@ -90,7 +90,7 @@ def remember(request: BuildRequest, fingerprint: str, result: BuildResult, start
         record.drop()
         if steady:
             folders = _nothing_lost(request.source, listing.walk(request.source, _settling(started_ns)), started_ns)
-            record.replace(fingerprint, counts, folders)  # type: ignore[arg-type]
+            record.replace(fingerprint, counts, folders, result.pages)  # type: ignore[arg-type]
             return True
     except (OSError, sqlite3.Error, splice.Malformed, _Lost):  # a _Lost rolls the new record back: none is left
         pass
@@ -157,16 +157,18 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
            observer: Observer, started: float, started_ns: int) -> BuildResult:
     root, config = request.source, request.config
     codecs = compress.codecs(config.compress) if request.compress else ()
-    # pages are plain text when no page is rewritten (the image stage reads them only to rewrite them)
-    found = find(record, root, changed, tuple(c.name for c in codecs), pages=not request.rewrites_pages)
+    # pages are plain text when no page is rewritten (the image stage reads them only to rewrite them); else
+    # an edited page is rewritten here from what the recorded build's rewrite read (build/deltapages.py)
+    rewritten = request.rewrites_pages and deltapages.recorded(record) is not None
+    found = find(record, root, changed, tuple(c.name for c in codecs), pages=not request.rewrites_pages,
+                 rewritten=rewritten)
     orphaned = [r for r in found.records if any(r == naming.sidecar(g, c) for g in found.removed
                                                  for c in naming.SIDECAR_SUFFIXES)]
     if len(orphaned) > REMOVAL_FLOOR and not request.allow_delete:
         raise Fallback("removals the removal net decides on")
     vite = manifest.read_vite(root, tuple(_vite_source(rel, e) for rel, e in found.old.items()
                                           if rel in manifest.VITE_MANIFESTS))
-    immutable = manifest.judge_immutable(found.sources, vite, config.cache)
-    if manifest.BY_NAME in immutable.values():
+    if manifest.BY_NAME in manifest.judge_immutable(found.sources, vite, config.cache).values():
         raise Fallback("a changed file judged immutable by its name (a warning the full build gives)")
     sidecars = {rel: r for rel, r in found.records.items()
                 if any(rel == naming.sidecar(s.rel, c) for s in found.sources for c in naming.SIDECAR_SUFFIXES)}
@@ -177,14 +179,19 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
     counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
     encodings: dict[str, dict[str, Encoding]] = {}
     try:
-        plan = make_plan(found.sources, owned, codecs, config.compress, cache.has, copy_sources=False)
+        sources = found.sources
+        if rewritten:  # the full build's order: the pages' rewrite, then the compression of what they hold
+            sources = deltapages.rewrite(record, request, sources, found.removed,
+                                         {rel: str(e.get("type")) for rel, e in found.old.items()}, writer, counts)
+        immutable = manifest.judge_immutable(sources, vite, config.cache)
+        plan = make_plan(sources, owned, codecs, config.compress, cache.has, copy_sources=False)
         _compress(plan, request, cache, writer, encodings, observer, counts)
         for rel in [o.rel for o in plan.stale] + orphaned:
             writer.remove(rel)
             counts["removed"] += 1
-        entry = manifest.entries(found.sources, encodings, vite, immutable)
+        entry = manifest.entries(sources, encodings, vite, immutable)
         encode = json.JSONEncoder(sort_keys=True).encode
-        rows: dict[str, str | None] = {s.rel: manifest.row(s.rel, entry(s), encode) for s in found.sources}
+        rows: dict[str, str | None] = {s.rel: manifest.row(s.rel, entry(s), encode) for s in sources}
         rows.update((rel, None) for rel in found.removed)
         writer.write_state(manifest.NAME, lambda: splice.pieces(found.manifest, rows))
         records = writer.records
@@ -195,7 +202,7 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
         writer.close()
         cache.close()
     base = _without(steady, found, codecs, config)
-    now = _plus(base, found.sources, encodings, plan, config)
+    now = _plus(base, sources, encodings, plan, config)
     stats = BuildStats(**{**now, **{k: base[k] + counts[k] for k in ("encoded", "cache_hits", "up_to_date")},
                           "written": counts["written"], "removed": counts["removed"]},
                        seconds=time.perf_counter() - started)

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 
+from . import pageinputs
+from .pageinputs import PageInputs
 from .scan import _SKIP_DIRS
 
 DB_NAME = "delta-v1.sqlite3"  # its own file, beside noop's
@@ -136,6 +138,10 @@ class Record:
                          "valid INTEGER NOT NULL, steady TEXT NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS folder (root TEXT NOT NULL, rel TEXT NOT NULL, "
                          "digest BLOB NOT NULL, listing BLOB NOT NULL, PRIMARY KEY (root, rel))")
+        # what the pages' rewrite read (build/pageinputs.py), by kind: "images" (one row), "image", "share",
+        # "spec", "svg"
+        self._db.execute("CREATE TABLE IF NOT EXISTS page_input (root TEXT NOT NULL, kind TEXT NOT NULL, "
+                         "rel TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (root, kind, rel))")
         self._db.commit()
 
     def close(self) -> None:
@@ -158,21 +164,45 @@ class Record:
     def drop(self) -> None:
         """No record: a build that cannot finish recording must leave none to be trusted."""
         with self._db:
-            self._db.execute("DELETE FROM build WHERE root = ?", (self.root,))
-            self._db.execute("DELETE FROM folder WHERE root = ?", (self.root,))
+            self._delete()
+
+    def _delete(self) -> None:
+        for table in ("build", "folder", "page_input"):
+            self._db.execute(f"DELETE FROM {table} WHERE root = ?", (self.root,))
 
     def invalidate(self) -> None:
         with self._db:
             self._db.execute("UPDATE build SET valid = 0 WHERE root = ?", (self.root,))
 
-    def replace(self, fingerprint: str, steady: dict, folders: Iterable[tuple[str, bytes]]) -> None:
-        """A whole new record (after a full build): the old one goes first, in the same transaction."""
+    def replace(self, fingerprint: str, steady: dict, folders: Iterable[tuple[str, bytes]],
+                pages: PageInputs | None = None) -> None:
+        """A whole new record (after a full build): the old one goes first, in the same transaction.
+        `pages`: what the pages' rewrite read (None: pages not rewritten, or not known)."""
         with self._db:
-            self._db.execute("DELETE FROM build WHERE root = ?", (self.root,))
-            self._db.execute("DELETE FROM folder WHERE root = ?", (self.root,))
+            self._delete()
             self._db.executemany("INSERT INTO folder VALUES (?, ?, ?, ?)",
                                  ((self.root, rel, digest(blob), blob) for rel, blob in folders))
+            if pages is not None:
+                rows = [("images", "", b"1" if pages.images else b"0")]
+                rows += (("image", rel, b"") for rel in pages.images)
+                rows += (("share", rel, value) for rel, value in pages.shares.items())
+                rows += (("spec", rel, pageinputs.spec_text(spec)) for rel, spec in pages.specs.items())
+                rows += (("svg", rel, pageinputs.svg_text(size)) for rel, size in pages.svgs.items())
+                self._db.executemany("INSERT INTO page_input VALUES (?, ?, ?, ?)",
+                                     ((self.root, *row) for row in rows))
             self._db.execute("INSERT INTO build VALUES (?, ?, 1, ?)", (self.root, fingerprint, json.dumps(steady)))
+
+    def page_input(self, kind: str, rel: str) -> bytes | str | None:
+        """One row of what the pages' rewrite read (see `replace`), or None."""
+        row = self._db.execute("SELECT value FROM page_input WHERE root = ? AND kind = ? AND rel = ?",
+                               (self.root, kind, rel)).fetchone()
+        return None if row is None else row[0]
+
+    def page_inputs(self, kind: str) -> Iterator[str]:
+        """The paths of one kind of row of what the pages' rewrite read."""
+        for (rel,) in self._db.execute("SELECT rel FROM page_input WHERE root = ? AND kind = ? ORDER BY rel",
+                                       (self.root, kind)):
+            yield rel
 
     def update(self, steady: dict, folders: Iterable[tuple[str, bytes]]) -> None:
         """The folders a delta changed recorded anew, and the record trusted again."""

@@ -220,15 +220,15 @@ def _settle_original(outcome: imagestage.ImageResult, request: BuildRequest, cac
     return settled.record, None
 
 
-def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec], request: BuildRequest,
-                   writer: Writer, notices: list[Notice], failures: list[Failure], observer: Observer,
-                   counts: dict[str, int], lcp: Mapping[str, Collection[LcpImage]] | None = None,
+def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec], svgs: Mapping[str, SvgSize],
+                   request: BuildRequest, writer: Writer, notices: list[Notice], failures: list[Failure],
+                   observer: Observer, counts: dict[str, int], lcp: Mapping[str, Collection[LcpImage]] | None = None,
                    ) -> tuple[SourceFile, ...]:
     """Give every page's `<img>` of a processed image its `<picture>` (SPEC §2.2); the sources as they are
     now. In place the page itself is rewritten; with --out, its copy. `lcp`: the LCP images measured per
     page (--measure-lcp, build/lcp.py), made eager and high priority instead of the heuristic's guess."""
     target = request.out or request.source
-    rewrite_page = _page_rewriter(sources, specs, request)
+    rewrite_page = _page_rewriter(svgs, specs, request)
     updated: list[SourceFile] = []
     for source in sources:
         if source.media_type != "text/html":
@@ -262,12 +262,10 @@ def _rewrite_pages(sources: tuple[SourceFile, ...], specs: dict[str, PictureSpec
     return tuple(updated)
 
 
-def _page_rewriter(sources: tuple[SourceFile, ...], specs: Mapping[str, PictureSpec], request: BuildRequest,
+def _page_rewriter(svgs: Mapping[str, SvgSize], specs: Mapping[str, PictureSpec], request: BuildRequest,
                    ) -> Callable[[bytes, str, Collection[LcpImage]], Rewrite]:
     """One page's rewrite as this build makes it, given the measured LCP images (--measure-lcp loads each
-    page rewritten without them first)."""
-    target = request.out or request.source
-    svgs = _svg_sizes(sources, target) if any(s.media_type == "text/html" for s in sources) else {}
+    page rewritten without them first); `svgs`: each SVG's size (`_svg_sizes`)."""
 
     def rewrite_page(html: bytes, rel: str, lcp: Collection[LcpImage] = ()) -> Rewrite:
         from ..html import rewrite as markup  # here: html5lib is imported only by a build that has pages
@@ -278,6 +276,11 @@ def _page_rewriter(sources: tuple[SourceFile, ...], specs: Mapping[str, PictureS
                                                        for v in request.config.html.eager_viewports))
 
     return rewrite_page
+
+
+def shown_hydrated(request: BuildRequest) -> str | None:
+    """How the image stage reads a hydrated root's images on a page (html/shown.py `shown_on_page`)."""
+    return request.config.html.hydrated if request.config.images.negotiate else None
 
 
 def _svg_sizes(sources: tuple[SourceFile, ...], target: Path) -> dict[str, SvgSize]:

@@ -39,7 +39,8 @@ from ..model import (
 from . import deltarun, executor, lcp, ledger, manifest, noop, safety, wire
 from .counts import _count, _reason, _report
 from .ledger import Record
-from .pictures import _described, _page_rewriter, _rewrite_pages, _run_images
+from .pageinputs import PageInputs, share
+from .pictures import _described, _page_rewriter, _rewrite_pages, _run_images, _svg_sizes, shown_hydrated
 from .plan import make_plan
 from .request import BuildRequest, check_folders
 from .run import execute
@@ -140,10 +141,11 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
             size = sizes[key] = len(data)
         return size
 
-    if request.images:
-        has_images = any(s.kind is Kind.IMAGE for s in image_sources)  # else no page needs reading now
-        shown, in_place = (_shown_images(inventory.sources, request) if has_images and request.rewrites_pages
-                           else ({}, frozenset()))
+    images = frozenset(s.rel for s in image_sources if s.kind is Kind.IMAGE) if request.images else frozenset()
+    shares: dict[str, bytes] = {}  # each page's share of what the image stage reads of the pages (pageinputs.py)
+    if request.images:  # with no image, no page needs reading now
+        shown, in_place = (_shown_images(inventory.sources, request, images, shares)
+                           if images and request.rewrites_pages else ({}, frozenset()))
         image_plan = imagestage.plan_images(image_sources,
                                             originals_stage.original_reader(request.source, optimized, cache),
                                             target_inventory.owned, request.config.images, settings, cache.has,
@@ -211,12 +213,13 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                                                      failures, notices, observer, counts, optimised)
         sources = tuple(_described(s, replaced[s.rel]) if s.rel in replaced else s for s in inventory.sources)
         measured = lcp.Measured({}, ())
+        svgs = _svg_sizes(sources, target) if any(s.media_type == "text/html" for s in sources) else {}
         if chromium is not None:  # the measured LCP images are an input of the rewrite (build/lcp.py)
-            heuristic = _page_rewriter(sources, specs, request)
+            heuristic = _page_rewriter(svgs, specs, request)
             measured = lcp.measure(sources, specs, request, chromium, cache,
                                    lambda html, rel: heuristic(html, rel, ()).html, notices, observer)
         if request.rewrites_pages:
-            sources = _rewrite_pages(sources, specs, request, writer, notices, failures, observer, counts,
+            sources = _rewrite_pages(sources, specs, svgs, request, writer, notices, failures, observer, counts,
                                      measured.choices)
         stage = minify_stage.StageResult(sources, {}, {}, (), 0)
         minify_jobs = minify_stage.make_jobs(sources, request.config.minify.types(), known_minified,
@@ -280,6 +283,10 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                                                                   image_entries, optimised, immutable))
         writer.finish()
         idle_images: tuple[Action, ...] | None = None  # what the image stage counts next if nothing changes
+        pages: PageInputs | None = None  # what the pages' rewrite read, for a delta that rewrites a page
+        if request.rewrites_pages and not (failures or notices):  # else never recorded
+            pages = PageInputs(images, MappingProxyType(shares), MappingProxyType(specs),
+                               MappingProxyType(svgs))
         if (counts["written"] or counts["removed"]) and not (failures or notices):  # else never recorded
             def on_disk(rel: str) -> tuple[str, int] | None:
                 return None if (record := writer.record(rel)) is None else (record.key, record.size)
@@ -303,7 +310,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                     optimized_saved=sum(r.original_size - r.size for r in optimised.values()))
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats,
                        left=None if left is None else MappingProxyType(left), outputs=outputs, lcp=measured.pages,
-                       idle_images=idle_images)
+                       idle_images=idle_images, pages=pages)
 
 
 def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writer: Writer,
@@ -331,13 +338,13 @@ def _made(scanned: tuple[SourceFile, ...], now: tuple[SourceFile, ...]) -> froze
     return frozenset(s.rel for s in now if before.get(s.rel) != s.sha256)
 
 
-def _shown_images(sources: tuple[SourceFile, ...], request: BuildRequest
-                  ) -> tuple[dict[str, frozenset[int | None]], frozenset[str]]:
+def _shown_images(sources: tuple[SourceFile, ...], request: BuildRequest, images: frozenset[str],
+                  shares: dict[str, bytes]) -> tuple[dict[str, frozenset[int | None]], frozenset[str]]:
     """The images some page's markup shows (`<img src/srcset>`, `<source srcset>`, an earlier run's
     `<picture>`): the ones width variants are made for, each with the widths in CSS px its authors gave
     it (None: a page shows it with none); and those an `<img>` given attributes in place shows (a hydrated
     root: their fallback renditions get same-URL sidecars). A page that cannot be read shows none (its
-    failure is reported when the rewrite reads it)."""
+    failure is reported when the rewrite reads it). `shares` gets each page's share of them (pageinputs.py)."""
     pages = [s for s in sources if s.media_type == "text/html"]
     if not pages:
         return {}, frozenset()
@@ -345,12 +352,14 @@ def _shown_images(sources: tuple[SourceFile, ...], request: BuildRequest
 
     shown: dict[str, frozenset[int | None]] = {}
     in_place: set[str] = set()
-    hydrated = request.config.html.hydrated if request.config.images.negotiate else None
+    hydrated = shown_hydrated(request)
     for page in pages:
         try:
             found, given = shown_on_page((request.source / page.rel).read_bytes(), page.rel, hydrated)
         except OSError:
             continue
+        if (digest := share(found, given, images.__contains__)) is not None:
+            shares[page.rel] = digest
         in_place |= given
         for rel, widths in found.items():
             shown[rel] = shown.get(rel, frozenset()) | widths

@@ -1,0 +1,184 @@
+"""An edited page in a delta build, while pages are rewritten (build/deltapages.py): on the demo site (images,
+`<picture>`s, an unsized SVG) and a framework's build, each edit is built twice, by the recorded build and by
+a real full build of a copy (`cp -a`, the records dropped), and the two folders and their counts must be
+the same. A page whose share of the image stage's input changed (it shows another image, or one at another
+author's width), or a removed page that showed images, takes the full build."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from assetpipe.build import listing
+from assetpipe.build.pipeline import BuildRequest, build
+from assetpipe.config import Config
+from assetpipe.config.loading import parse
+from assetpipe.model import BuildResult
+
+from .conftest import REPO, Quiet, snapshot
+
+FIXTURES = REPO / "fixtures"
+_SHAPE = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 20"><rect width="9" height="9"/></svg>'
+
+
+def _build(site: Path, cache: Path, config: Config) -> BuildResult:
+    return build(BuildRequest(site, config, cache, jobs=2), Quiet())
+
+
+def _cp(source: Path, into: Path) -> None:
+    """A copy that keeps hard links as links (a variant linked to its same-URL sidecar)."""
+    subprocess.run(["cp", "-a", str(source), str(into)], check=True)
+
+
+def _demo(into: Path) -> Path:
+    """The demo site with an SVG sized by its own attributes, shown without a size on the home page."""
+    site = into / "site"
+    shutil.copytree(FIXTURES / "site", site)
+    (site / "assets/shape.svg").write_text(_SHAPE.replace('viewBox="0 0 40 20"', 'width="40" height="20"'))
+    index = site / "index.html"
+    index.write_text(index.read_text().replace("<body>", '<body><img src="/assets/shape.svg" alt="">', 1))
+    return site
+
+
+def _vitepress(into: Path) -> Path:
+    site = into / "site"
+    shutil.copytree(FIXTURES / "hydrated/vitepress", site)
+    return site
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """Each tree built once (its images encoded once, into the cache every test here copies)."""
+    trees: dict[str, tuple[Path, Path]] = {}
+    for name, make, settings in (("demo", _demo, {}), ("vitepress", _vitepress, {"cache": {"by_name": False}})):
+        root = tmp_path_factory.mktemp(name)
+        site, cache = make(root), root / "cache"
+        assert _build(site, cache, parse(settings, "test")).exit_code == 0
+        trees[name] = (site, cache)
+    return trees
+
+
+def _text(rel: str) -> Callable[[Path], None]:
+    def change(site: Path) -> None:
+        page = site / rel
+        page.write_text(page.read_text().replace("</body>", "<p>One more paragraph.</p></body>", 1))
+    return change
+
+
+def _fresh(tree: str, rel: str, edit: Callable[[str], str]) -> Callable[[Path], None]:
+    """The page as the framework's build writes it again (its own markup, not the rewritten one), edited."""
+    def change(site: Path) -> None:
+        text = (FIXTURES / tree / rel).read_text()
+        if tree == "site" and rel == "index.html":  # as _demo made it
+            text = text.replace("<body>", '<body><img src="/assets/shape.svg" alt="">', 1)
+        (site / rel).write_text(edit(text))
+    return change
+
+
+def _paragraph(text: str) -> str:
+    return text.replace("</body>", "<p>One more paragraph.</p></body>", 1)
+
+
+def _first_image_last(text: str) -> str:
+    """The page's first photo moved to its end: the loading plan (eager, fetchpriority) changes."""
+    start = text.index("<img", text.index("<main") if "<main" in text else 0)
+    end = text.index(">", start) + 1
+    return text[:start] + text[end:].replace("</body>", text[start:end] + "</body>", 1)
+
+
+def _write(rel: str, text: str) -> Callable[[Path], None]:
+    def change(site: Path) -> None:
+        (site / rel).write_text(text)
+    return change
+
+
+def _replace(rel: str, old: str, new: str) -> Callable[[Path], None]:
+    def change(site: Path) -> None:
+        page = site / rel
+        text = page.read_text()
+        assert old in text, old
+        page.write_text(text.replace(old, new, 1))
+    return change
+
+
+def _remove(rel: str) -> Callable[[Path], None]:
+    def change(site: Path) -> None:
+        (site / rel).unlink()
+    return change
+
+
+_PLAIN_PAGE = "<!doctype html><html><head><title>New</title></head><body><h1>New</h1><p>Text.</p></body></html>\n"
+_SVG_PAGE = _PLAIN_PAGE.replace("<p>Text.</p>", '<p><img src="assets/shape.svg" alt="">Text.</p>')
+_PHOTO_PAGE = _PLAIN_PAGE.replace("<p>Text.</p>", '<img src="assets/rocket-o3RhgSeM.jpg" alt="A rocket">')
+
+DELTAS: dict[str, tuple[str, Callable[[Path], None]]] = {
+    "a page's text": ("demo", _text("about.html")),
+    "the page with the unsized SVG": ("demo", _text("index.html")),
+    "a new page without images": ("demo", _write("new.html", _PLAIN_PAGE)),
+    "a new page showing the SVG unsized": ("demo", _write("new.html", _SVG_PAGE)),
+    "a page written afresh": ("demo", _fresh("site", "about.html", _paragraph)),
+    "the home page written afresh (the unsized SVG)": ("demo", _fresh("site", "index.html", _paragraph)),
+    "a page's first photo moved last": ("demo", _fresh("site", "about.html", _first_image_last)),
+    "a framework's page": ("vitepress", _text("index.html")),
+    "a framework's page written afresh": ("vitepress", _fresh("hydrated/vitepress", "index.html", _paragraph)),
+}
+
+FULL: dict[str, tuple[str, Callable[[Path], None], str]] = {
+    "a new page showing a photo": ("demo", _write("new.html", _PHOTO_PAGE), "new.html: a page that shows other"),
+    "a photo at a new width": ("demo", _replace("about.html", "</body>",
+                                                '<img src="assets/rocket-o3RhgSeM.jpg" width="200" alt="">'
+                                                "</body>"), "about.html: a page that shows other"),
+    "a page that showed photos removed": ("demo", _remove("about.html"), "about.html: a removed page"),
+}
+
+
+def _twice(built: dict[str, tuple[Path, Path]], tree: str, change: Callable[[Path], None], tmp_path: Path
+           ) -> tuple[BuildResult, BuildResult, Path, Path]:
+    site, cache = built[tree]
+    settings = parse({"cache": {"by_name": False}} if tree == "vitepress" else {}, "test")
+    mine, mine_cache, full, full_cache = (tmp_path / n for n in ("mine", "mine-cache", "full", "full-cache"))
+    for source, into in ((site, mine), (cache, mine_cache), (site, full), (cache, full_cache)):
+        _cp(source, into)
+    for db in (listing.DB_NAME, "noop-v1.sqlite3"):
+        (full_cache / db).unlink(missing_ok=True)
+    first = _build(mine, mine_cache, settings)  # the record is of a folder's path: this copy's own, made now
+    assert first.route.startswith("full") and first.stats.written == 0, first.route
+    change(mine)
+    change(full)
+    got = _build(mine, mine_cache, settings)
+    whole = _build(full, full_cache, settings)
+    assert whole.route.startswith("full"), whole.route
+    assert got.exit_code == whole.exit_code == 0
+    assert replace(got.stats, seconds=0) == replace(whole.stats, seconds=0)
+    assert snapshot(mine) == snapshot(full)
+    return got, whole, mine, full
+
+
+@pytest.mark.parametrize("name", DELTAS)
+def test_an_edited_page_is_a_delta_whose_folder_is_the_full_builds(built: dict, name: str, tmp_path: Path) -> None:
+    tree, change = DELTAS[name]
+    got, whole, mine, _ = _twice(built, tree, change, tmp_path)
+    assert got.route == "delta", got.route
+    assert got.stats.written == whole.stats.written
+    again = _build(mine, tmp_path / "mine-cache", parse({"cache": {"by_name": False}} if tree == "vitepress"
+                                                        else {}, "test"))
+    assert again.route == "delta" and again.stats.written == 0, again.route  # the rewritten page, read again
+
+
+def test_the_unsized_svg_on_a_new_page_is_sized_from_the_record(built: dict, tmp_path: Path) -> None:
+    got, _, mine, _ = _twice(built, "demo", _write("new.html", _SVG_PAGE), tmp_path)
+    assert got.route == "delta"
+    assert '<img src="assets/shape.svg" alt="" width="40" height="20">' in (mine / "new.html").read_text()
+
+
+@pytest.mark.parametrize("name", FULL)
+def test_a_page_that_changes_the_image_stages_input_takes_the_full_build(built: dict, name: str,
+                                                                         tmp_path: Path) -> None:
+    tree, change, why = FULL[name]
+    got, _, _, _ = _twice(built, tree, change, tmp_path)
+    assert got.route.startswith("full (delta: ") and why in got.route, got.route
