@@ -6,6 +6,7 @@ author's width), or a removed page that showed images, takes the full build."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -182,3 +183,22 @@ def test_a_page_that_changes_the_image_stages_input_takes_the_full_build(built: 
     tree, change, why = FULL[name]
     got, _, _, _ = _twice(built, tree, change, tmp_path)
     assert got.route.startswith("full (delta: ") and why in got.route, got.route
+
+
+def test_a_page_in_a_folder_whose_name_is_not_utf8_is_built_and_not_recorded(tmp_path: Path) -> None:
+    """A name that is not UTF-8 (the scan keeps it as surrogate escapes) under a page, and a folder: the
+    pages are read for their images and rewritten, and the record, which SQLite cannot hold, is not made.
+    Both were tracebacks: quoting the page's path to resolve its URLs, and recording the folder."""
+    site = _demo(tmp_path)
+    folder = os.fsencode(site) + b"/d\xff"
+    os.mkdir(folder)
+    page = (site / "about.html").read_bytes().replace(b"</body>", b'<img src="../assets/shape.svg" alt=""></body>')
+    with open(folder + b"/p\xfe.html", "wb") as handle:
+        handle.write(page)
+    first = _build(site, tmp_path / "cache", Config())
+    assert first.exit_code == 0 and not first.notices, first.notices
+    with open(folder + b"/p\xfe.html", "rb") as handle:
+        rewritten = handle.read()
+    assert b"<picture" in rewritten and b'<img src="../assets/shape.svg" alt="" width="40" height="20">' in rewritten
+    again = _build(site, tmp_path / "cache", Config())
+    assert again.route == "full (delta: no record)" and again.exit_code == 0 and again.stats.written == 0

@@ -92,7 +92,9 @@ def remember(request: BuildRequest, fingerprint: str, result: BuildResult, start
             folders = _nothing_lost(request.source, listing.walk(request.source, _settling(started_ns)), started_ns)
             record.replace(fingerprint, counts, folders, result.pages)  # type: ignore[arg-type]
             return True
-    except (OSError, sqlite3.Error, splice.Malformed, _Lost):  # a _Lost rolls the new record back: none is left
+    # a _Lost rolls the new record back: none is left; so does a name that is not UTF-8 (SQLite takes text
+    # as UTF-8): such a folder is not recorded, and every build of it is a full one
+    except (OSError, sqlite3.Error, splice.Malformed, _Lost, UnicodeEncodeError):
         pass
     finally:
         record.close()

@@ -32,7 +32,8 @@ def _clean_url(url: str) -> str:
 
 def _base_path(page: str, base_href: str | None) -> str | None:
     """The URL path relative URLs in `page` resolve against, or None when they resolve off-site."""
-    page_url = _ORIGIN + "/" + quote(page.lstrip("/"), safe="/")
+    # a name that is not UTF-8 (kept by the scan as surrogate escapes) is percent-encoded as its own bytes
+    page_url = _ORIGIN + "/" + quote(page.lstrip("/"), safe="/", errors="surrogateescape")
     if base_href is None:
         return urlsplit(page_url).path
     base = _clean_url(base_href).replace("\\", "/")
