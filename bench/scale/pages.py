@@ -8,10 +8,16 @@ defaults (images on, pages rewritten, `br` and `gzip`). Each step is one build i
 the 2 s racy window:
 
 - `cold`, then `settled` (nothing changed);
-- `page edited`: one page gets a paragraph: a full build (the pages are rewritten), which writes;
+- `page edited`: one page gets a paragraph. A full build until 2026-12-07 (the pages are rewritten); now
+  a delta that rewrites that page (build/deltapages.py);
 - `script after page`: one script edited after it. A build that wrote images recorded nothing until
   2026-12-07, so this was a second full build; now it is a delta;
-- `script again`, `unchanged`.
+- `script again`, `unchanged`;
+- `demo page afresh`: the demo's `about.html`, which shows photos, written again as the framework's build
+  writes it (its own `<img>` markup) with a paragraph more: a delta that rewrites it with `<picture>`s;
+- `photo at a new width`: that page shows a photo at a width no page gave it: the image stage's input
+  changed, a full build (which writes the renditions for it);
+- `script after that`: a delta again.
 
 Each line gives the step, the route the build took (full, delta, noop), its wall time from the process's
 start to its end, and what it wrote. `ASSETPIPE_SRC=DIR` runs another checkout, as run.py does.
@@ -100,8 +106,18 @@ def main() -> None:
     def edit_script() -> None:
         script.write_text(script.read_text() + "// edited\n")
 
+    def demo_afresh() -> None:
+        text = (REPO / "fixtures" / "site" / "about.html").read_text()
+        (site / "about.html").write_text(text.replace("</body>", "<p>One more paragraph.</p></body>"))
+
+    def new_width() -> None:
+        about = site / "about.html"
+        about.write_text(about.read_text().replace(
+            "</body>", '<img src="assets/rocket-o3RhgSeM.jpg" width="200" alt=""></body>'))
+
     steps = [("cold", None), ("settled", None), ("page edited", edit_page), ("script after page", edit_script),
-             ("script again", edit_script), ("unchanged", None)]
+             ("script again", edit_script), ("unchanged", None), ("demo page afresh", demo_afresh),
+             ("photo at a new width", new_width), ("script after that", edit_script)]
     for name, change in steps:
         if name != "cold":
             time.sleep(RACY_S)
