@@ -10,10 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from .build.pageinputs import PageInputs
+from typing import Protocol
 
 
 class AssetpipeError(Exception):
@@ -240,9 +237,6 @@ class BuildResult:
     # Plan.image_work counts it) the next build counts when nothing changes after this one (build/deltarun.py
     # records it); else None.
     idle_images: tuple[Action, ...] | None = None
-    # A full build that rewrote its pages, without a failure or a warning: what the rewrite read besides the
-    # pages (build/pageinputs.py), recorded for a delta that rewrites an edited page; else None.
-    pages: PageInputs | None = None
     # How the build ran: "full"; "noop" (the recorded report given again, build/noop.py); "delta" (only the
     # changed files, build/delta.py); "full (delta: WHY)" when a delta was tried and could not apply.
     route: str = "full"

@@ -366,10 +366,11 @@ def test_a_page_built_at_once_after_its_edit_does_not_stop_the_next_delta(tmp_pa
     """A page edited and built within RACY_NS: the build records its stamp as racy, so the next build looks
     at it again. It still holds the bytes the manifest lists, so that is nothing to do: a script changed
     next is a delta (it was a second full build), and the folder is a clean build's. (Images on: pages are
-    rewritten, so a page is a full build.)"""
+    rewritten; a folder added with the page makes the build a full one.)"""
     site = _recorded(tmp_path / "dist", tmp_path / "cache", images=True)
     (site / "index.html").write_text("<!doctype html><title>y</title>" + "<p>another paragraph</p>\n" * 40)
-    assert _build(site, tmp_path / "cache", images=True).route.startswith("full (delta: index.html")  # a page
+    _new_folder(site)
+    assert _build(site, tmp_path / "cache", images=True).route.startswith("full (delta: e: a new folder")
     _edit(site)  # at once: the page's stamp was recorded racy
     assert _build(site, tmp_path / "cache", images=True).route == "delta"
     clean = _build(_sources(site, tmp_path / "clean"), tmp_path / "clean-cache", images=True)

@@ -32,6 +32,7 @@ from . import deltapages, ledger, listing, manifest, splice, wire
 from .counts import _count
 from .delta import Fallback, Found, changed_folders, find, named_folders, unsupported
 from .ledger import STATE_DIR
+from .pageinputs import PageInputs
 from .plan import make_plan, wants_compression
 from .request import BuildRequest
 from .run import execute
@@ -77,9 +78,11 @@ def attempt(request: BuildRequest, fingerprint: str, observer: Observer, started
         record.close()
 
 
-def remember(request: BuildRequest, fingerprint: str, result: BuildResult, started_ns: int) -> bool:
+def remember(request: BuildRequest, fingerprint: str, result: BuildResult, started_ns: int,
+             pages: PageInputs | None = None) -> bool:
     """After a full build that said nothing (no failure, no warning): record every folder's listing, with
-    the counts a build of the folder as it is now would report; else drop any record. Whether it recorded."""
+    the counts a build of the folder as it is now would report, and what its pages' rewrite read (`pages`);
+    else drop any record. Whether it recorded."""
     counts = _steady(result)
     steady = counts is not None and not (result.failures or result.notices or unsupported(request))
     try:
@@ -90,7 +93,7 @@ def remember(request: BuildRequest, fingerprint: str, result: BuildResult, start
         record.drop()
         if steady:
             folders = _nothing_lost(request.source, listing.walk(request.source, _settling(started_ns)), started_ns)
-            record.replace(fingerprint, counts, folders, result.pages)  # type: ignore[arg-type]
+            record.replace(fingerprint, counts, folders, pages)  # type: ignore[arg-type]
             return True
     # a _Lost rolls the new record back: none is left; so does a name that is not UTF-8 (SQLite takes text
     # as UTF-8): such a folder is not recorded, and every build of it is a full one

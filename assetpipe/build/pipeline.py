@@ -80,16 +80,20 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                 observer.notice(notice)
             return replace(replayed, route="noop")
     with executor.running(request) as running:  # a Dask cluster is reached and checked before any work
-        result = replace(_build(running, observer, started, chromium), route=route)
+        built, pages = _build(running, observer, started, chromium)
+        result = replace(built, route=route)
     # The delta's record, when this build makes one, replays the folder while nothing changes (it is tried
     # first, with the same fingerprint): the no-op's record would be a second walk of the folder for nothing.
-    covered = recorded is not None and deltarun.remember(request, recorded, result, started_ns)
+    covered = recorded is not None and deltarun.remember(request, recorded, result, started_ns, pages)
     if fingerprint is not None:
         noop.remember(request, fingerprint, result, started_ns, covered=covered)
     return result
 
 
-def _build(request: BuildRequest, observer: Observer, started: float, chromium: str | None) -> BuildResult:
+def _build(request: BuildRequest, observer: Observer, started: float, chromium: str | None
+           ) -> tuple[BuildResult, PageInputs | None]:
+    """The full build; and, when it rewrote its pages without a failure or a warning, what their rewrite
+    read besides the pages (build/pageinputs.py), for the delta's record."""
     optimize = request.images and request.config.images.optimize_originals
     target = request.out or request.source
     exclude = (request.cache_dir,)
@@ -190,7 +194,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
         cache.close()
         stats = BuildStats(files=len(inventory.sources), seconds=time.perf_counter() - started)
         return BuildResult(target, plan, inventory.failures + image_plan.failures, inventory.notices + plan.notices,
-                           stats, dry_run=True, refusal=refusal)
+                           stats, dry_run=True, refusal=refusal), None
 
     failures = list(inventory.failures + image_plan.failures)
     notices = list(inventory.notices + plan.notices)
@@ -310,7 +314,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                     optimized_saved=sum(r.original_size - r.size for r in optimised.values()))
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats,
                        left=None if left is None else MappingProxyType(left), outputs=outputs, lcp=measured.pages,
-                       idle_images=idle_images, pages=pages)
+                       idle_images=idle_images), pages
 
 
 def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writer: Writer,
