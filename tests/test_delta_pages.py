@@ -41,6 +41,7 @@ def _demo(into: Path) -> Path:
     site = into / "site"
     shutil.copytree(FIXTURES / "site", site)
     (site / "assets/shape.svg").write_text(_SHAPE.replace('viewBox="0 0 40 20"', 'width="40" height="20"'))
+    (site / "icons/unsized.svg").write_text(_SHAPE.replace(' viewBox="0 0 40 20"', ""))  # says no size
     index = site / "index.html"
     index.write_text(index.read_text().replace("<body>", '<body><img src="/assets/shape.svg" alt="">', 1))
     return site
@@ -92,6 +93,13 @@ def _first_image_last(text: str) -> str:
     return text[:start] + text[end:].replace("</body>", text[start:end] + "</body>", 1)
 
 
+def _both(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
+    def change(site: Path) -> None:
+        for one in changes:
+            one(site)
+    return change
+
+
 def _write(rel: str, text: str) -> Callable[[Path], None]:
     def change(site: Path) -> None:
         (site / rel).write_text(text)
@@ -127,6 +135,10 @@ DELTAS: dict[str, tuple[str, Callable[[Path], None]]] = {
     "a page's first photo moved last": ("demo", _fresh("site", "about.html", _first_image_last)),
     "a framework's page": ("vitepress", _text("index.html")),
     "a framework's page written afresh": ("vitepress", _fresh("hydrated/vitepress", "index.html", _paragraph)),
+    "an SVG's drawing, not its size": ("demo", _write("assets/shape.svg", _SHAPE.replace(
+        'viewBox="0 0 40 20"', 'width="40" height="20"').replace('width="9"', 'width="30"'))),
+    "an SVG without a size added": ("demo", _write("assets/new.svg", _SHAPE.replace(' viewBox="0 0 40 20"', ""))),
+    "an SVG without a size removed": ("demo", _remove("icons/unsized.svg")),
 }
 
 FULL: dict[str, tuple[str, Callable[[Path], None], str]] = {
@@ -135,6 +147,12 @@ FULL: dict[str, tuple[str, Callable[[Path], None], str]] = {
                                                 '<img src="assets/rocket-o3RhgSeM.jpg" width="200" alt="">'
                                                 "</body>"), "about.html: a page that shows other"),
     "a page that showed photos removed": ("demo", _remove("about.html"), "about.html: a removed page"),
+    "an SVG resized, the page that shows it written afresh": ("demo", _both(
+        _write("assets/shape.svg", _SHAPE.replace('viewBox="0 0 40 20"', 'width="40" height="30"')),
+        _fresh("site", "index.html", _paragraph)), "assets/shape.svg: an SVG whose size changed"),
+    "an SVG given a size": ("demo", _write("icons/unsized.svg", _SHAPE), "icons/unsized.svg: an SVG whose size"),
+    "a sized SVG removed": ("demo", _remove("assets/shape.svg"), "assets/shape.svg: an SVG whose size"),
+    "a sized SVG added": ("demo", _write("assets/new.svg", _SHAPE), "assets/new.svg: an SVG whose size"),
 }
 
 

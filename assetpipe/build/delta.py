@@ -17,21 +17,24 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import mediatypes, naming
+from ..html.svgsize import LIMIT, size_of
 from ..model import Kind, SourceFile
 from . import forkwalk, listing, manifest, splice
 from .ledger import OUTPUTS, STATE_DIR, TEMP_SUFFIX, Record
+from .pageinputs import svg_text
 from .request import BuildRequest
 from .scan import _read
 
 MAX_CHANGES = 1000  # more changed names than this: a full build (it is a delta for a few files)
 _IMAGE_SIDECARS = (".avif", ".webp")
 # An SVG's size is read by the pages' rewrite (the width and height of its <img>, build/pictures.py): while
-# pages are rewritten, a changed, added or removed SVG can change a page, which only the full build redoes
+# pages are rewritten, an SVG changed, added or removed whose size is not the recorded one can change a page,
+# which only the full build redoes
 _SVG = "image/svg+xml"
 _SVG_READ = "an SVG, whose size the pages' rewrite reads, while pages are rewritten"
 # The keys of a manifest entry a delta can make (no image, minified or optimised entry)
@@ -94,9 +97,10 @@ def named_folders(record: listing.Record, root: Path, paths: tuple[str, ...]) ->
 
 
 def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], codecs: tuple[str, ...],
-         pages: bool = False, rewritten: bool = False) -> Found:
+         pages: bool = False, rewritten: bool = False, sizes: Callable[[str], str | None] | None = None) -> Found:
     """What changed, checked; `pages`: HTML is plain text in this build (no page is rewritten);
-    `rewritten`: a changed page is rewritten by the delta (build/deltapages.py), an SVG still is not."""
+    `rewritten`: a changed page is rewritten by the delta (build/deltapages.py); `sizes`: each SVG's size
+    as the recorded build's rewrite read it (pageinputs.svg_text), else an SVG is never a delta's."""
     present, gone = _names(record, changed)
     candidates = set(present) | set(gone)
     sidecars = {naming.sidecar(rel, codec) for rel in candidates for codec in naming.SIDECAR_SUFFIXES}
@@ -122,8 +126,8 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
             continue  # the bytes the last build saw: nothing to do, whatever kind of file (re-recorded below)
         _plain_name(rel)
         media_type, kind, compressible = mediatypes.classify(rel, found.head)
-        if media_type == _SVG and not pages:
-            raise Fallback(f"{rel}: {_SVG_READ}")
+        if _SVG in (media_type, (before or {}).get("type")) and not pages:
+            _same_size(rel, path, sizes)
         if kind is not Kind.TEXT or not compressible or (media_type in mediatypes.HTML_TYPES
                                                          and not (pages or rewritten)):
             raise Fallback(f"{rel}: {media_type}, not a compressible text file other than HTML"
@@ -144,22 +148,39 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
     for rel in removed:
         if rel not in old:
             raise Fallback(f"{rel}: removed, and not a file the manifest lists")
+        if old[rel].get("type") == _SVG and not pages:
+            _same_size(rel, None, sizes)
     for rel, entry in old.items():
         if rel not in manifest.VITE_MANIFESTS:
-            plain(rel, entry, pages, rewritten)
+            plain(rel, entry, pages, rewritten, sized=sizes is not None)
     return Found(tuple(sources), tuple(removed), records, old, tuple(rel for rel, _ in changed), files, outputs)
 
 
-def plain(rel: str, entry: dict, pages: bool = False, rewritten: bool = False) -> None:
+def plain(rel: str, entry: dict, pages: bool = False, rewritten: bool = False, sized: bool = False) -> None:
     """Fallback unless a manifest entry is one a delta can replace: a compressible text file's (not HTML's
-    unless `pages` or `rewritten`, not an SVG's unless `pages`), with no image, minified or optimised part."""
+    unless `pages` or `rewritten`, not an SVG's unless `pages` or its size was `sized`: checked unchanged),
+    with no image, minified or optimised part."""
     media_type, kind, compressible = mediatypes.classify(rel, b"")
-    if _SVG in (media_type, entry.get("type")) and not pages:
+    if _SVG in (media_type, entry.get("type")) and not (pages or sized):
         raise Fallback(f"{rel}: {_SVG_READ}")
     if (entry.get("type") != media_type or kind is not Kind.TEXT or not compressible
             or (media_type in mediatypes.HTML_TYPES and not (pages or rewritten))
             or not _PLAIN_KEYS.issuperset(entry)):
         raise Fallback(f"{rel}: was {entry.get('type')}, not a plain compressible text file")
+
+
+def _same_size(rel: str, path: Path | None, sizes: Callable[[str], str | None] | None) -> None:
+    """Fallback unless an SVG changed (`path`) or removed (None) leaves its size as the recorded build's
+    rewrite read it (none, for a removed one): then no page's `<img>` of it changes."""
+    if sizes is None:
+        raise Fallback(f"{rel}: {_SVG_READ}")
+    now = None
+    if path is not None:
+        with open(path, "rb") as file:
+            size = size_of(file.read(LIMIT))
+        now = None if size is None else svg_text(size)
+    if now != sizes(rel):
+        raise Fallback(f"{rel}: an SVG whose size changed, which the pages' rewrite reads")
 
 
 def _names(record: listing.Record, changed: list[tuple[str, bytes]]) -> tuple[list[str], list[str]]:

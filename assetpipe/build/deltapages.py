@@ -11,7 +11,7 @@ Fallback, and the full build runs.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..html.picture import PictureSpec
 from ..html.svgsize import SvgSize
@@ -30,6 +30,13 @@ def recorded(record: listing.Record) -> bool | None:
     what its pages' rewrite read."""
     images = record.page_input("images", "")
     return None if images is None else bytes(images) == b"1"
+
+
+def svg_sizes(record: listing.Record) -> Callable[[str], str | None]:
+    """Each SVG's size as the recorded build's rewrite read it (pageinputs.svg_text), None when it had none."""
+    def size(rel: str) -> str | None:
+        return None if (text := record.page_input("svg", rel)) is None else str(text)
+    return size
 
 
 def rewrite(record: listing.Record, request: BuildRequest, sources: tuple[SourceFile, ...],
