@@ -4,9 +4,9 @@ A full build that changed nothing records every folder's listing (build/listing.
 The next build with the same fingerprint (noop.fingerprint) walks the folder and compares each folder's
 listing with the record; within the folders that differ, the names whose stamp moved, that are new or
 that are gone are the changes (`find`). When every change is a compressible text file that nothing else
-in the build reads (JS, CSS, JSON, ...; SVG only when no page is rewritten: `--no-images` or
-`html.rewrite = false`, else the pages' rewrite reads each SVG's size; HTML, which build/deltapages.py
-rewrites while pages are rewritten), and that is not one of assetpipe's
+in the build reads (JS, CSS, JSON, ...; an SVG while pages are rewritten only when its size, which the
+pages' rewrite reads, is the recorded one; HTML, which build/deltapages.py rewrites while pages are
+rewritten), and that is not one of assetpipe's
 outputs (an output whose stamp moved must still hold the bytes the ledger records), only those files are
 hashed, compressed and written (build/deltarun.py), and the manifest and the ledger are spliced. Anything
 else, or anything unsure, raises Fallback with why, and the full build runs.
