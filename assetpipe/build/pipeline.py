@@ -217,7 +217,8 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                                                      failures, notices, observer, counts, optimised)
         sources = tuple(_described(s, replaced[s.rel]) if s.rel in replaced else s for s in inventory.sources)
         measured = lcp.Measured({}, ())
-        svgs = _svg_sizes(sources, target) if any(s.media_type == "text/html" for s in sources) else {}
+        svgs = (_svg_sizes(sources, target) if (request.rewrites_pages or chromium is not None)
+                and any(s.media_type == "text/html" for s in sources) else {})
         if chromium is not None:  # the measured LCP images are an input of the rewrite (build/lcp.py)
             heuristic = _page_rewriter(svgs, specs, request)
             measured = lcp.measure(sources, specs, request, chromium, cache,
