@@ -188,7 +188,7 @@ def test_watch_on_a_site_with_images_builds_a_script_after_a_page_as_a_delta(tmp
                 time.sleep(0.05)
             assert len(lines) == n + 1, lines
         assert [r.split(":")[0] for r in routes[1:]] == ["full (delta", "delta", "delta"], routes
-        assert "about.html: a page that shows other images" in routes[1], routes
+        assert "about.html: assets/rocket-o3RhgSeM.jpg shown anew at 200px" in routes[1], routes
     finally:
         watcher.stop()
         thread.join(30)

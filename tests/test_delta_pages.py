@@ -42,6 +42,7 @@ def _demo(into: Path) -> Path:
     shutil.copytree(FIXTURES / "site", site)
     (site / "assets/shape.svg").write_text(_SHAPE.replace('viewBox="0 0 40 20"', 'width="40" height="20"'))
     (site / "icons/unsized.svg").write_text(_SHAPE.replace(' viewBox="0 0 40 20"', ""))  # says no size
+    shutil.copy(site / "about.html", site / "twin.html")  # a page that shows what another shows
     index = site / "index.html"
     index.write_text(index.read_text().replace("<body>", '<body><img src="/assets/shape.svg" alt="">', 1))
     return site
@@ -100,6 +101,11 @@ def _both(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
     return change
 
 
+def _rearranged(text: str) -> str:
+    """The home page with a paragraph more and its photos moved about: it shows what it showed."""
+    return _first_image_last(_paragraph(text))
+
+
 def _write(rel: str, text: str) -> Callable[[Path], None]:
     def change(site: Path) -> None:
         (site / rel).write_text(text)
@@ -130,6 +136,9 @@ DELTAS: dict[str, tuple[str, Callable[[Path], None]]] = {
     "the page with the unsized SVG": ("demo", _text("index.html")),
     "a new page without images": ("demo", _write("new.html", _PLAIN_PAGE)),
     "a new page showing the SVG unsized": ("demo", _write("new.html", _SVG_PAGE)),
+    "a new page showing a photo as another page does": ("demo", _write("new.html", _PHOTO_PAGE)),
+    "a page removed whose photos another page shows": ("demo", _remove("twin.html")),
+    "a page's photos given the widths another page gives them": ("demo", _fresh("site", "index.html", _rearranged)),
     "a page written afresh": ("demo", _fresh("site", "about.html", _paragraph)),
     "the home page written afresh (the unsized SVG)": ("demo", _fresh("site", "index.html", _paragraph)),
     "a page's first photo moved last": ("demo", _fresh("site", "about.html", _first_image_last)),
@@ -142,11 +151,15 @@ DELTAS: dict[str, tuple[str, Callable[[Path], None]]] = {
 }
 
 FULL: dict[str, tuple[str, Callable[[Path], None], str]] = {
-    "a new page showing a photo": ("demo", _write("new.html", _PHOTO_PAGE), "new.html: a page that shows other"),
+    "a new page showing a photo at a new width": ("demo", _write("new.html", _PHOTO_PAGE.replace(
+        'alt="A rocket"', 'width="300" alt="A rocket"')), "new.html: assets/rocket-o3RhgSeM.jpg shown anew at 300px"),
     "a photo at a new width": ("demo", _replace("about.html", "</body>",
-                                                '<img src="assets/rocket-o3RhgSeM.jpg" width="200" alt="">'
-                                                "</body>"), "about.html: a page that shows other"),
-    "a page that showed photos removed": ("demo", _remove("about.html"), "about.html: a removed page"),
+                                                '<img src="assets/rocket-o3RhgSeM.jpg" width="200" alt=""></body>'),
+                               "about.html: assets/rocket-o3RhgSeM.jpg shown anew at 200px"),
+    "the only page that showed photos without a width removed": (
+        "demo", _remove("index.html"), "index.html: assets/astronaut-K5G3V5PE.png no longer shown without a width"),
+    "a photo no longer shown without a width": ("demo", _fresh("site", "index.html", lambda text: text.replace(
+        "coffee-A-I1hS5R.jpg", "rocket-o3RhgSeM.jpg")), "index.html: assets/coffee-A-I1hS5R.jpg no longer shown"),
     "an SVG resized, the page that shows it written afresh": ("demo", _both(
         _write("assets/shape.svg", _SHAPE.replace('viewBox="0 0 40 20"', 'width="40" height="30"')),
         _fresh("site", "index.html", _paragraph)), "assets/shape.svg: an SVG whose size changed"),

@@ -184,10 +184,11 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
     counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
     encodings: dict[str, dict[str, Encoding]] = {}
     try:
-        sources = found.sources
+        sources, shows = found.sources, {}
         if rewritten:  # the full build's order: the pages' rewrite, then the compression of what they hold
-            sources = deltapages.rewrite(record, request, sources, found.removed,
-                                         {rel: str(e.get("type")) for rel, e in found.old.items()}, writer, counts)
+            sources, shows = deltapages.rewrite(record, request, sources, found.removed,
+                                                {rel: str(e.get("type")) for rel, e in found.old.items()}, writer,
+                                                counts)
         immutable = manifest.judge_immutable(sources, vite, config.cache)
         plan = make_plan(sources, owned, codecs, config.compress, cache.has, copy_sources=False)
         _compress(plan, request, cache, writer, encodings, observer, counts)
@@ -223,7 +224,7 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
             for name in listing.entries(before[rel]).keys() - now_names.keys():
                 if (f"{rel}/{name}" if rel else name) not in removed:
                     raise Fallback(f"{rel}/{name}: removed while the build ran")
-    record.update(now, relisted)
+    record.update(now, relisted, shows)
     return BuildResult(root, plan, (), (), stats, route="delta")
 
 

@@ -22,7 +22,7 @@ import os
 import sqlite3
 import stat
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -138,10 +138,13 @@ class Record:
                          "valid INTEGER NOT NULL, steady TEXT NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS folder (root TEXT NOT NULL, rel TEXT NOT NULL, "
                          "digest BLOB NOT NULL, listing BLOB NOT NULL, PRIMARY KEY (root, rel))")
-        # what the pages' rewrite read (build/pageinputs.py), by kind: "images" (one row), "image", "share",
-        # "spec", "svg"
+        # what the pages' rewrite read (build/pageinputs.py), by kind: "images" (one row), "image", "spec", "svg";
+        # and what each page shows the image stage (pageinputs.shows), by page and by image
         self._db.execute("CREATE TABLE IF NOT EXISTS page_input (root TEXT NOT NULL, kind TEXT NOT NULL, "
                          "rel TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (root, kind, rel))")
+        self._db.execute("CREATE TABLE IF NOT EXISTS page_show (root TEXT NOT NULL, page TEXT NOT NULL, "
+                         "image TEXT NOT NULL, width INTEGER NOT NULL, PRIMARY KEY (root, page, image, width))")
+        self._db.execute("CREATE INDEX IF NOT EXISTS page_show_image ON page_show (root, image, width)")
         self._db.commit()
 
     def close(self) -> None:
@@ -167,7 +170,7 @@ class Record:
             self._delete()
 
     def _delete(self) -> None:
-        for table in ("build", "folder", "page_input"):
+        for table in ("build", "folder", "page_input", "page_show"):
             self._db.execute(f"DELETE FROM {table} WHERE root = ?", (self.root,))
 
     def invalidate(self) -> None:
@@ -185,11 +188,13 @@ class Record:
             if pages is not None:
                 rows = [("images", "", b"1" if pages.images else b"0")]
                 rows += (("image", rel, b"") for rel in pages.images)
-                rows += (("share", rel, value) for rel, value in pages.shares.items())
                 rows += (("spec", rel, pageinputs.spec_text(spec)) for rel, spec in pages.specs.items())
                 rows += (("svg", rel, pageinputs.svg_text(size)) for rel, size in pages.svgs.items())
                 self._db.executemany("INSERT INTO page_input VALUES (?, ?, ?, ?)",
                                      ((self.root, *row) for row in rows))
+                self._db.executemany("INSERT INTO page_show VALUES (?, ?, ?, ?)",
+                                     ((self.root, page, image, width) for page, pairs in pages.shows.items()
+                                      for image, width in pairs))
             self._db.execute("INSERT INTO build VALUES (?, ?, 1, ?)", (self.root, fingerprint, json.dumps(steady)))
 
     def page_input(self, kind: str, rel: str) -> bytes | str | None:
@@ -204,9 +209,27 @@ class Record:
                                        (self.root, kind)):
             yield rel
 
-    def update(self, steady: dict, folders: Iterable[tuple[str, bytes]]) -> None:
-        """The folders a delta changed recorded anew, and the record trusted again."""
+    def shows(self, page: str) -> frozenset[tuple[str, int]]:
+        """What `page` showed the image stage (pageinputs.shows) when recorded."""
+        return frozenset(self._db.execute("SELECT image, width FROM page_show WHERE root = ? AND page = ?",
+                                          (self.root, page)))
+
+    def shown_by_another(self, image: str, width: int, pages: Collection[str]) -> bool:
+        """Whether a page other than `pages` showed (image, width) when recorded."""
+        marks = ", ".join("?" * len(pages))
+        row = self._db.execute(f"SELECT 1 FROM page_show WHERE root = ? AND image = ? AND width = ? "
+                               f"AND page NOT IN ({marks}) LIMIT 1", (self.root, image, width, *pages)).fetchone()
+        return row is not None
+
+    def update(self, steady: dict, folders: Iterable[tuple[str, bytes]],
+               shows: Mapping[str, frozenset[tuple[str, int]]] | None = None) -> None:
+        """The folders a delta changed recorded anew (and what its changed pages show now, `shows`), and the
+        record trusted again."""
         with self._db:
+            for page, pairs in (shows or {}).items():
+                self._db.execute("DELETE FROM page_show WHERE root = ? AND page = ?", (self.root, page))
+                self._db.executemany("INSERT INTO page_show VALUES (?, ?, ?, ?)",
+                                     ((self.root, page, image, width) for image, width in pairs))
             self._db.executemany("INSERT OR REPLACE INTO folder VALUES (?, ?, ?, ?)",
                                  ((self.root, rel, digest(blob), blob) for rel, blob in folders))
             self._db.execute("UPDATE build SET valid = 1, steady = ? WHERE root = ?", (json.dumps(steady), self.root))

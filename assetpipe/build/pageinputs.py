@@ -4,14 +4,14 @@
 A page's rewrite reads three things beyond its own bytes: each image's `PictureSpec` (what the image stage
 made of it, which depends on every page: the images some page shows, at the widths its authors gave, and
 those given attributes in place, html/shown.py), each SVG's size, and the config. A full build that
-records the folder keeps the first two, and each page's share of what the image stage read of the pages
-(a digest of what `shown_on_page` found on it). An edited page whose share is the recorded one leaves the
-image stage's input, and so every image's spec, as they were: only that page needs rewriting.
+records the folder keeps the first two, and what each page gives the image stage: its `shows`, the pairs
+(image, author's width) it shows, with NO_WIDTH and IN_PLACE. The image stage reads only their union over
+the pages: a delta whose changed pages leave that union as it was leaves every image's spec as it was, and
+only those pages need rewriting.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,24 +25,25 @@ from ..html.svgsize import SvgSize
 class PageInputs:
     """What a full build's rewrite of its pages read, as recorded after it."""
 
-    images: frozenset[str]  # the build's images (none: the image stage read no page, no `share` counts)
-    shares: Mapping[str, bytes]  # page -> `share` of it, for each page that shows an image
+    images: frozenset[str]  # the build's images (none: the image stage read no page, no `shows` counts)
+    shows: Mapping[str, frozenset[tuple[str, int]]]  # page -> its `shows`, for each page that shows an image
     specs: Mapping[str, PictureSpec]  # image -> what its `<picture>` is made of
     svgs: Mapping[str, SvgSize]  # SVG -> its size as an `<img>` shows it
 
 
-def share(found: Mapping[str, frozenset[int | None]], given: frozenset[str], image: Callable[[str], bool]
-          ) -> bytes | None:
-    """A digest of what one page gives the image stage (html/shown.py `shown_on_page`): the images it shows
-    (the paths that are `image`s: an earlier `<picture>`'s renditions are not), each with the widths its
-    authors gave, and those given attributes in place; None when it shows none."""
-    widths = sorted((rel, sorted(-1 if w is None else w for w in shown)) for rel, shown in found.items()
-                    if image(rel))
-    kept = sorted(rel for rel in given if image(rel))
-    if not widths and not kept:
-        return None
-    text = json.dumps([widths, kept], separators=(",", ":"))
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+NO_WIDTH = -1  # an image shown without an author's width
+IN_PLACE = -2  # an image a hydrated root shows with attributes in place
+
+
+def shows(found: Mapping[str, frozenset[int | None]], given: frozenset[str], image: Callable[[str], bool]
+          ) -> frozenset[tuple[str, int]]:
+    """What one page gives the image stage (html/shown.py `shown_on_page`), as pairs: each image it shows
+    (the paths that are `image`s: an earlier `<picture>`'s renditions are not) with each width its authors
+    gave it (NO_WIDTH: none), and (image, IN_PLACE) for each it shows with attributes in place."""
+    pairs = {(rel, NO_WIDTH if width is None else width) for rel, widths in found.items() if image(rel)
+             for width in widths}
+    pairs.update((rel, IN_PLACE) for rel in given if image(rel))
+    return frozenset(pairs)
 
 
 def spec_text(spec: PictureSpec) -> str:

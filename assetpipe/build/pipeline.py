@@ -39,7 +39,7 @@ from ..model import (
 from . import deltarun, executor, lcp, ledger, manifest, noop, safety, wire
 from .counts import _count, _reason, _report
 from .ledger import Record
-from .pageinputs import PageInputs, share
+from .pageinputs import PageInputs, shows
 from .pictures import _described, _page_rewriter, _rewrite_pages, _run_images, _svg_sizes, shown_hydrated
 from .plan import make_plan
 from .request import BuildRequest, check_folders
@@ -146,9 +146,9 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
         return size
 
     images = frozenset(s.rel for s in image_sources if s.kind is Kind.IMAGE) if request.images else frozenset()
-    shares: dict[str, bytes] = {}  # each page's share of what the image stage reads of the pages (pageinputs.py)
+    page_shows: dict[str, frozenset[tuple[str, int]]] = {}  # what each page shows the image stage (pageinputs.py)
     if request.images:  # with no image, no page needs reading now
-        shown, in_place = (_shown_images(inventory.sources, request, images, shares)
+        shown, in_place = (_shown_images(inventory.sources, request, images, page_shows)
                            if images and request.rewrites_pages else ({}, frozenset()))
         image_plan = imagestage.plan_images(image_sources,
                                             originals_stage.original_reader(request.source, optimized, cache),
@@ -290,7 +290,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
         idle_images: tuple[Action, ...] | None = None  # what the image stage counts next if nothing changes
         pages: PageInputs | None = None  # what the pages' rewrite read, for a delta that rewrites a page
         if request.rewrites_pages and not (failures or notices):  # else never recorded
-            pages = PageInputs(images, MappingProxyType(shares), MappingProxyType(specs),
+            pages = PageInputs(images, MappingProxyType(page_shows), MappingProxyType(specs),
                                MappingProxyType(svgs))
         if (counts["written"] or counts["removed"]) and not (failures or notices):  # else never recorded
             def on_disk(rel: str) -> tuple[str, int] | None:
@@ -344,12 +344,13 @@ def _made(scanned: tuple[SourceFile, ...], now: tuple[SourceFile, ...]) -> froze
 
 
 def _shown_images(sources: tuple[SourceFile, ...], request: BuildRequest, images: frozenset[str],
-                  shares: dict[str, bytes]) -> tuple[dict[str, frozenset[int | None]], frozenset[str]]:
+                  pairs: dict[str, frozenset[tuple[str, int]]]
+                  ) -> tuple[dict[str, frozenset[int | None]], frozenset[str]]:
     """The images some page's markup shows (`<img src/srcset>`, `<source srcset>`, an earlier run's
     `<picture>`): the ones width variants are made for, each with the widths in CSS px its authors gave
     it (None: a page shows it with none); and those an `<img>` given attributes in place shows (a hydrated
     root: their fallback renditions get same-URL sidecars). A page that cannot be read shows none (its
-    failure is reported when the rewrite reads it). `shares` gets each page's share of them (pageinputs.py)."""
+    failure is reported when the rewrite reads it). `pairs` gets what each page shows (pageinputs.shows)."""
     pages = [s for s in sources if s.media_type == "text/html"]
     if not pages:
         return {}, frozenset()
@@ -363,8 +364,8 @@ def _shown_images(sources: tuple[SourceFile, ...], request: BuildRequest, images
             found, given = shown_on_page((request.source / page.rel).read_bytes(), page.rel, hydrated)
         except OSError:
             continue
-        if (digest := share(found, given, images.__contains__)) is not None:
-            shares[page.rel] = digest
+        if shown_here := shows(found, given, images.__contains__):
+            pairs[page.rel] = shown_here
         in_place |= given
         for rel, widths in found.items():
             shown[rel] = shown.get(rel, frozenset()) | widths
