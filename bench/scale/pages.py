@@ -15,6 +15,8 @@ the 2 s racy window:
 - `script again`, `unchanged`;
 - `demo page afresh`: the demo's `about.html`, which shows photos, written again as the framework's build
   writes it (its own `<img>` markup) with a paragraph more: a delta that rewrites it with `<picture>`s;
+- `new page with a photo`: a new page shows a photo as the home page does (unsized): the pages together
+  show the image stage what they showed, a delta;
 - `photo at a new width`: that page shows a photo at a width no page gave it: the image stage's input
   changed, a full build (which writes the renditions for it);
 - `script after that`: a delta again.
@@ -115,9 +117,14 @@ def main() -> None:
         about.write_text(about.read_text().replace(
             "</body>", '<img src="assets/rocket-o3RhgSeM.jpg" width="200" alt=""></body>'))
 
+    def new_page() -> None:
+        (site / "d0000/new-post.html").write_text('<!doctype html><title>New</title><h1>New</h1>'
+                                                  '<img src="/assets/rocket-o3RhgSeM.jpg" alt="A rocket">')
+
     steps = [("cold", None), ("settled", None), ("page edited", edit_page), ("script after page", edit_script),
              ("script again", edit_script), ("unchanged", None), ("demo page afresh", demo_afresh),
-             ("photo at a new width", new_width), ("script after that", edit_script)]
+             ("new page with a photo", new_page), ("photo at a new width", new_width),
+             ("script after that", edit_script)]
     for name, change in steps:
         if name != "cold":
             time.sleep(RACY_S)
