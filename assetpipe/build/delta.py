@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import mediatypes, naming
-from ..html.svgsize import LIMIT, size_of
+from ..html.svgsize import size_of_file
 from ..model import Kind, SourceFile
 from . import forkwalk, listing, manifest, splice
 from .ledger import OUTPUTS, STATE_DIR, TEMP_SUFFIX, Record
@@ -97,10 +97,12 @@ def named_folders(record: listing.Record, root: Path, paths: tuple[str, ...]) ->
 
 
 def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], codecs: tuple[str, ...],
-         pages: bool = False, rewritten: bool = False, sizes: Callable[[str], str | None] | None = None) -> Found:
-    """What changed, checked; `pages`: HTML is plain text in this build (no page is rewritten);
-    `rewritten`: a changed page is rewritten by the delta (build/deltapages.py); `sizes`: each SVG's size
-    as the recorded build's rewrite read it (pageinputs.svg_text), else an SVG is never a delta's."""
+         pages: bool = False, sizes: Callable[[str], str | None] | None = None) -> Found:
+    """What changed, checked; `pages`: HTML is plain text in this build (no page is rewritten); `sizes`:
+    each SVG's size as the recorded build's rewrite read it (pageinputs.svg_text), given when a changed page
+    is rewritten by the delta (build/deltapages.py); else, while pages are rewritten, neither a page nor an
+    SVG is a delta's."""
+    rewritten = sizes is not None
     present, gone = _names(record, changed)
     candidates = set(present) | set(gone)
     sidecars = {naming.sidecar(rel, codec) for rel in candidates for codec in naming.SIDECAR_SUFFIXES}
@@ -152,16 +154,16 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
             _same_size(rel, None, sizes)
     for rel, entry in old.items():
         if rel not in manifest.VITE_MANIFESTS:
-            plain(rel, entry, pages, rewritten, sized=sizes is not None)
+            plain(rel, entry, pages, rewritten)
     return Found(tuple(sources), tuple(removed), records, old, tuple(rel for rel, _ in changed), files, outputs)
 
 
-def plain(rel: str, entry: dict, pages: bool = False, rewritten: bool = False, sized: bool = False) -> None:
+def plain(rel: str, entry: dict, pages: bool = False, rewritten: bool = False) -> None:
     """Fallback unless a manifest entry is one a delta can replace: a compressible text file's (not HTML's
-    unless `pages` or `rewritten`, not an SVG's unless `pages` or its size was `sized`: checked unchanged),
-    with no image, minified or optimised part."""
+    or an SVG's unless `pages`, or `rewritten`: pages rewritten by the delta, an SVG's size checked
+    unchanged), with no image, minified or optimised part."""
     media_type, kind, compressible = mediatypes.classify(rel, b"")
-    if _SVG in (media_type, entry.get("type")) and not (pages or sized):
+    if _SVG in (media_type, entry.get("type")) and not (pages or rewritten):
         raise Fallback(f"{rel}: {_SVG_READ}")
     if (entry.get("type") != media_type or kind is not Kind.TEXT or not compressible
             or (media_type in mediatypes.HTML_TYPES and not (pages or rewritten))
@@ -174,12 +176,8 @@ def _same_size(rel: str, path: Path | None, sizes: Callable[[str], str | None] |
     rewrite read it (none, for a removed one): then no page's `<img>` of it changes."""
     if sizes is None:
         raise Fallback(f"{rel}: {_SVG_READ}")
-    now = None
-    if path is not None:
-        with open(path, "rb") as file:
-            size = size_of(file.read(LIMIT))
-        now = None if size is None else svg_text(size)
-    if now != sizes(rel):
+    size = None if path is None else size_of_file(path)
+    if (None if size is None else svg_text(size)) != sizes(rel):
         raise Fallback(f"{rel}: an SVG whose size changed, which the pages' rewrite reads")
 
 

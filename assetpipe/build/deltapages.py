@@ -27,8 +27,8 @@ _PAGE = "text/html"  # the pages the full build rewrites (pictures._rewrite_page
 
 
 def recorded(record: listing.Record) -> bool | None:
-    """Whether the recorded build had images (each page's share counts); None: the record kept nothing of
-    what its pages' rewrite read."""
+    """Whether the recorded build had images (what each page shows them counts); None: the record kept
+    nothing of what its pages' rewrite read."""
     images = record.page_input("images", "")
     return None if images is None else bytes(images) == b"1"
 
@@ -76,8 +76,10 @@ def rewrite(record: listing.Record, request: BuildRequest, sources: tuple[Source
     def spec(rel: str) -> PictureSpec | None:
         return None if (text := record.page_input("spec", rel)) is None else spec_of(str(text))
 
+    size = svg_sizes(record)
+
     def svg(rel: str) -> SvgSize | None:
-        return None if (text := record.page_input("svg", rel)) is None else svg_of(str(text))
+        return None if (text := size(rel)) is None else svg_of(text)
 
     rewrite_page = _page_rewriter(Looked(svg, lambda: keys("svg")), Looked(spec, lambda: keys("spec")), request)
     rewritten: dict[str, SourceFile] = {}

@@ -166,7 +166,7 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
     # an edited page is rewritten here from what the recorded build's rewrite read (build/deltapages.py)
     rewritten = request.rewrites_pages and deltapages.recorded(record) is not None
     found = find(record, root, changed, tuple(c.name for c in codecs), pages=not request.rewrites_pages,
-                 rewritten=rewritten, sizes=deltapages.svg_sizes(record) if rewritten else None)
+                 sizes=deltapages.svg_sizes(record) if rewritten else None)
     orphaned = [r for r in found.records if any(r == naming.sidecar(g, c) for g in found.removed
                                                  for c in naming.SIDECAR_SUFFIXES)]
     if len(orphaned) > REMOVAL_FLOOR and not request.allow_delete:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..cache.store import Cache
 from ..html.picture import PictureSpec
-from ..html.svgsize import LIMIT, SvgSize, size_of
+from ..html.svgsize import SvgSize, size_of_file
 from ..images import decide, standins
 from ..images import originals as originals_stage
 from ..images import stage as imagestage
@@ -292,8 +292,7 @@ def _svg_sizes(sources: tuple[SourceFile, ...], target: Path) -> dict[str, SvgSi
         if source.media_type != "image/svg+xml":
             continue
         try:
-            with open(target / source.rel, "rb") as file:
-                size = size_of(file.read(LIMIT))
+            size = size_of_file(target / source.rel)
         except OSError:
             continue
         if size is not None:

@@ -20,6 +20,7 @@ looked at. Pure: bytes in.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -37,6 +38,12 @@ class SvgSize:
     width: int  # CSS px, or the viewBox's units when not `definite` (then only the ratio counts)
     height: int
     definite: bool  # the SVG's own size; False: a viewBox alone, an aspect ratio
+
+
+def size_of_file(path: str | os.PathLike[str]) -> SvgSize | None:
+    """`size_of` the file's first LIMIT bytes (OSError when it cannot be read)."""
+    with open(path, "rb") as file:
+        return size_of(file.read(LIMIT))
 
 
 def size_of(data: bytes) -> SvgSize | None:
