@@ -397,3 +397,83 @@ def test_a_file_that_shrank_loses_its_earlier_sidecars(tmp_path: Path, route: st
     clean = _sources(site, tmp_path / "clean")
     assert _build(clean, tmp_path / "clean-cache").exit_code == 0
     assert snapshot(site) == snapshot(clean)
+
+
+def _zeroed(site: Path, cache: Path) -> list[str]:
+    """The files the record holds with racy (zeroed) times: the ones the next build hashes again."""
+    record = listing.Record(cache, site, create=False)
+    try:
+        return sorted(f"{rel}/{name}" if rel else name for rel in record.digests()
+                      for name, stamp in listing.entries(record.listing(rel)).items()
+                      if stamp[0] != listing.DIR and stamp[2] == 0)
+    finally:
+        record.close()
+
+
+def test_the_build_after_one_that_wrote_many_outputs_is_not_a_full_build(tmp_path: Path) -> None:
+    """A framework writes 1,100 scripts and the build runs at once, writing 2,200 sidecars. Every file the
+    build put in place is recorded with the stamp its writer saw right after (writer.Stamps), not as racy;
+    the scripts, written just before, are racy, and the next build only hashes them again (more than a
+    delta's changes, but the same size and inode). It was a full build ("more than 1000 files changed").
+    Then nothing is left to hash, and a script's edit is a delta whose folder is a clean build's."""
+    site, cache = tmp_path / "dist", tmp_path / "cache"
+    for i in range(1100):
+        folder = site / f"p{i // 100:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"m{i:04d}.js").write_text(_script(1, f"export const n{i} = {i};\n"))
+    cold = _build(site, cache)
+    assert cold.exit_code == 0 and cold.stats.written == 2200
+    assert _zeroed(site, cache) == sorted(p.relative_to(site).as_posix() for p in site.rglob("*.js"))
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    settled = _build(site, cache)
+    assert settled.route == "delta" and (settled.stats.written, settled.stats.encoded) == (0, 0)
+    assert _zeroed(site, cache) == []
+    assert _build(site, cache).route == "noop"
+    (site / "p03/m0345.js").write_text(_script(2))
+    assert _build(site, cache).route == "delta"
+    clean = _sources(site, tmp_path / "clean")
+    assert _build(clean, tmp_path / "clean-cache").exit_code == 0
+    assert snapshot(site) == snapshot(clean)
+
+def test_a_build_with_images_records_what_it_wrote_and_linked_as_it_left_it(tmp_path: Path) -> None:
+    """The demo site with images: renditions written, some linked to another name (a second link moves the
+    first name's ctime), pages rewritten in place. None is recorded racy, and the next build finds nothing
+    to do."""
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    shutil.copytree(REPO / "fixtures" / "site", site)
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    cold = _build(site, cache, images=True)
+    assert cold.exit_code == 0 and cold.stats.variants > 0
+    assert any(path.stat().st_nlink > 1 for path in site.rglob("*") if path.is_file())  # links made
+    assert _zeroed(site, cache) == []
+    assert _build(site, cache, images=True).route == "noop"
+
+
+def test_an_output_changed_in_place_during_the_build_is_not_trusted(tmp_path: Path) -> None:
+    """Trusting what the writer put in place holds only while a file shows the ctime the writer saw right
+    after: a sidecar overwritten in place with as many bytes (same inode, same size) after it was written,
+    while the build goes on, is recorded racy; the next build hashes it and finds it changed, where it would
+    otherwise find nothing to do. Then a sidecar overwritten so after the build is seen too."""
+
+    class Meddling(Quiet):
+        def advance(self, output: str, outcome: str) -> None:
+            if output == "a/f3.js.br":
+                time.sleep(0.05)  # past the file system's clock tick (the risk the racy rule leaves: within one)
+                with (site / output).open("r+b") as handle:
+                    handle.write(b"\0" * (site / output).stat().st_size)
+
+    site, cache = _make(tmp_path / "dist"), tmp_path / "cache"
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    assert build(BuildRequest(site, Config(), cache, images=False, jobs=2), Meddling()).exit_code == 0
+    assert _zeroed(site, cache) == ["a/f3.js.br"]
+    why = "full (delta: a/f3.js.br: an output of assetpipe's, changed by hand)"
+    assert _build(site, cache).route == why
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    (site / "a/f3.js.br").unlink()  # the full build kept the user's bytes; a build puts the sidecar back
+    assert _build(site, cache).stats.written == 1
+    assert _zeroed(site, cache) == []
+    time.sleep(0.05)
+    sidecar = site / "a/f3.js.br"
+    with sidecar.open("r+b") as handle:
+        handle.write(b"\0" * sidecar.stat().st_size)
+    assert _build(site, cache).route == why

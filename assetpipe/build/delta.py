@@ -31,6 +31,10 @@ from .request import BuildRequest
 from .scan import _read
 
 MAX_CHANGES = 1000  # more changed names than this: a full build (it is a delta for a few files)
+# More files recorded racy (times zeroed) that show the same size, inode and device now: a full build. Each is
+# only hashed and compared with what the manifest or the ledger lists (the full build would hash it too: the
+# stat memo does not trust a racy stamp either); the bound keeps the names held in memory bounded.
+MAX_SETTLING = 100_000
 _IMAGE_SIDECARS = (".avif", ".webp")
 # An SVG's size is read by the pages' rewrite (the width and height of its <img>, build/pictures.py): while
 # pages are rewritten, an SVG changed, added or removed whose size is not the recorded one can change a page,
@@ -139,6 +143,8 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
             if output not in records and os.path.lexists(root / output):
                 raise Fallback(f"{output}: a file of the user's where a sidecar goes")
         sources.append(SourceFile(rel, found.size, found.sha256, found.sha384, media_type, kind, compressible))
+    if len(sources) > MAX_CHANGES:
+        raise Fallback(f"more than {MAX_CHANGES} files changed")
     removed: list[str] = []
     for rel in gone:
         if rel in records:
@@ -185,6 +191,7 @@ def _names(record: listing.Record, changed: list[tuple[str, bytes]]) -> tuple[li
     """The files whose stamp moved or that are new, and the ones that are gone, in the changed folders."""
     present: list[str] = []
     gone: list[str] = []
+    settling = 0  # of them, files recorded racy that may hold the bytes listed: each is hashed, then compared
     for folder, blob in changed:
         if folder == STATE_DIR:
             raise Fallback(f"{STATE_DIR}/ changed since the record")
@@ -203,9 +210,19 @@ def _names(record: listing.Record, changed: list[tuple[str, bytes]]) -> tuple[li
             except UnicodeEncodeError:
                 raise Fallback(f"{rel!r}: not a UTF-8 name") from None
             (present if name in now else gone).append(rel)
-            if len(present) + len(gone) > MAX_CHANGES:
+            if _racy(before.get(name), now.get(name)):
+                settling += 1
+                if settling > MAX_SETTLING:
+                    raise Fallback(f"more than {MAX_SETTLING} files to hash again (written as the last build began)")
+            elif len(present) + len(gone) - settling > MAX_CHANGES:
                 raise Fallback(f"more than {MAX_CHANGES} files changed")
     return present, gone
+
+
+def _racy(before: listing.Stamp | None, now: listing.Stamp | None) -> bool:
+    """Whether a file was recorded racy (its times zeroed) and is the same file of the same size now."""
+    return (before is not None and now is not None and before[2] == before[3] == 0
+            and (before[0], before[1], before[4], before[5]) == (now[0], now[1], now[4], now[5]))
 
 
 def _plain_name(rel: str) -> None:

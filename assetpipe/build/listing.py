@@ -11,7 +11,11 @@ and reads a recorded listing only for a folder whose digest differs, so the reco
 Stamps are trusted under the stat memo's racy-timestamp rule (cache/statmemo.py): an entry whose mtime or
 ctime is not older than the recording build's start by more than RACY_NS is recorded with its times set
 to zero (`Settling`, applied as each folder is read), so it differs from whatever is there next time and
-is looked at again.
+is looked at again; but for a file the build put in place itself and that still shows the ctime its
+writer saw right after (build/writer.Stamps): any later change to it moves the ctime (but within the
+file system's clock tick, the risk the manifest and the ledger already take), and its bytes are the ones
+the ledger records. Without that, every output of a build that wrote many would be looked at again, and
+the build after a cold build of a large folder would be a full one.
 """
 
 from __future__ import annotations
@@ -26,10 +30,14 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import pageinputs
 from .pageinputs import PageInputs
 from .scan import _SKIP_DIRS
+
+if TYPE_CHECKING:
+    from .writer import Stamps
 
 DB_NAME = "delta-v1.sqlite3"  # its own file, beside noop's
 # An entry: its name's length in bytes; its lstat mode (DIR for a folder: only its name counts), size,
@@ -43,10 +51,12 @@ Stamp = tuple[int, int, int, int, int, int]  # mode, size, mtime_ns, ctime_ns, i
 @dataclass(frozen=True)
 class Settling:
     """How a listing is recorded (the racy rule): the times of every file entry not older than `before_ns`
-    set to zero, but for the names `trusted` lists in their folder (by its rel)."""
+    set to zero, but for the names `trusted` lists in their folder (by its rel) and the files `own` holds
+    as the build's writer left them."""
 
     before_ns: int
     trusted: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    own: Stamps | None = None  # the files a build put in place, trusted while they are as it left them
 
 
 def walk(root: Path, settling: Settling | None = None) -> Iterator[tuple[str, bytes]]:
@@ -73,6 +83,7 @@ def read_folder(rel: str, path: str, settling: Settling | None = None) -> tuple[
     pack = _ENTRY.pack
     racy_from = settling.before_ns if settling is not None else None
     trusted = settling.trusted.get(rel, frozenset()) if settling is not None else frozenset()
+    own = settling.own if settling is not None else None
     # Listed from an open folder, so each entry's lstat is relative to it (fstatat): the kernel does not
     # look up the folder's path again for every file (about 15 % of the walk's system time at 200,000 files)
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -90,7 +101,8 @@ def read_folder(rel: str, path: str, settling: Settling | None = None) -> tuple[
                     inner.append((f"{rel}/{entry.name}" if rel else entry.name, os.path.join(path, entry.name)))
                 continue
             mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
-            if racy_from is not None and max(mtime, ctime) >= racy_from and entry.name not in trusted:
+            if (racy_from is not None and max(mtime, ctime) >= racy_from and entry.name not in trusted
+                    and not (own is not None and own.holds(st))):
                 mtime = ctime = 0
             parts += (pack(len(name), st.st_mode, st.st_size, mtime, ctime, st.st_ino, st.st_dev), name)
     finally:

@@ -45,7 +45,7 @@ from .plan import make_plan
 from .request import BuildRequest, check_folders
 from .run import execute
 from .scan import scan
-from .writer import Writer, WriteRefused
+from .writer import Stamps, Writer, WriteRefused
 
 __all__ = ["BuildRequest", "build", "check_folders"]
 
@@ -80,20 +80,22 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                 observer.notice(notice)
             return replace(replayed, route="noop")
     with executor.running(request) as running:  # a Dask cluster is reached and checked before any work
-        built, pages = _build(running, observer, started, chromium)
+        built, pages, stamps = _build(running, observer, started, chromium)
         result = replace(built, route=route)
     # The delta's record, when this build makes one, replays the folder while nothing changes (it is tried
     # first, with the same fingerprint): the no-op's record would be a second walk of the folder for nothing.
-    covered = recorded is not None and deltarun.remember(request, recorded, result, started_ns, pages)
+    covered = recorded is not None and deltarun.remember(request, recorded, result, started_ns, pages,
+                                                                stamps)
     if fingerprint is not None:
         noop.remember(request, fingerprint, result, started_ns, covered=covered)
     return result
 
 
 def _build(request: BuildRequest, observer: Observer, started: float, chromium: str | None
-           ) -> tuple[BuildResult, PageInputs | None]:
-    """The full build; and, when it rewrote its pages without a failure or a warning, what their rewrite
-    read besides the pages (build/pageinputs.py), for the delta's record."""
+           ) -> tuple[BuildResult, PageInputs | None, Stamps | None]:
+    """The full build; for the delta's record, when it rewrote its pages without a failure or a warning,
+    what their rewrite read besides the pages (build/pageinputs.py), and what its writer saw of the files it
+    put in place (None for --dry-run)."""
     optimize = request.images and request.config.images.optimize_originals
     target = request.out or request.source
     exclude = (request.cache_dir,)
@@ -194,7 +196,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
         cache.close()
         stats = BuildStats(files=len(inventory.sources), seconds=time.perf_counter() - started)
         return BuildResult(target, plan, inventory.failures + image_plan.failures, inventory.notices + plan.notices,
-                           stats, dry_run=True, refusal=refusal), None
+                           stats, dry_run=True, refusal=refusal), None, None
 
     failures = list(inventory.failures + image_plan.failures)
     notices = list(inventory.notices + plan.notices)
@@ -315,7 +317,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                     optimized_saved=sum(r.original_size - r.size for r in optimised.values()))
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats,
                        left=None if left is None else MappingProxyType(left), outputs=outputs, lcp=measured.pages,
-                       idle_images=idle_images), pages
+                       idle_images=idle_images), pages, writer.stamps
 
 
 def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writer: Writer,

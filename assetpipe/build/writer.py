@@ -18,8 +18,10 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO
 
 from ..model import Minified, WriteStopped
@@ -36,6 +38,20 @@ class WriteRefused(Exception):
 
 class Interrupted(Exception):
     """The build's writes were stopped from another thread (see WriteGate)."""
+
+
+@dataclass(frozen=True)
+class Stamps:
+    """What the writer saw of the files it put in place: each one's ctime right after the writer's last
+    change to it (by inode, on `device`). A file that still shows that ctime has not been changed since
+    (but within the file system's clock tick), so a listing can trust its stamp although it was written
+    moments ago (build/listing.py: the racy rule)."""
+
+    device: int
+    ctimes: Mapping[int, int]
+
+    def holds(self, st: os.stat_result) -> bool:
+        return st.st_dev == self.device and self.ctimes.get(st.st_ino) == st.st_ctime_ns
 
 
 class WriteGate:
@@ -67,6 +83,8 @@ class Writer:
         self._optimized = dict(optimized or {})  # image originals assetpipe optimised in place (opt-in)
         self._journal: IO[str] | None = None
         self._checked_dirs: set[Path] = set()  # folders known to exist and to lie inside the target
+        self._device = os.stat(target).st_dev if os.path.isdir(target) else -1
+        self._ctimes: dict[int, int] = {}  # by inode: each put file's ctime after the writer's last change to it
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -156,6 +174,11 @@ class Writer:
             replaced.pop(rel, None)
 
     @property
+    def stamps(self) -> Stamps:
+        """The files this writer put in place, as it left them (see Stamps)."""
+        return Stamps(self._device, MappingProxyType(self._ctimes))
+
+    @property
     def records(self) -> dict[str, Record]:
         """Every output assetpipe wrote here and what it holds (what the ledger records at `finish()`): a
         copy, of every output; `owns` asks after one."""
@@ -215,7 +238,9 @@ class Writer:
             raise WriteRefused(f"{rel}: not written by assetpipe; left alone")
         path = self._checked(rel)
         with self._gate.open(), contextlib.suppress(FileNotFoundError):
+            inode = os.lstat(path).st_ino
             os.unlink(path)
+            self._ctimes.pop(inode, None)  # its number may be another file's next
         del self._records[rel]
 
     def finish(self, pieces: Callable[[], Iterable[str]] | None = None) -> None:
@@ -321,6 +346,11 @@ class Writer:
             if isinstance(exc, OSError):
                 self._stop_if_full(exc, path)
             raise
+        # after the rename, which moves the ctime (as a link does): any later change to the file moves it again
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            if st.st_dev == self._device:
+                self._ctimes[st.st_ino] = st.st_ctime_ns
 
     def _stop_if_full(self, exc: OSError, path: Path) -> None:
         """A full disk (or quota) stops the build at this write, with the file system named."""
