@@ -50,3 +50,33 @@ def test_a_listing_is_settled_as_it_is_read(tmp_path: Path) -> None:
     assert zeroed == {"assets/new.js", "assets/manifest.json", ".assetpipe/other.json"}
     assert listing.entries(settled[""])["assets"][0] == listing.DIR  # a folder: only its name counts
     assert listing.walk(root).__next__() == ("", raw[""])  # no settling: the stamps as they are
+
+
+def test_the_files_a_writer_left_as_they_were_are_not_racy(tmp_path: Path) -> None:
+    """writer.Stamps: a file written, and both names of a file linked to a second one (the link moves the
+    first name's ctime), are trusted as the writer left them; a file changed after (in place, as many
+    bytes), one the writer removed and a file of someone else's made with the number it freed, and a file
+    the writer never wrote are racy."""
+    from assetpipe.build.writer import Writer
+
+    root = tmp_path / "site"
+    root.mkdir()
+    before_ns = time.time_ns() - 1
+    (root / "user.js").write_text("the user's")
+    writer = Writer(root, {})
+    writer.write("a.js.br", b"aaaa", "k1")
+    writer.write("b.js.br", b"bbbb", "k2")
+    writer.write("gone.js.br", b"gone", "k3")
+    time.sleep(0.05)  # past the file system's clock tick: the link and the edit below move the ctime
+    writer.link("c.js.br", "a.js.br", "k1")
+    writer.remove("gone.js.br")
+    (root / "taken.js").write_text("gone")  # may get the number gone.js.br freed
+    with (root / "b.js.br").open("r+b") as handle:
+        handle.write(b"BBBB")
+    writer.close()
+    assert writer.records.keys() == {"a.js.br", "b.js.br", "c.js.br"}
+
+    blob = listing.listing_of(root, "", listing.Settling(before_ns, own=writer.stamps))
+    racy = {name for name, stamp in listing.entries(blob).items() if stamp[0] != listing.DIR and stamp[2:4] == (0, 0)}
+    assert racy == {"b.js.br", "taken.js", "user.js"}
+    assert os.stat(root / "a.js.br").st_nlink == 2

@@ -11,6 +11,7 @@ A WriteGate lets another thread stop the writes at a safe point (`assetpipe watc
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import hashlib
@@ -18,10 +19,10 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import IO
 
 from ..model import Minified, WriteStopped
@@ -43,15 +44,20 @@ class Interrupted(Exception):
 @dataclass(frozen=True)
 class Stamps:
     """What the writer saw of the files it put in place: each one's ctime right after the writer's last
-    change to it (by inode, on `device`). A file that still shows that ctime has not been changed since
-    (but within the file system's clock tick), so a listing can trust its stamp although it was written
-    moments ago (build/listing.py: the racy rule)."""
+    change to it, by inode (`inodes` sorted, each once; `ctimes` in step), on `device`. A file that still
+    shows that ctime has not been changed since (but within the file system's clock tick), so a listing can
+    trust its stamp although it was written moments ago (build/listing.py: the racy rule). Two arrays, not a
+    dict: 16 bytes a file, where a dict of ints took 124 (50 MB at 200,000 files with two sidecars each)."""
 
     device: int
-    ctimes: Mapping[int, int]
+    inodes: Sequence[int]
+    ctimes: Sequence[int]
 
     def holds(self, st: os.stat_result) -> bool:
-        return st.st_dev == self.device and self.ctimes.get(st.st_ino) == st.st_ctime_ns
+        if st.st_dev != self.device:
+            return False
+        at = bisect.bisect_left(self.inodes, st.st_ino)
+        return at < len(self.inodes) and self.inodes[at] == st.st_ino and self.ctimes[at] == st.st_ctime_ns
 
 
 class WriteGate:
@@ -84,7 +90,8 @@ class Writer:
         self._journal: IO[str] | None = None
         self._checked_dirs: set[Path] = set()  # folders known to exist and to lie inside the target
         self._device = os.stat(target).st_dev if os.path.isdir(target) else -1
-        self._ctimes: dict[int, int] = {}  # by inode: each put file's ctime after the writer's last change to it
+        # each put in place, in order: the file's inode and its ctime right after (-1 when the writer removed it)
+        self._inodes, self._ctimes = array("Q"), array("q")
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -175,8 +182,16 @@ class Writer:
 
     @property
     def stamps(self) -> Stamps:
-        """The files this writer put in place, as it left them (see Stamps)."""
-        return Stamps(self._device, MappingProxyType(self._ctimes))
+        """The files this writer put in place, as it left them (see Stamps): each inode's last put wins."""
+        order = sorted(range(len(self._inodes)), key=self._inodes.__getitem__)  # stable: puts in their order
+        inodes, ctimes = array("Q"), array("q")
+        for at in order:
+            if inodes and inodes[-1] == self._inodes[at]:
+                ctimes[-1] = self._ctimes[at]
+            else:
+                inodes.append(self._inodes[at])
+                ctimes.append(self._ctimes[at])
+        return Stamps(self._device, memoryview(inodes).toreadonly(), memoryview(ctimes).toreadonly())
 
     @property
     def records(self) -> dict[str, Record]:
@@ -240,7 +255,7 @@ class Writer:
         with self._gate.open(), contextlib.suppress(FileNotFoundError):
             inode = os.lstat(path).st_ino
             os.unlink(path)
-            self._ctimes.pop(inode, None)  # its number may be another file's next
+            self._stamp(inode, -1)  # its number may be another file's next
         del self._records[rel]
 
     def finish(self, pieces: Callable[[], Iterable[str]] | None = None) -> None:
@@ -350,7 +365,12 @@ class Writer:
         with contextlib.suppress(OSError):
             st = os.lstat(path)
             if st.st_dev == self._device:
-                self._ctimes[st.st_ino] = st.st_ctime_ns
+                self._stamp(st.st_ino, st.st_ctime_ns)
+
+    def _stamp(self, inode: int, ctime_ns: int) -> None:
+        with contextlib.suppress(OverflowError):  # an inode number past 64 bits: not trusted
+            self._inodes.append(inode)
+            self._ctimes.append(ctime_ns)
 
     def _stop_if_full(self, exc: OSError, path: Path) -> None:
         """A full disk (or quota) stops the build at this write, with the file system named."""
