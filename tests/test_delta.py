@@ -477,3 +477,28 @@ def test_an_output_changed_in_place_during_the_build_is_not_trusted(tmp_path: Pa
     with sidecar.open("r+b") as handle:
         handle.write(b"\0" * sidecar.stat().st_size)
     assert _build(site, cache).route == why
+
+
+def test_a_full_build_after_one_that_wrote_the_sidecars_reads_none_of_them(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stat memo learns each output the writer put in place, with the stamp it saw right after
+    (statmemo.vouched): the next full build's scan reads none of the sidecars (it read all of them: at
+    200,000 files the first full build after a cold build took 56 s where it took 40 after one that had
+    read them), but for one overwritten in place since, which it reads and leaves alone as the user's."""
+    from assetpipe.build import scan
+
+    site, cache = _make(tmp_path / "dist"), tmp_path / "cache"
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    assert _build(site, cache).stats.written == 40
+    time.sleep(0.05)  # past the file system's clock tick
+    sidecar = site / "a/f3.js.br"
+    with sidecar.open("r+b") as handle:
+        handle.write(b"\0" * sidecar.stat().st_size)
+    read: list[str] = []
+    real = scan._read
+    monkeypatch.setattr(scan, "_read", lambda path: read.append(os.path.relpath(path, site)) or real(path))
+    (cache / listing.DB_NAME).unlink()  # the full build
+    result = _build(site, cache)
+    assert result.route == "full (delta: no record)"
+    assert sorted(rel for rel in read if rel.endswith((".br", ".gz"))) == ["a/f3.js.br"]
+    assert sidecar.read_bytes() == b"\0" * sidecar.stat().st_size

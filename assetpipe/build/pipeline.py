@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from .. import naming
 from ..cache import shared
-from ..cache.statmemo import StatMemo
+from ..cache.statmemo import StatMemo, stamp_of, vouched
 from ..compress import codecs as compress
 from ..config import Config
 from ..images import originals
@@ -44,7 +44,7 @@ from .pictures import _described, _page_rewriter, _rewrite_pages, _run_images, _
 from .plan import make_plan
 from .request import BuildRequest, check_folders
 from .run import execute
-from .scan import scan
+from .scan import found_in, scan
 from .writer import Stamps, Writer, WriteRefused
 
 __all__ = ["BuildRequest", "build", "check_folders"]
@@ -200,8 +200,13 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
 
     failures = list(inventory.failures + image_plan.failures)
     notices = list(inventory.notices + plan.notices)
+    def learn(rel: str, st: os.stat_result, data: bytes) -> None:  # the stat memo is of DIR: not with --out
+        stamp = stamp_of(st)
+        memo.record(rel, stamp, vouched(stamp), found_in(data))
+
     writer = Writer(target, {o.rel: Record(o.key, o.sha256, o.size) for o in target_inventory.owned},
-                    optimized=optimized if request.out is None else None, gate=request.gate)
+                    optimized=optimized if request.out is None else None, gate=request.gate,
+                    on_write=learn if request.out is None else None)
     counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
     encodings: dict[str, dict[str, Encoding]] = {}
     try:
@@ -289,6 +294,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
         writer.write_state(manifest.NAME, lambda: manifest.stream(present, encodings, tuple(failures), vite, minified,
                                                                   image_entries, optimised, immutable))
         writer.finish()
+        cache.save_stats(memo_root, memo)  # what the writes taught it
         idle_images: tuple[Action, ...] | None = None  # what the image stage counts next if nothing changes
         pages: PageInputs | None = None  # what the pages' rewrite read, for a delta that rewrites a page
         if request.rewrites_pages and not (failures or notices):  # else never recorded

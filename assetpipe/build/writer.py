@@ -80,8 +80,12 @@ class WriteGate:
 
 class Writer:
     def __init__(self, target: Path, owned: dict[str, Record], minified: dict[str, Minified] | None = None,
-                 optimized: dict[str, Minified] | None = None, gate: WriteGate | None = None) -> None:
+                 optimized: dict[str, Minified] | None = None, gate: WriteGate | None = None,
+                 on_write: Callable[[str, os.stat_result, bytes], None] | None = None) -> None:
+        """`on_write(rel, st, data)`: told of each output `write` put in place, with its lstat right after (what
+        the build's stat memo learns of it: cache/statmemo.vouched)."""
         self.target = target
+        self._on_write = on_write
         self._gate = gate or WriteGate()
         self._real_target = os.path.realpath(target)
         self._records = dict(owned)  # every output assetpipe may replace, and what it holds
@@ -113,8 +117,10 @@ class Writer:
             return False
         path = self._checked(rel)
         self._log(rel, record)
-        self._atomic(path, lambda handle: handle.write(data))
+        st = self._atomic(path, lambda handle: handle.write(data))
         self._records[rel] = record
+        if st is not None and self._on_write is not None:
+            self._on_write(rel, st, data)
         return True
 
     def link(self, rel: str, existing: str, key: str) -> bool:
@@ -335,7 +341,7 @@ class Writer:
             raise WriteStopped(f"{ledger.STATE_DIR}/{ledger.JOURNAL}: cannot write: {exc.strerror or exc}; "
                                "nothing more was written") from None
 
-    def _atomic(self, path: Path, fill: Callable[[IO[bytes]], object]) -> None:
+    def _atomic(self, path: Path, fill: Callable[[IO[bytes]], object]) -> os.stat_result | None:
         with self._gate.open():
             try:
                 fd, temp = _create_temp(path)
@@ -347,11 +353,11 @@ class Writer:
                 with os.fdopen(fd, "wb") as handle:
                     fill(handle)
 
-            self._put(temp, path, write)
+            return self._put(temp, path, write)
 
-    def _put(self, temp: str, path: Path, make: Callable[[], object]) -> None:
+    def _put(self, temp: str, path: Path, make: Callable[[], object]) -> os.stat_result | None:
         """Make the temp file, then put it in place; on any failure the temp file goes (a full disk stops
-        the build)."""
+        the build). The file's lstat right after (None: gone already, or on another device)."""
         try:
             make()
             os.replace(temp, path)
@@ -362,10 +368,14 @@ class Writer:
                 self._stop_if_full(exc, path)
             raise
         # after the rename, which moves the ctime (as a link does): any later change to the file moves it again
-        with contextlib.suppress(OSError):
+        try:
             st = os.lstat(path)
-            if st.st_dev == self._device:
-                self._stamp(st.st_ino, st.st_ctime_ns)
+        except OSError:
+            return None
+        if st.st_dev != self._device:
+            return None
+        self._stamp(st.st_ino, st.st_ctime_ns)
+        return st
 
     def _stamp(self, inode: int, ctime_ns: int) -> None:
         with contextlib.suppress(OverflowError):  # an inode number past 64 bits: not trusted

@@ -7,7 +7,10 @@ The tree: the demo site (`fixtures/site`: its images, the pages that show them, 
 defaults (images on, pages rewritten, `br` and `gzip`). Each step is one build in a fresh process, after
 the 2 s racy window:
 
-- `cold`, then `settled` (nothing changed);
+- `cold`, then `settled` (nothing changed). The build after the cold one was a full build until 2026-12-07
+  (every file the cold build wrote, and the text files `make` wrote just before it, recorded racy: more
+  than 1,000 to look at); now it is a delta that hashes the racy sources again and trusts what the cold
+  build put in place (writer.Stamps);
 - `page edited`: one page gets a paragraph. A full build until 2026-12-07 (the pages are rewritten); now
   a delta that rewrites that page (build/deltapages.py);
 - `script after page`: one script edited after it. A build that wrote images recorded nothing until
