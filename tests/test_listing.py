@@ -57,7 +57,7 @@ def test_the_files_a_writer_left_as_they_were_are_not_racy(tmp_path: Path) -> No
     first name's ctime), are trusted as the writer left them; a file changed after (in place, as many
     bytes), one the writer removed and a file of someone else's made with the number it freed, and a file
     the writer never wrote are racy."""
-    from assetpipe.build.writer import Writer
+    from assetpipe.build.writer import Stamps, Writer
 
     root = tmp_path / "site"
     root.mkdir()
@@ -76,7 +76,7 @@ def test_the_files_a_writer_left_as_they_were_are_not_racy(tmp_path: Path) -> No
     writer.close()
     assert writer.records.keys() == {"a.js.br", "b.js.br", "c.js.br"}
 
-    blob = listing.listing_of(root, "", listing.Settling(before_ns, own=writer.stamps))
+    blob = listing.listing_of(root, "", listing.Settling(before_ns, own=Stamps.of(writer.take_puts())))
     racy = {name for name, stamp in listing.entries(blob).items() if stamp[0] != listing.DIR and stamp[2:4] == (0, 0)}
     assert racy == {"b.js.br", "taken.js", "user.js"}
     assert os.stat(root / "a.js.br").st_nlink == 2

@@ -37,7 +37,7 @@ from .plan import make_plan, wants_compression
 from .request import BuildRequest
 from .run import execute
 from .safety import REMOVAL_FLOOR
-from .writer import Stamps, Writer, WriteRefused
+from .writer import Puts, Stamps, Writer, WriteRefused
 
 # The state files a delta writes itself: recorded with their stamps even when racy (see docs/scale.md)
 _OWN_STATE = frozenset({manifest.NAME, ledger.OUTPUTS})
@@ -79,10 +79,10 @@ def attempt(request: BuildRequest, fingerprint: str, observer: Observer, started
 
 
 def remember(request: BuildRequest, fingerprint: str, result: BuildResult, started_ns: int,
-             pages: PageInputs | None = None, stamps: Stamps | None = None) -> bool:
+             pages: PageInputs | None = None, puts: Puts | None = None) -> bool:
     """After a full build that said nothing (no failure, no warning): record every folder's listing, with
     the counts a build of the folder as it is now would report, and what its pages' rewrite read (`pages`);
-    else drop any record. `stamps`: what the build's writer saw of the files it put in place (trusted as
+    else drop any record. `puts`: what the build's writer saw of the files it put in place (trusted as
     it left them). Whether it recorded."""
     counts = _steady(result)
     steady = counts is not None and not (result.failures or result.notices or unsupported(request))
@@ -93,7 +93,7 @@ def remember(request: BuildRequest, fingerprint: str, result: BuildResult, start
     try:
         record.drop()
         if steady:
-            walked = listing.walk(request.source, _settling(started_ns, stamps))
+            walked = listing.walk(request.source, _settling(started_ns, puts))
             folders = _nothing_lost(request.source, walked, started_ns)
             record.replace(fingerprint, counts, folders, pages)  # type: ignore[arg-type]
             return True
@@ -215,7 +215,8 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
                           "written": counts["written"], "removed": counts["removed"]},
                        seconds=time.perf_counter() - started)
     folders = sorted({*found.folders, STATE_DIR})
-    relisted = [(rel, listing.listing_of(root, rel, _settling(started_ns, writer.stamps))) for rel in folders]
+    settling = _settling(started_ns, writer.take_puts())
+    relisted = [(rel, listing.listing_of(root, rel, settling)) for rel in folders]
     # a file the delta found in a changed folder and did not remove itself, gone by now: removed while it
     # ran, after its folder was read; a record without it would show no change next time (as _nothing_lost)
     removed = {rel for rel in (*sidecars, *orphaned) if not writer.owns(rel)}  # what the delta removed itself
@@ -251,11 +252,11 @@ def _compress(plan: Plan, request: BuildRequest, cache: Any, writer: Writer,
     observer.done()
 
 
-def _settling(started_ns: int, stamps: Stamps | None) -> listing.Settling:
+def _settling(started_ns: int, puts: Puts | None) -> listing.Settling:
     """How a folder's listing is recorded: racy entries zeroed, but the manifest and the ledger this build
     wrote itself (a delta would otherwise never follow a build that wrote them) and every file its writer
-    put in place and that is as the writer left it (`stamps`)."""
-    return listing.Settling(started_ns - RACY_NS, {STATE_DIR: _OWN_STATE}, stamps)
+    put in place and that is as the writer left it (`puts`)."""
+    return listing.Settling(started_ns - RACY_NS, {STATE_DIR: _OWN_STATE}, None if puts is None else Stamps.of(puts))
 
 
 def _steady(result: BuildResult) -> dict[str, Any] | None:

@@ -45,7 +45,7 @@ from .plan import make_plan
 from .request import BuildRequest, check_folders
 from .run import execute
 from .scan import found_in, scan
-from .writer import Stamps, Writer, WriteRefused
+from .writer import Puts, Writer, WriteRefused
 
 __all__ = ["BuildRequest", "build", "check_folders"]
 
@@ -80,22 +80,22 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
                 observer.notice(notice)
             return replace(replayed, route="noop")
     with executor.running(request) as running:  # a Dask cluster is reached and checked before any work
-        built, pages, stamps = _build(running, observer, started, chromium)
+        built, pages, puts = _build(running, observer, started, chromium)
         result = replace(built, route=route)
     # The delta's record, when this build makes one, replays the folder while nothing changes (it is tried
     # first, with the same fingerprint): the no-op's record would be a second walk of the folder for nothing.
     covered = recorded is not None and deltarun.remember(request, recorded, result, started_ns, pages,
-                                                                stamps)
+                                                                puts)
     if fingerprint is not None:
         noop.remember(request, fingerprint, result, started_ns, covered=covered)
     return result
 
 
 def _build(request: BuildRequest, observer: Observer, started: float, chromium: str | None
-           ) -> tuple[BuildResult, PageInputs | None, Stamps | None]:
+           ) -> tuple[BuildResult, PageInputs | None, Puts | None]:
     """The full build; for the delta's record, when it rewrote its pages without a failure or a warning,
     what their rewrite read besides the pages (build/pageinputs.py), and what its writer saw of the files it
-    put in place (None for --dry-run)."""
+    put in place (None for --dry-run, and after a failure or a warning: never recorded)."""
     optimize = request.images and request.config.images.optimize_originals
     target = request.out or request.source
     exclude = (request.cache_dir,)
@@ -323,7 +323,7 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                     optimized_saved=sum(r.original_size - r.size for r in optimised.values()))
     return BuildResult(target, plan, tuple(failures), tuple(notices), stats,
                        left=None if left is None else MappingProxyType(left), outputs=outputs, lcp=measured.pages,
-                       idle_images=idle_images), pages, writer.stamps
+                       idle_images=idle_images), pages, (None if failures or notices else writer.take_puts())
 
 
 def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writer: Writer,

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 RACY_NS = 2_000_000_000  # FAT's 2 s timestamps are the coarsest a local filesystem gives
 # An attached memo hands what it recorded to its store every this many entries, so a build that reads
 # every file (the first, or one after a `vite build` replaced them all) holds a batch, not the folder.
-SPILL_AT = 20_000
+SPILL_AT = 5_000
 
 Stamp = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
 
