@@ -84,8 +84,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
         result = replace(built, route=route)
     # The delta's record, when this build makes one, replays the folder while nothing changes (it is tried
     # first, with the same fingerprint): the no-op's record would be a second walk of the folder for nothing.
-    covered = recorded is not None and deltarun.remember(request, recorded, result, started_ns, pages,
-                                                                puts)
+    covered = recorded is not None and deltarun.remember(request, recorded, result, started_ns, pages, puts)
     if fingerprint is not None:
         noop.remember(request, fingerprint, result, started_ns, covered=covered)
     return result
@@ -200,9 +199,10 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
 
     failures = list(inventory.failures + image_plan.failures)
     notices = list(inventory.notices + plan.notices)
-    def learn(rel: str, st: os.stat_result, data: bytes) -> None:  # the stat memo is of DIR: not with --out
+
+    def learn(rel: str, st: os.stat_result, data: bytes, sha256: str) -> None:  # the memo is DIR's: not for --out
         stamp = stamp_of(st)
-        memo.record(rel, stamp, vouched(stamp), found_in(data))
+        memo.record(rel, stamp, vouched(stamp), found_in(data, sha256))
 
     writer = Writer(target, {o.rel: Record(o.key, o.sha256, o.size) for o in target_inventory.owned},
                     optimized=optimized if request.out is None else None, gate=request.gate,

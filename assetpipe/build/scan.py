@@ -143,13 +143,14 @@ def _read(path: str) -> Found:
             size += len(chunk)
             sha256.update(chunk)
             sha384.update(chunk)
-    return _found(size, sha256, sha384, head)
+    return _found(size, sha256.hexdigest(), sha384, head)
 
 
-def found_in(data: bytes) -> Found:
-    """What reading a file that holds `data` gives (_read's answer without the read)."""
-    return _found(len(data), hashlib.sha256(data), hashlib.sha384(data), data[: mediatypes.SNIFF_BYTES])
+def found_in(data: bytes, sha256: str) -> Found:
+    """What reading a file that holds `data`, whose sha256 (hex) is known, gives (_read's answer without
+    the read)."""
+    return _found(len(data), sha256, hashlib.sha384(data), data[: mediatypes.SNIFF_BYTES])
 
 
-def _found(size: int, sha256: Any, sha384: Any, head: bytes) -> Found:
-    return Found(size, sha256.hexdigest(), "sha384-" + base64.b64encode(sha384.digest()).decode(), head)
+def _found(size: int, sha256: str, sha384: Any, head: bytes) -> Found:
+    return Found(size, sha256, "sha384-" + base64.b64encode(sha384.digest()).decode(), head)

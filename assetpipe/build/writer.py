@@ -103,9 +103,9 @@ class WriteGate:
 class Writer:
     def __init__(self, target: Path, owned: dict[str, Record], minified: dict[str, Minified] | None = None,
                  optimized: dict[str, Minified] | None = None, gate: WriteGate | None = None,
-                 on_write: Callable[[str, os.stat_result, bytes], None] | None = None) -> None:
-        """`on_write(rel, st, data)`: told of each output `write` put in place, with its lstat right after (what
-        the build's stat memo learns of it: cache/statmemo.vouched)."""
+                 on_write: Callable[[str, os.stat_result, bytes, str], None] | None = None) -> None:
+        """`on_write(rel, st, data, sha256)`: told of each output `write` put in place, with its lstat right
+        after and its sha256 (hex) (what the build's stat memo learns of it: cache/statmemo.vouched)."""
         self.target = target
         self._on_write = on_write
         self._gate = gate or WriteGate()
@@ -142,7 +142,7 @@ class Writer:
         st = self._atomic(path, lambda handle: handle.write(data))
         self._records[rel] = record
         if st is not None and self._on_write is not None:
-            self._on_write(rel, st, data)
+            self._on_write(rel, st, data, record.sha256)
         return True
 
     def link(self, rel: str, existing: str, key: str) -> bool:
