@@ -273,10 +273,36 @@ def test_cache_entries_that_are_damaged_read_as_misses(tmp_path) -> None:
     assert cache.has("ab" * 32) and cache.get("ab" * 32) == b"payload"
     cache.close()
     with sqlite3.connect(tmp_path / "c" / DB_NAME) as db:
-        db.execute("UPDATE entries SET payload = ? WHERE key = ?", (b"paylo", "ab" * 32))
+        db.execute("UPDATE blobs SET payload = ? WHERE key = ?", (b"paylo", "ab" * 32))
     cache = Cache(tmp_path / "c")
     assert cache.get("ab" * 32) is None
     assert cache.get("cd" * 32) is None
+    cache.close()
+
+
+def test_a_cache_written_before_the_rowid_table_is_still_read(cli, site, cache_dir, tmp_path) -> None:
+    """Caches written before 2026-12-07 hold their entries in `entries`, a WITHOUT ROWID table."""
+    fresh = tmp_path / "fresh"
+    shutil.copytree(site, fresh)
+    assert cli("build", str(site), "--cache-dir", str(cache_dir)).exit_code == 0
+    clean = snapshot(site)
+    with sqlite3.connect(cache_dir / DB_NAME) as db:  # the old layout, every entry moved into it
+        db.execute("CREATE TABLE entries (key TEXT PRIMARY KEY, digest BLOB NOT NULL, payload BLOB NOT NULL) "
+                   "WITHOUT ROWID")
+        db.execute("INSERT INTO entries SELECT key, digest, payload FROM blobs")
+        moved = db.execute("SELECT count(*) FROM entries").fetchone()[0]
+        db.execute("DROP TABLE blobs")
+    assert moved > 30
+    report = json.loads(cli("build", str(fresh), "--cache-dir", str(cache_dir), "--json").stdout)
+    assert report["encoded"] == 0 and report["cache_hits"] == moved
+    assert snapshot(fresh) == clean
+    with sqlite3.connect(cache_dir / DB_NAME) as db:  # a damaged old entry reads as a miss, stored anew
+        key = db.execute("SELECT key FROM entries ORDER BY key LIMIT 1").fetchone()[0]
+        db.execute("UPDATE entries SET payload = x'00' WHERE key = ?", (key,))
+    cache = Cache(cache_dir)
+    assert cache.has(key) and cache.get(key) is None
+    cache.put(key, b"again")
+    assert cache.get(key) == b"again"
     cache.close()
 
 
@@ -284,7 +310,7 @@ def test_damaged_cache_entry_is_encoded_again(cli, site, cache_dir) -> None:
     assert cli("build", str(site), "--cache-dir", str(cache_dir)).exit_code == 0
     clean = snapshot(site)
     with sqlite3.connect(cache_dir / DB_NAME) as db:
-        db.execute("UPDATE entries SET payload = x'00'")
+        db.execute("UPDATE blobs SET payload = x'00'")
     shutil.rmtree(site / ".assetpipe")
     for path in site.rglob("*"):  # back to what the build started from
         if path.is_file() and not (DEMO / path.relative_to(site)).exists():

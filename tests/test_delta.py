@@ -62,6 +62,36 @@ def _recorded(root: Path, cache: Path, images: bool = False) -> Path:
     return site
 
 
+Recorded = Callable[[], tuple[Path, Path]]
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
+    """Hands out recorded sites (without images), each with its own cache: `_recorded`'s, made a batch at a
+    time so that one wait for the racy window serves the batch, not one wait a test. The record is keyed by
+    the folder's real path, so each site is recorded where the test finds it."""
+    root = tmp_path_factory.mktemp("recorded")
+    ready: list[tuple[Path, Path]] = []
+    made = 0
+
+    def take() -> tuple[Path, Path]:
+        nonlocal made
+        if not ready:
+            batch = [(root / str(n) / "dist", root / str(n) / "cache") for n in range(made, made + 12)]
+            made += len(batch)
+            for site, cache in batch:
+                assert _build(_make(site), cache).exit_code == 0
+            time.sleep(RACY_NS / 1e9 + 0.2)
+            for site, cache in batch:
+                second = _build(site, cache)
+                assert second.route == "delta" and second.stats.written == 0
+                assert (cache / listing.DB_NAME).is_file()
+            ready.extend(reversed(batch))
+        return ready.pop()
+
+    return take
+
+
 def _sources(site: Path, into: Path) -> Path:
     """A copy of the folder's sources only: what a clean build starts from."""
     shutil.copytree(site, into, ignore=shutil.ignore_patterns("*.br", "*.gz", "*.zst", ".assetpipe"))
@@ -105,15 +135,16 @@ def _page(site: Path) -> None:
 @pytest.mark.parametrize("change", [_edit, _add, _remove, _several, _touch, _page],
                          ids=["one changed", "one added", "one removed", "several in different folders", "touched",
                               "a page, no page rewritten (--no-images)"])
-def test_a_delta_gives_the_full_builds_folder_and_counts(tmp_path: Path, change: Callable[[Path], None]) -> None:
-    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+def test_a_delta_gives_the_full_builds_folder_and_counts(tmp_path: Path, recorded: Recorded, change: Callable[[Path],
+                                                         None]) -> None:
+    site, cache = recorded()
     full, full_cache = tmp_path / "full", tmp_path / "full-cache"
     shutil.copytree(site, full)
-    shutil.copytree(tmp_path / "cache", full_cache)
+    shutil.copytree(cache, full_cache)
     (full_cache / listing.DB_NAME).unlink()  # the same folder and cache, built the full way
     change(site)
     change(full)
-    delta = _build(site, tmp_path / "cache")
+    delta = _build(site, cache)
     assert delta.route == "delta", delta.route
     whole = _build(full, full_cache)
     assert whole.route.startswith("full")
@@ -125,23 +156,24 @@ def test_a_delta_gives_the_full_builds_folder_and_counts(tmp_path: Path, change:
     # and the record it left is good for the next one
     (site / "c/d/f2.js").write_text(_script(2, "// next\n" * 9))
     (clean / "c/d/f2.js").write_text(_script(2, "// next\n" * 9))
-    assert _build(site, tmp_path / "cache").route == "delta"
+    assert _build(site, cache).route == "delta"
     _build(clean, tmp_path / "clean-cache")
     assert snapshot(site) == snapshot(clean)
 
 
-def test_an_unchanged_folder_after_a_delta_gives_the_counts_a_full_build_gives(tmp_path: Path) -> None:
-    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+def test_an_unchanged_folder_after_a_delta_gives_the_counts_a_full_build_gives(tmp_path: Path,
+                                                                               recorded: Recorded) -> None:
+    site, cache = recorded()
     _several(site)
-    assert _build(site, tmp_path / "cache").route == "delta"
+    assert _build(site, cache).route == "delta"
     time.sleep(RACY_NS / 1e9 + 0.2)
-    again = _build(site, tmp_path / "cache")  # the racy entries looked at again
+    again = _build(site, cache)  # the racy entries looked at again
     assert again.route == "delta" and again.stats.written == 0
-    unchanged = _build(site, tmp_path / "cache")
+    unchanged = _build(site, cache)
     assert unchanged.route == "noop"
-    (tmp_path / "cache" / listing.DB_NAME).unlink()
-    (tmp_path / "cache" / "noop-v1.sqlite3").unlink(missing_ok=True)
-    whole = _build(site, tmp_path / "cache")
+    (cache / listing.DB_NAME).unlink()
+    (cache / "noop-v1.sqlite3").unlink(missing_ok=True)
+    whole = _build(site, cache)
     assert whole.route.startswith("full") and _counts(whole) == _counts(unchanged) == _counts(again)
 
 
@@ -199,60 +231,62 @@ def _hashed_name(site: Path) -> None:
     (_users_file_where_a_sidecar_goes, "b/new.js.br: a file of the user's where a sidecar goes"),
     (_new_folder, "e: a new folder"), (_journal, ".assetpipe/ changed"),
     (_hashed_name, "judged immutable by its name")], ids=lambda v: getattr(v, "__name__", "")[1:])
-def test_any_other_change_takes_the_full_build(tmp_path: Path, change: Callable[[Path], None], why: str) -> None:
-    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+def test_any_other_change_takes_the_full_build(tmp_path: Path, recorded: Recorded, change: Callable[[Path], None],
+                                               why: str) -> None:
+    site, cache = recorded()
     change(site)
-    result = _build(site, tmp_path / "cache")
+    result = _build(site, cache)
     assert result.route.startswith("full (delta: ") and why in result.route, result.route
 
 
 @pytest.mark.parametrize("settings", [{}, {"html": {"rewrite": False}}], ids=["rewritten", "not rewritten"])
-def test_an_edited_page_is_a_delta_whose_folder_is_the_full_builds(tmp_path: Path, settings: dict) -> None:
+def test_an_edited_page_is_a_delta_whose_folder_is_the_full_builds(tmp_path: Path, recorded: Recorded,
+                                                                   settings: dict) -> None:
     """With images on and html.rewrite (the defaults) the delta rewrites the edited page as the full build
     would (build/deltapages.py); with html.rewrite = false nothing reads it, and it is plain text."""
     config = parse(settings, "test")
-    site = _recorded(tmp_path / "dist", tmp_path / "cache")
-    assert _build(site, tmp_path / "cache", config, images=True).route.startswith("full")  # its own record
+    site, cache = recorded()
+    assert _build(site, cache, config, images=True).route.startswith("full")  # its own record
     time.sleep(RACY_NS / 1e9 + 0.2)
-    assert _build(site, tmp_path / "cache", config, images=True).route == "noop"  # recorded
+    assert _build(site, cache, config, images=True).route == "noop"  # recorded
     full = tmp_path / "full"
     shutil.copytree(site, full)
     _page(site)
     _page(full)
-    assert _build(site, tmp_path / "cache", config, images=True).route == "delta"
+    assert _build(site, cache, config, images=True).route == "delta"
     assert _build(full, tmp_path / "full-cache", config, images=True).route.startswith("full")
     assert snapshot(site) == snapshot(full)
 
 
-def test_removals_the_net_decides_on_take_the_full_build(tmp_path: Path) -> None:
-    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+def test_removals_the_net_decides_on_take_the_full_build(tmp_path: Path, recorded: Recorded) -> None:
+    site, cache = recorded()
     for folder in ("a", "b", "c/d"):
         for i in (1, 2, 3):
             (site / folder / f"f{i}.js").unlink()
     before = snapshot(site)
     with pytest.raises(UsageError, match="would remove 18"):  # the full build's net: nothing written
-        _build(site, tmp_path / "cache")
+        _build(site, cache)
     assert snapshot(site) == before
     # --allow-delete is not part of the record's fingerprint: the same record serves, and the delta
     # removes the 18 sidecars itself; the folder is a clean build's
-    allowed = _build(site, tmp_path / "cache", allow_delete=True)
+    allowed = _build(site, cache, allow_delete=True)
     assert allowed.route == "delta" and allowed.stats.removed == 18, allowed.route
     clean = _sources(site, tmp_path / "clean")
     assert _build(clean, tmp_path / "clean-cache").exit_code == 0
     assert snapshot(site) == snapshot(clean)
 
 
-def test_a_record_made_without_allow_delete_is_replayed_with_it(tmp_path: Path) -> None:
+def test_a_record_made_without_allow_delete_is_replayed_with_it(tmp_path: Path, recorded: Recorded) -> None:
     """A watcher's first run is built without --allow-delete and its later runs with it; a user may pass it
     on one build and not the next. Neither changes what an unchanged folder's build does."""
-    site = _recorded(tmp_path / "dist", tmp_path / "cache")
-    assert _build(site, tmp_path / "cache", allow_delete=True).route == "noop"
-    assert _build(site, tmp_path / "cache").route == "noop"
+    site, cache = recorded()
+    assert _build(site, cache, allow_delete=True).route == "noop"
+    assert _build(site, cache).route == "noop"
 
 
 @pytest.mark.parametrize("what", ["config", "minify", "budgets", "out", "dry-run"])
-def test_a_build_asked_differently_takes_the_full_build(tmp_path: Path, what: str) -> None:
-    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+def test_a_build_asked_differently_takes_the_full_build(tmp_path: Path, recorded: Recorded, what: str) -> None:
+    site, cache = recorded()
     _edit(site)
     config, switches = Config(), {}
     if what == "config":
@@ -265,26 +299,26 @@ def test_a_build_asked_differently_takes_the_full_build(tmp_path: Path, what: st
         switches = {"out": tmp_path / "out"}
     else:
         switches = {"dry_run": True}
-    result = _build(site, tmp_path / "cache", config, **switches)
+    result = _build(site, cache, config, **switches)
     assert not result.route.startswith(("delta", "noop")), result.route
 
 
 @pytest.mark.slow
-def test_a_delta_killed_at_any_put_in_place_leaves_no_record_to_trust(tmp_path: Path) -> None:
+def test_a_delta_killed_at_any_put_in_place_leaves_no_record_to_trust(tmp_path: Path, recorded: Recorded) -> None:
     strace = shutil.which("strace")
     if strace is None:
         pytest.skip("needs strace (.ci/run installs it)")
     env = {k: v for k, v in os.environ.items() if k != "ASSETPIPE_CACHE_DIR"} | {"PYTHONPATH": str(REPO)}
     for nth in (1, 2, 3, 4):  # the sidecars .br and .gz, the manifest, the ledger
         root = tmp_path / str(nth)
-        site = _recorded(root / "dist", root / "cache")
+        site, cache = recorded()
         _edit(site)
         killed = subprocess.run([strace, "-f", "-qq", "-o", os.devnull, "-e",
                                  f"inject=rename,renameat,renameat2:signal=SIGKILL:when={nth}",
                                  sys.executable, "-m", "assetpipe", "build", str(site), "--cache-dir",
-                                 str(root / "cache"), "--no-images"], env=env, capture_output=True, timeout=120)
+                                 str(cache), "--no-images"], env=env, capture_output=True, timeout=120)
         assert killed.returncode != 0
-        after = _build(site, root / "cache")
+        after = _build(site, cache)
         assert after.route.startswith("full"), after.route
         assert after.exit_code == 0
         clean = _sources(site, root / "clean")
@@ -379,18 +413,18 @@ def test_a_page_built_at_once_after_its_edit_does_not_stop_the_next_delta(tmp_pa
 
 
 @pytest.mark.parametrize("route", ["delta", "full"])
-def test_a_file_that_shrank_loses_its_earlier_sidecars(tmp_path: Path, route: str) -> None:
+def test_a_file_that_shrank_loses_its_earlier_sidecars(tmp_path: Path, recorded: Recorded, route: str) -> None:
     """A script whose sidecars were worth keeping becomes a few bytes, where neither is: its earlier .br and
     .gz go, in a delta and in a full build, as a clean build never has them. They stayed (and a server
     sending `.gz` as it is served the old script) when the new bytes' sidecar was dropped under a new key:
     only a sidecar of the same bytes, kept before the ratio rule changed, was removed."""
-    site = _recorded(tmp_path / "dist", tmp_path / "cache")
+    site, cache = recorded()
     assert (site / "a/f3.js.gz").exists() and (site / "a/f3.js.br").exists()
     if route == "full":
-        (tmp_path / "cache" / listing.DB_NAME).unlink()
-        (tmp_path / "cache" / "noop-v1.sqlite3").unlink(missing_ok=True)
+        (cache / listing.DB_NAME).unlink()
+        (cache / "noop-v1.sqlite3").unlink(missing_ok=True)
     (site / "a/f3.js").write_text("export const x = 3;\n")
-    result = _build(site, tmp_path / "cache")
+    result = _build(site, cache)
     assert result.route.startswith(route), result.route
     assert result.stats.removed == 2
     assert not (site / "a/f3.js.gz").exists() and not (site / "a/f3.js.br").exists()

@@ -95,7 +95,7 @@ def test_without_hard_links_the_srcset_names_the_sidecar(tmp_path: Path) -> None
     env = {k: v for k, v in os.environ.items() if k != "ASSETPIPE_CACHE_DIR"}
     env["PYTHONPATH"] = str(REPO)
     for _ in range(2):
-        done = subprocess.run([STRACE, "-f", "-qq", "-o", os.devnull, "-e", "trace=link,linkat", "-e",
+        done = subprocess.run([STRACE, "-f", "--seccomp-bpf", "-qq", "-o", os.devnull, "-e", "trace=link,linkat", "-e",
                                "inject=link,linkat:error=EXDEV", sys.executable, "-m", "assetpipe", "build",
                                str(root), "--cache-dir", str(tmp_path / "cache")], env=env, text=True,
                               capture_output=True, timeout=300)

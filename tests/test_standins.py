@@ -140,7 +140,7 @@ def test_without_hard_links_they_are_copies(tmp_path: Path) -> None:
     env["PYTHONPATH"] = str(REPO)
     states = []
     for _ in range(2):
-        done = subprocess.run([STRACE, "-f", "-qq", "-o", os.devnull, "-e", "trace=link,linkat", "-e",
+        done = subprocess.run([STRACE, "-f", "--seccomp-bpf", "-qq", "-o", os.devnull, "-e", "trace=link,linkat", "-e",
                                "inject=link,linkat:error=EXDEV", sys.executable, "-m", "assetpipe", "build",
                                str(site), "--cache-dir", str(tmp_path / "cache"), "-q"], env=env, text=True,
                               capture_output=True, timeout=300)

@@ -11,6 +11,13 @@ sha256 of its payload, so a damaged entry reads as a miss (encoded again and sto
 wrong bytes. WAL mode and a busy
 timeout let two builds share one cache. One Cache object belongs to one thread (the pipeline's).
 
+The entries' table (`blobs`) is an ordinary rowid table: its rows are appended in the order they are
+put, and only the small index on the key takes the random keys. Until 2026-12-07 they went to
+`entries`, a WITHOUT ROWID table, whose B-tree held every payload in the keys' random order: putting
+100,000 payloads of 40 B to 8 kB took 2.3 times as long (4.56 s against 1.99 s) and the file was 30 %
+larger. A cache written then is still read (a key not in `blobs` is looked up in `entries`); new
+entries go to `blobs` only.
+
 The same file keeps the scan's stat memo (statmemo.py) of each build folder, keyed by its real path:
 what hashing each file found, so a warm build reads only the files whose stamp changed. Each row
 carries a digest of its own fields: a row altered on disk is dropped and its file read again.
@@ -32,6 +39,8 @@ CACHE_VERSION = 1
 DB_NAME = f"cache-v{CACHE_VERSION}.sqlite3"
 _COMMIT_SECONDS = 2.0  # a killed build loses at most this much finished work
 _BUSY_MS = 30_000
+_BLOBS = "blobs"
+_LEGACY_BLOBS = "entries"  # the WITHOUT ROWID table of caches written before 2026-12-07, read only
 _STATS = "stat_memo"  # the stat memo's table; "stats", its version without a row check, is no longer read
 
 
@@ -91,6 +100,7 @@ class Cache:
         self._db: sqlite3.Connection | None = None
         self._last_commit = time.monotonic()
         self._broken = False
+        self._tables: tuple[str, ...] = (_BLOBS,)  # where a key is looked up, in order
 
     def _open(self, *, create: bool) -> sqlite3.Connection | None:
         if self._db is not None or self._broken:
@@ -102,8 +112,10 @@ class Cache:
             db = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level="DEFERRED")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, digest BLOB NOT NULL, "
-                       "payload BLOB NOT NULL) WITHOUT ROWID")
+            db.execute(f"CREATE TABLE IF NOT EXISTS {_BLOBS} (key TEXT PRIMARY KEY, digest BLOB NOT NULL, "
+                       "payload BLOB NOT NULL)")
+            legacy = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (_LEGACY_BLOBS,)).fetchone()
             db.execute(f"CREATE TABLE IF NOT EXISTS {_STATS} (root TEXT NOT NULL, rel TEXT NOT NULL, "
                        "size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, dev INTEGER, "
                        "checked_ns INTEGER, found_size INTEGER, sha256 TEXT, sha384 TEXT, head BLOB, "
@@ -113,6 +125,7 @@ class Cache:
             self._broken = True  # an unusable cache only costs speed
             return None
         self._db = db
+        self._tables = (_BLOBS, _LEGACY_BLOBS) if legacy else (_BLOBS,)
         return db
 
     def has(self, key: str) -> bool:
@@ -120,7 +133,8 @@ class Cache:
         if db is None:
             return False
         try:
-            return db.execute("SELECT 1 FROM entries WHERE key = ?", (key,)).fetchone() is not None
+            return any(db.execute(f"SELECT 1 FROM {table} WHERE key = ?", (key,)).fetchone() is not None
+                       for table in self._tables)
         except sqlite3.Error:
             return False
 
@@ -128,13 +142,14 @@ class Cache:
         db = self._open(create=False)
         if db is None:
             return None
-        try:
-            row = db.execute("SELECT digest, payload FROM entries WHERE key = ?", (key,)).fetchone()
-        except sqlite3.Error:
-            return None
-        if row is None or hashlib.sha256(row[1]).digest() != row[0]:
-            return None
-        return bytes(row[1])
+        for table in self._tables:
+            try:
+                row = db.execute(f"SELECT digest, payload FROM {table} WHERE key = ?", (key,)).fetchone()
+            except sqlite3.Error:
+                return None
+            if row is not None and hashlib.sha256(row[1]).digest() == row[0]:
+                return bytes(row[1])
+        return None
 
     def put(self, key: str, payload: bytes) -> None:
         """Store an entry; a cache that cannot be written only costs speed, so errors are ignored."""
@@ -142,7 +157,7 @@ class Cache:
         if db is None:
             return
         try:
-            db.execute("INSERT OR REPLACE INTO entries (key, digest, payload) VALUES (?, ?, ?)",
+            db.execute(f"INSERT OR REPLACE INTO {_BLOBS} (key, digest, payload) VALUES (?, ?, ?)",
                        (key, hashlib.sha256(payload).digest(), payload))
             if time.monotonic() - self._last_commit > _COMMIT_SECONDS:
                 self.flush()
