@@ -11,6 +11,7 @@ import os
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from assetpipe.cache.statmemo import RACY_NS
 from assetpipe.config import Config
 from assetpipe.model import BuildResult
 
-from .conftest import Quiet, snapshot
+from .conftest import DEMO, Quiet, snapshot
 
 
 def _build(site: Path, cache: Path, config: Config | None = None) -> BuildResult:
@@ -49,23 +50,48 @@ def _noop_rows(cache_dir: Path) -> int:
         return db.execute("SELECT count(*) FROM noop").fetchone()[0]
 
 
+@pytest.fixture(scope="module")
+def recorded_pool(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], tuple[Path, Path]]:
+    """Recorded demo sites, each with its cache, made a batch at a time: one wait for the racy window serves
+    the batch. Each is the demo site built, then built again once settled: that no-op build is recorded.
+    (The first build's delta record would make the second a delta: its racy stamps looked at again, nothing
+    to do.) The second build records the delta's record, which replays the folder from then on, and so no
+    no-op record of its own (the test below): here the delta's record is dropped and the no-op's made, as a
+    build whose delta cannot record (a warning, another executor) makes it."""
+    root = tmp_path_factory.mktemp("recorded")
+    ready: list[tuple[Path, Path]] = []
+    made = 0
+
+    def take() -> tuple[Path, Path]:
+        nonlocal made
+        if not ready:
+            batch = [(root / str(n) / "dist", root / str(n) / "cache") for n in range(made, made + 12)]
+            made += len(batch)
+            for site, cache_dir in batch:
+                shutil.copytree(DEMO, site, symlinks=True)
+                assert _build(site, cache_dir).exit_code == 0
+            _settled()
+            for site, cache_dir in batch:
+                (cache_dir / "delta-v1.sqlite3").unlink(missing_ok=True)
+                request = BuildRequest(site, Config(), cache_dir, images=False, jobs=2)
+                started_ns = time.time_ns()
+                second = _build(site, cache_dir)
+                assert not _replayed(second) and second.stats.written == 0
+                (cache_dir / "delta-v1.sqlite3").unlink()
+                noop.remember(request, noop.fingerprint(request) or "", second, started_ns)
+                assert _noop_rows(cache_dir) == 1
+            ready.extend(reversed(batch))
+        return ready.pop()
+
+    return take
+
+
 @pytest.fixture
-def recorded(site: Path, cache_dir: Path) -> Path:
-    """The demo site built, then built again once settled: that no-op build is recorded. (The first build's
-    delta record would make the second a delta: its racy stamps looked at again, nothing to do.) The second
-    build records the delta's record, which replays the folder from then on, and so no no-op record of its
-    own (the test below): here the delta's record is dropped and the no-op's made, as a build whose delta
-    cannot record (a warning, another executor) makes it."""
-    assert _build(site, cache_dir).exit_code == 0
-    _settled()
-    (cache_dir / "delta-v1.sqlite3").unlink(missing_ok=True)
-    request = BuildRequest(site, Config(), cache_dir, images=False, jobs=2)
-    started_ns = time.time_ns()
-    second = _build(site, cache_dir)
-    assert not _replayed(second) and second.stats.written == 0
-    (cache_dir / "delta-v1.sqlite3").unlink()
-    noop.remember(request, noop.fingerprint(request) or "", second, started_ns)
-    assert _noop_rows(cache_dir) == 1
+def recorded(recorded_pool: Callable[[], tuple[Path, Path]], cache_dir: Path) -> Path:
+    """A recorded demo site (recorded_pool's), its cache moved to `cache_dir` (the records are keyed by the
+    site's real path, not the cache's)."""
+    site, cache = recorded_pool()
+    shutil.move(cache, cache_dir)
     return site
 
 
