@@ -16,10 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
+from click.testing import CliRunner, Result
 from PIL import Image
 
 from assetpipe.build import lcp
+from assetpipe.cli import main
 from assetpipe.vitals.browser import Browser, ChromiumMissing, find_chromium
 from assetpipe.vitals.pageload import PageLoadError, load_page
 from assetpipe.vitals.profiles import DESKTOP, PHONE
@@ -89,17 +90,36 @@ def _noise(path: Path, width: int, height: int, seed: int) -> None:
     small.resize((width, height), Image.Resampling.BILINEAR).save(path)
 
 
-@pytest.fixture
-def lcp_site(tmp_path: Path) -> Path:
-    dist = tmp_path / "dist"
+def _lcp_site(root: Path) -> Path:
+    dist = root / "dist"
     _noise(dist / "img/banner.png", 800, 600, 1)
     _noise(dist / "img/thumb.png", 160, 160, 2)
     _noise(dist / "img/hero.png", 960, 600, 3)
     _noise(dist / "img/later.png", 640, 400, 4)
     for name, text in PAGES.items():
         (dist / name).write_text(text)
-    (tmp_path / "assetpipe.toml").write_text(CONFIG)
+    (root / "assetpipe.toml").write_text(CONFIG)
     return dist
+
+
+@pytest.fixture
+def lcp_site(tmp_path: Path) -> Path:
+    return _lcp_site(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The site built once with --measure-lcp, for the tests that only read what that build did (each build
+    launches Chromium: about 5 s)."""
+    root = tmp_path_factory.mktemp("measured")
+    dist = _lcp_site(root)
+    with pytest.MonkeyPatch.context() as patch:  # as the cli fixture does
+        patch.chdir(root)
+        patch.delenv("ASSETPIPE_CACHE_DIR", raising=False)
+        result = CliRunner().invoke(main, ["build", str(dist), "--json", "--no-compress", "--measure-lcp"],
+                                    catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return dist, json.loads(result.stdout)
 
 
 def _imgs(page: Path) -> dict[str, str]:
@@ -127,8 +147,8 @@ def test_the_heuristic_guesses_wrong_on_this_page(cli: Callable[..., Result], lc
     assert 'loading="lazy"' in imgs["img/hero.png"]
 
 
-def test_measure_lcp_marks_exactly_the_real_lcp_image(cli: Callable[..., Result], lcp_site: Path) -> None:
-    document = _build(cli, lcp_site, "--measure-lcp")
+def test_measure_lcp_marks_exactly_the_real_lcp_image(measured: tuple[Path, dict]) -> None:
+    lcp_site, document = measured
     imgs = _imgs(lcp_site / "wrong.html")
     hero = imgs["img/hero.png"]
     assert 'fetchpriority="high"' in hero and "loading=" not in hero
@@ -144,8 +164,8 @@ def test_measure_lcp_marks_exactly_the_real_lcp_image(cli: Callable[..., Result]
     assert document["lcp"]["measured"] == 3 and document["lcp"]["cached"] == 0
 
 
-def test_phone_and_desktop_heroes_are_both_marked(cli: Callable[..., Result], lcp_site: Path) -> None:
-    document = _build(cli, lcp_site, "--measure-lcp")
+def test_phone_and_desktop_heroes_are_both_marked(measured: tuple[Path, dict]) -> None:
+    lcp_site, document = measured
     imgs = _imgs(lcp_site / "viewports.html")
     assert 'fetchpriority="high"' in imgs["img/hero.png"] and 'fetchpriority="high"' in imgs["img/banner.png"]
     assert "loading=" not in imgs["img/hero.png"] and "loading=" not in imgs["img/banner.png"]
@@ -154,8 +174,8 @@ def test_phone_and_desktop_heroes_are_both_marked(cli: Callable[..., Result], lc
     assert {s["profile"]: s["image"] for s in seen} == {"phone": "img/hero.png", "desktop": "img/banner.png"}
 
 
-def test_text_lcp_keeps_the_heuristic_and_says_so(cli: Callable[..., Result], lcp_site: Path) -> None:
-    document = _build(cli, lcp_site, "--measure-lcp")
+def test_text_lcp_keeps_the_heuristic_and_says_so(measured: tuple[Path, dict]) -> None:
+    document = measured[1]
     result = {r["page"]: r for r in document["lcp"]["results"]}["text.html"]
     assert result["marked"] == []
     assert result["heuristic_because"] == "phone: text (<h1>); desktop: text (<h1>)"
