@@ -180,8 +180,8 @@ def test_every_damaged_cache_entry_is_encoded_again_and_stored_anew(demo_clean, 
     cache = tmp_path / "cache"
     shutil.copytree(good, cache)
     with sqlite3.connect(cache / "cache-v1.sqlite3") as db:  # one bit of every payload flipped
-        rows = db.execute("SELECT key, payload FROM entries").fetchall()
-        db.executemany("UPDATE entries SET payload = ? WHERE key = ?",
+        rows = db.execute("SELECT key, payload FROM blobs").fetchall()
+        db.executemany("UPDATE blobs SET payload = ? WHERE key = ?",
                        [(bytes([payload[0] ^ 1]) + payload[1:], key) for key, payload in rows])
     assert len(rows) > 50
     site = tmp_path / "site"
@@ -191,7 +191,7 @@ def test_every_damaged_cache_entry_is_encoded_again_and_stored_anew(demo_clean, 
     assert f"{len(rows)} encoded" in result.stderr or "0 cache hits" in result.stderr, result.stderr
     assert snapshot(site) == expected
     with sqlite3.connect(cache / "cache-v1.sqlite3") as db:  # stored anew: whole again
-        assert all(hashlib.sha256(p).digest() == d for d, p in db.execute("SELECT digest, payload FROM entries"))
+        assert all(hashlib.sha256(p).digest() == d for d, p in db.execute("SELECT digest, payload FROM blobs"))
 
 
 @pytest.mark.parametrize("seed", range(6))
