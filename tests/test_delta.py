@@ -536,3 +536,31 @@ def test_a_full_build_after_one_that_wrote_the_sidecars_reads_none_of_them(tmp_p
     assert result.route == "full (delta: no record)"
     assert sorted(rel for rel in read if rel.endswith((".br", ".gz"))) == ["a/f3.js.br"]
     assert sidecar.read_bytes() == b"\0" * sidecar.stat().st_size
+
+
+def test_a_full_build_after_a_delta_reads_nothing_the_delta_read_or_wrote(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The delta teaches the stat memo what it read (the changed script, hashed as the scan would) and what
+    its writer put in place (the script's new sidecars), so the full build after it reads none of them: it
+    read the script and both sidecars again."""
+    from assetpipe.build import scan
+
+    site, cache = _make(tmp_path / "dist"), tmp_path / "cache"
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    assert _build(site, cache).route.startswith("full")
+    _edit(site)
+    time.sleep(RACY_NS / 1e9 + 0.2)  # the edit older than the racy window when the delta reads it
+    read: list[str] = []
+    real = scan._read
+    monkeypatch.setattr(scan, "_read", lambda path: read.append(os.path.relpath(path, site)) or real(path))
+    delta = _build(site, cache)
+    assert delta.route == "delta" and delta.stats.written == 2
+    assert read == ["a/f2.js"]
+    read.clear()
+    (cache / listing.DB_NAME).unlink()  # the full build
+    full = _build(site, cache)
+    assert full.route == "full (delta: no record)" and full.stats.written == 0
+    assert read == []
+    clean = _sources(site, tmp_path / "clean")
+    assert _build(clean, tmp_path / "clean-cache").exit_code == 0
+    assert snapshot(site) == snapshot(clean)

@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import naming
 from ..cache import shared
-from ..cache.statmemo import RACY_NS
+from ..cache.statmemo import RACY_NS, StatMemo
 from ..compress import codecs as compress
 from ..config import Config
 from ..model import Action, BuildResult, BuildStats, Encoding, Failure, Notice, Observer, OwnedFile, Plan, SourceFile
@@ -37,6 +37,7 @@ from .plan import make_plan, wants_compression
 from .request import BuildRequest
 from .run import execute
 from .safety import REMOVAL_FLOOR
+from .scan import learner
 from .writer import Puts, Stamps, Writer, WriteRefused
 
 # The state files a delta writes itself: recorded with their stamps even when racy (see docs/scale.md)
@@ -167,8 +168,11 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
     # pages are plain text when no page is rewritten (the image stage reads them only to rewrite them); else
     # an edited page is rewritten here from what the recorded build's rewrite read (build/deltapages.py)
     rewritten = request.rewrites_pages and deltapages.recorded(record) is not None
+    # the stat memo learns what the delta reads and writes, as a full build's scan and writer teach it, so the
+    # next full build reads none of it again (a watcher's memo is its own, kept across its runs)
+    memo = request.scan_memo if request.scan_memo is not None else StatMemo()
     found = find(record, root, changed, tuple(c.name for c in codecs), pages=not request.rewrites_pages,
-                 sizes=deltapages.svg_sizes(record) if rewritten else None)
+                 sizes=deltapages.svg_sizes(record) if rewritten else None, memo=memo)
     orphaned = [r for r in found.records if any(r == naming.sidecar(g, c) for g in found.removed
                                                  for c in naming.SIDECAR_SUFFIXES)]
     if len(orphaned) > REMOVAL_FLOOR and not request.allow_delete:
@@ -182,7 +186,8 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
     owned = tuple(OwnedFile(rel, r.size, r.sha256, r.key) for rel, r in sorted(sidecars.items()))
     record.invalidate()  # from here on a killed build leaves no record to trust
     cache = shared.open_cache(request.cache_dir, None, writes=True)
-    writer = Writer(root, {**sidecars, **{rel: found.records[rel] for rel in orphaned}}, gate=request.gate)
+    writer = Writer(root, {**sidecars, **{rel: found.records[rel] for rel in orphaned}}, gate=request.gate,
+                    on_write=learner(memo))
     counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
     encodings: dict[str, dict[str, Encoding]] = {}
     try:
@@ -208,6 +213,7 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
         writer.finish(lambda: splice.pieces(found.ledger, outputs))
     finally:
         writer.close()
+        cache.save_stats(os.path.realpath(root), memo)
         cache.close()
     base = _without(steady, found, codecs, config)
     now = _plus(base, sources, encodings, plan, config)

@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from .. import naming
 from ..cache import shared
-from ..cache.statmemo import StatMemo, stamp_of, vouched
+from ..cache.statmemo import StatMemo
 from ..compress import codecs as compress
 from ..config import Config
 from ..images import originals
@@ -44,7 +44,7 @@ from .pictures import _described, _page_rewriter, _rewrite_pages, _run_images, _
 from .plan import make_plan
 from .request import BuildRequest, check_folders
 from .run import execute
-from .scan import found_in, scan
+from .scan import learner, scan
 from .writer import Puts, Writer, WriteRefused
 
 __all__ = ["BuildRequest", "build", "check_folders"]
@@ -200,13 +200,9 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
     failures = list(inventory.failures + image_plan.failures)
     notices = list(inventory.notices + plan.notices)
 
-    def learn(rel: str, st: os.stat_result, data: bytes, sha256: str) -> None:  # the memo is DIR's: not for --out
-        stamp = stamp_of(st)
-        memo.record(rel, stamp, vouched(stamp), found_in(data, sha256))
-
     writer = Writer(target, {o.rel: Record(o.key, o.sha256, o.size) for o in target_inventory.owned},
                     optimized=optimized if request.out is None else None, gate=request.gate,
-                    on_write=learn if request.out is None else None)
+                    on_write=learner(memo) if request.out is None else None)  # the memo is DIR's: not --out's
     counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
     encodings: dict[str, dict[str, Encoding]] = {}
     try:

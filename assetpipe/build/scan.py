@@ -15,12 +15,12 @@ import base64
 import hashlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .. import mediatypes
-from ..cache.statmemo import Found, StatMemo, stamp_of
+from ..cache.statmemo import Found, StatMemo, stamp_of, vouched
 from ..model import Failure, Inventory, Notice, OwnedFile, SourceFile
 from . import ledger
 from .ledger import Record
@@ -64,7 +64,7 @@ def scan(root: Path, records: dict[str, Record], *, exclude: tuple[Path, ...] = 
             if not entry.is_file():
                 notices.append(Notice(rel, "not a regular file; skipped"))
                 continue
-            found = _read(entry.path) if memo is None else _remembered(entry, rel, memo)
+            found = _read(entry.path) if memo is None else remembered(entry.path, rel, memo)
         except OSError as exc:
             failures.append(Failure(rel, f"cannot read: {exc.strerror or exc}"))
             continue
@@ -94,14 +94,15 @@ def _state_leftovers(root: Path) -> list[str]:
             if name.startswith(".") and name.endswith(ledger.TEMP_SUFFIX)]
 
 
-def _remembered(entry: os.DirEntry[str], rel: str, memo: StatMemo) -> Found:
+def remembered(path: str, rel: str, memo: StatMemo) -> Found:
+    """The file at `path` (`rel` in the memo) as the memo knows it, else read and recorded."""
     checked_ns = time.time_ns()  # before the stat: see statmemo's proof
-    stamp = stamp_of(os.stat(entry.path))  # not entry.stat(): scandir's may be older than checked_ns
+    stamp = stamp_of(os.stat(path))  # not a DirEntry's stat(): scandir's may be older than checked_ns
     known = memo.lookup(rel, stamp)
     if known is not None:
         return known
-    found = _read(entry.path)  # after the stat: a write during the read changes the stamp
-    if stamp_of(os.stat(entry.path)) == stamp:  # not replaced (renamed over) or changed meanwhile
+    found = _read(path)  # after the stat: a write during the read changes the stamp
+    if stamp_of(os.stat(path)) == stamp:  # not replaced (renamed over) or changed meanwhile
         memo.record(rel, stamp, checked_ns, found)
     return found
 
@@ -150,6 +151,17 @@ def found_in(data: bytes, sha256: str) -> Found:
     """What reading a file that holds `data`, whose sha256 (hex) is known, gives (_read's answer without
     the read)."""
     return _found(len(data), sha256, hashlib.sha384(data), data[: mediatypes.SNIFF_BYTES])
+
+
+def learner(memo: StatMemo) -> Callable[[str, os.stat_result, bytes, str], None]:
+    """A Writer's `on_write`: each output it puts in place recorded in `memo`, trusted while the file keeps
+    the stamp the writer saw right after (statmemo.vouched), so the next build's scan does not read it."""
+
+    def learn(rel: str, st: os.stat_result, data: bytes, sha256: str) -> None:
+        stamp = stamp_of(st)
+        memo.record(rel, stamp, vouched(stamp), found_in(data, sha256))
+
+    return learn
 
 
 def _found(size: int, sha256: str, sha384: Any, head: bytes) -> Found:
