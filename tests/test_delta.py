@@ -25,7 +25,7 @@ from assetpipe.config import Config
 from assetpipe.config.loading import parse
 from assetpipe.model import BuildResult, UsageError
 
-from .conftest import REPO, Quiet, note_routes, snapshot
+from .conftest import REPO, Quiet, in_batches, note_routes, snapshot
 
 
 def _script(i: int, extra: str = "") -> str:
@@ -70,26 +70,16 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     """Hands out recorded sites (without images), each with its own cache: `_recorded`'s, made a batch at a
     time so that one wait for the racy window serves the batch, not one wait a test. The record is keyed by
     the folder's real path, so each site is recorded where the test finds it."""
-    root = tmp_path_factory.mktemp("recorded")
-    ready: list[tuple[Path, Path]] = []
-    made = 0
 
-    def take() -> tuple[Path, Path]:
-        nonlocal made
-        if not ready:
-            batch = [(root / str(n) / "dist", root / str(n) / "cache") for n in range(made, made + 12)]
-            made += len(batch)
-            for site, cache in batch:
-                assert _build(_make(site), cache).exit_code == 0
-            time.sleep(RACY_NS / 1e9 + 0.2)
-            for site, cache in batch:
-                second = _build(site, cache)
-                assert second.route == "delta" and second.stats.written == 0
-                assert (cache / listing.DB_NAME).is_file()
-            ready.extend(reversed(batch))
-        return ready.pop()
+    def first(site: Path, cache: Path) -> None:
+        assert _build(_make(site), cache).exit_code == 0
 
-    return take
+    def then(site: Path, cache: Path) -> None:
+        second = _build(site, cache)
+        assert second.route == "delta" and second.stats.written == 0
+        assert (cache / listing.DB_NAME).is_file()
+
+    return in_batches(tmp_path_factory.mktemp("recorded"), first, then)
 
 
 def _sources(site: Path, into: Path) -> Path:

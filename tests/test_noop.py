@@ -25,7 +25,7 @@ from assetpipe.cache.statmemo import RACY_NS
 from assetpipe.config import Config
 from assetpipe.model import BuildResult
 
-from .conftest import DEMO, Quiet, snapshot
+from .conftest import DEMO, Quiet, in_batches, snapshot
 
 
 def _build(site: Path, cache: Path, config: Config | None = None) -> BuildResult:
@@ -58,32 +58,22 @@ def recorded_pool(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], tupl
     to do.) The second build records the delta's record, which replays the folder from then on, and so no
     no-op record of its own (the test below): here the delta's record is dropped and the no-op's made, as a
     build whose delta cannot record (a warning, another executor) makes it."""
-    root = tmp_path_factory.mktemp("recorded")
-    ready: list[tuple[Path, Path]] = []
-    made = 0
 
-    def take() -> tuple[Path, Path]:
-        nonlocal made
-        if not ready:
-            batch = [(root / str(n) / "dist", root / str(n) / "cache") for n in range(made, made + 12)]
-            made += len(batch)
-            for site, cache_dir in batch:
-                shutil.copytree(DEMO, site, symlinks=True)
-                assert _build(site, cache_dir).exit_code == 0
-            _settled()
-            for site, cache_dir in batch:
-                (cache_dir / "delta-v1.sqlite3").unlink(missing_ok=True)
-                request = BuildRequest(site, Config(), cache_dir, images=False, jobs=2)
-                started_ns = time.time_ns()
-                second = _build(site, cache_dir)
-                assert not _replayed(second) and second.stats.written == 0
-                (cache_dir / "delta-v1.sqlite3").unlink()
-                noop.remember(request, noop.fingerprint(request) or "", second, started_ns)
-                assert _noop_rows(cache_dir) == 1
-            ready.extend(reversed(batch))
-        return ready.pop()
+    def first(site: Path, cache_dir: Path) -> None:
+        shutil.copytree(DEMO, site, symlinks=True)
+        assert _build(site, cache_dir).exit_code == 0
 
-    return take
+    def then(site: Path, cache_dir: Path) -> None:
+        (cache_dir / "delta-v1.sqlite3").unlink(missing_ok=True)
+        request = BuildRequest(site, Config(), cache_dir, images=False, jobs=2)
+        started_ns = time.time_ns()
+        second = _build(site, cache_dir)
+        assert not _replayed(second) and second.stats.written == 0
+        (cache_dir / "delta-v1.sqlite3").unlink()
+        noop.remember(request, noop.fingerprint(request) or "", second, started_ns)
+        assert _noop_rows(cache_dir) == 1
+
+    return in_batches(tmp_path_factory.mktemp("recorded"), first, then)
 
 
 @pytest.fixture
