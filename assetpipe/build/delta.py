@@ -29,7 +29,7 @@ from . import forkwalk, listing, manifest, splice
 from .ledger import OUTPUTS, STATE_DIR, TEMP_SUFFIX, Record
 from .pageinputs import svg_text
 from .request import BuildRequest
-from .scan import _read, remembered
+from .scan import remembered
 
 MAX_CHANGES = 1000  # more changed names than this: a full build (it is a delta for a few files)
 # More files recorded racy (times zeroed) that show the same size, inode and device now: a full build. Each is
@@ -102,8 +102,7 @@ def named_folders(record: listing.Record, root: Path, paths: tuple[str, ...]) ->
 
 
 def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], codecs: tuple[str, ...],
-         pages: bool = False, sizes: Callable[[str], str | None] | None = None,
-         memo: StatMemo | None = None) -> Found:
+         memo: StatMemo, pages: bool = False, sizes: Callable[[str], str | None] | None = None) -> Found:
     """What changed, checked; `pages`: HTML is plain text in this build (no page is rewritten); `sizes`:
     each SVG's size as the recorded build's rewrite read it (pageinputs.svg_text), given when a changed page
     is rewritten by the delta (build/deltapages.py); else, while pages are rewritten, neither a page nor an
@@ -125,7 +124,7 @@ def find(record: listing.Record, root: Path, changed: list[tuple[str, bytes]], c
     sources: list[SourceFile] = []
     for rel in present:
         path = root / rel
-        found = _read(str(path)) if memo is None else remembered(str(path), rel, memo)
+        found = remembered(str(path), rel, memo)
         if rel in records:  # an output recorded racy: it must still hold what the ledger says
             if (found.sha256, found.size) != (records[rel].sha256, records[rel].size):
                 raise Fallback(f"{rel}: an output of assetpipe's, changed by hand")

@@ -171,8 +171,8 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
     # the stat memo learns what the delta reads and writes, as a full build's scan and writer teach it, so the
     # next full build reads none of it again (a watcher's memo is its own, kept across its runs)
     memo = request.scan_memo if request.scan_memo is not None else StatMemo()
-    found = find(record, root, changed, tuple(c.name for c in codecs), pages=not request.rewrites_pages,
-                 sizes=deltapages.svg_sizes(record) if rewritten else None, memo=memo)
+    found = find(record, root, changed, tuple(c.name for c in codecs), memo, pages=not request.rewrites_pages,
+                 sizes=deltapages.svg_sizes(record) if rewritten else None)
     orphaned = [r for r in found.records if any(r == naming.sidecar(g, c) for g in found.removed
                                                  for c in naming.SIDECAR_SUFFIXES)]
     if len(orphaned) > REMOVAL_FLOOR and not request.allow_delete:
