@@ -58,7 +58,8 @@ def main() -> None:
                       quiet=max(a.settle, 0.3), settle=a.settle)
     started = time.perf_counter()
     watcher.start()
-    print(json.dumps({"step": "start", "seconds": round(time.perf_counter() - started, 2)}), flush=True)
+    print(json.dumps({"step": "start", "seconds": round(time.perf_counter() - started, 2), "rss_mb": rss_mb(),
+                      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}), flush=True)
     thread = threading.Thread(target=watcher.loop, daemon=True)
     thread.start()
     folder = site / path_of(files // 2)
@@ -87,7 +88,15 @@ def main() -> None:
         watcher.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"step": "end", "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-                      "max_rss_mb": usage.ru_maxrss // 1024}), flush=True)
+                      "rss_mb": rss_mb(), "max_rss_mb": usage.ru_maxrss // 1024}), flush=True)
+
+
+def rss_mb() -> int:
+    """The process's resident memory now (the peak is getrusage's): what the watcher holds between runs."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+    return -1
 
 
 if __name__ == "__main__":
