@@ -6,7 +6,7 @@ hand data on, never change what an earlier stage decided.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -217,6 +217,32 @@ class LcpPage:
 
 
 @dataclass(frozen=True)
+class FileSums(Mapping[str, tuple[int, str]]):
+    """rel -> (size, sha256 hex), each kept packed in 40 bytes: what a build left, for a watcher that compares
+    its events with it for its whole life (a dict of (int, hex str) tuples took about 0.3 kB a file: 180 MB
+    at 200,000 files with two sidecars each). `packed` is the packed form (FileSums.pack)."""
+
+    packed: Mapping[str, bytes]
+
+    @staticmethod
+    def pack(size: int, sha256: str) -> bytes:
+        return size.to_bytes(8, "little") + bytes.fromhex(sha256)
+
+    @staticmethod
+    def unpack(packed: bytes) -> tuple[int, str]:
+        return int.from_bytes(packed[:8], "little"), packed[8:].hex()
+
+    def __getitem__(self, rel: str) -> tuple[int, str]:
+        return self.unpack(self.packed[rel])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.packed)
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+
+@dataclass(frozen=True)
 class BuildResult:
     """What one build did; the CLI turns it into output and an exit code."""
 
@@ -229,7 +255,7 @@ class BuildResult:
     # What the folder holds after the build, rel -> (size, sha256): every source the manifest lists and
     # every output the ledger records. `assetpipe watch` compares changes with it. Only a full build asked
     # for it gives it (BuildRequest.reports_left); else None (and `outputs` empty).
-    left: Mapping[str, tuple[int, str]] | None = None
+    left: FileSums | None = None
     outputs: frozenset[str] = frozenset()  # which of `left` are assetpipe's outputs
     refusal: str | None = None  # --dry-run: why the real build would stop before writing (safety.py; exit 2)
     lcp: tuple[LcpPage, ...] = ()  # --measure-lcp: each page with images, what its loads found (build/lcp.py)

@@ -528,6 +528,33 @@ def test_a_full_build_after_one_that_wrote_the_sidecars_reads_none_of_them(tmp_p
     assert sidecar.read_bytes() == b"\0" * sidecar.stat().st_size
 
 
+def test_a_delta_does_not_read_a_file_the_stat_memo_vouches_for(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sources a build recorded racy are hashed again by the next build, unless the stat memo, read from
+    the cache as a full build's scan reads it, vouches for one (on a large folder: a file the scan reached
+    more than RACY_NS after the build began). Here the memo is given a trusted row for one such file."""
+    from assetpipe.build import scan
+    from assetpipe.cache.statmemo import StatMemo, stamp_of
+    from assetpipe.cache.store import Cache
+
+    site, cache = _make(tmp_path / "dist"), tmp_path / "cache"
+    assert _build(site, cache).route.startswith("full")  # every source written just before: recorded racy
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    vouched = site / "b/f1.js"
+    store, memo = Cache(cache), StatMemo()
+    store.attach_stats(os.path.realpath(site), memo)
+    memo.record("b/f1.js", stamp_of(os.stat(vouched)), time.time_ns(), scan._read(str(vouched)))
+    store.save_stats(os.path.realpath(site), memo)
+    store.close()
+    read: list[str] = []
+    real = scan._read
+    monkeypatch.setattr(scan, "_read", lambda path: read.append(os.path.relpath(path, site)) or real(path))
+    again = _build(site, cache)
+    assert again.route == "delta" and again.stats.written == 0
+    assert "a/f1.js" in read and "b/f2.js" in read  # the racy ones, hashed
+    assert "b/f1.js" not in read  # but the one the memo vouches for
+
+
 def test_a_full_build_after_a_delta_reads_nothing_the_delta_read_or_wrote(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """The delta teaches the stat memo what it read (the changed script, hashed as the scan would) and what

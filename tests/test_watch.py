@@ -7,6 +7,7 @@ Each site is tiny (two small photos, a page, a few text files), so a run takes m
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -355,6 +356,80 @@ def test_own_outputs_and_temp_files_start_no_run(watching: Running, site: Site) 
     assert watching.lines == []
     (site.root / "assets" / f".app.js.br.1234{ledger.TEMP_SUFFIX}").unlink()
     (site.root / ".assetpipe" / "journal.jsonl").unlink()
+
+
+def test_the_watchers_memo_holds_nothing_between_runs(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stat memo the watcher keeps for its life is read from the cache a row at a time, as a build's
+    own is (held whole, 600,000 files' entries were about 450 MB); a run still reads only what changed."""
+    from assetpipe.build import scan
+    from assetpipe.cache.statmemo import RACY_NS
+
+    time.sleep(RACY_NS / 1e9 + 0.2)  # the sources older than the racy window: none is looked at again
+    running = Running(site)
+    try:
+        memo = running.watcher.request.scan_memo
+        assert memo is not None and memo.entries() == {}
+        read: list[str] = []
+        real = scan._read
+        monkeypatch.setattr(scan, "_read", lambda path: read.append(path) or real(path))
+        site.write("assets/app.js", js(7))
+        until("a run line", lambda: len(running.lines) == 1)
+        settled(running, site)
+        assert [os.path.relpath(p, site.root) for p in read if p.startswith(f"{site.root}{os.sep}")] == [
+            "assets/app.js"]
+        assert memo.entries() == {}
+    finally:
+        running.stop()
+
+
+def test_after_a_full_run_the_catching_up_walk_looks_only_at_files_changed_since_it_began(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full run is not watched while it writes; the walk after it compares every file with what the run left.
+    A file whose times are older than the run's start (by more than the racy window) was not changed since:
+    it is neither looked up in the stat memo nor hashed. What the run wrote, and what changed while it ran,
+    is (test_a_change_made_while_a_run_writes_is_not_missed)."""
+    from assetpipe.cache.statmemo import RACY_NS
+    from assetpipe.watch import watcher as module
+
+    time.sleep(RACY_NS / 1e9 + 0.2)
+    looked: list[str] = []
+    real = module._sha256_of
+    monkeypatch.setattr(module, "_sha256_of", lambda path, *rest: looked.append(path) or real(path, *rest))
+    started = time.time_ns()
+    running = Running(site)
+    try:
+        rels = {os.path.relpath(path, site.root) for path in looked}
+        assert rels and not rels & {rel for rel in SOURCES if not rel.endswith(".html")}  # no source as it was
+        # only what the run wrote: the sidecars, the renditions, the pages given their <picture>
+        assert all((site.root / rel).stat().st_ctime_ns >= started - RACY_NS for rel in rels), rels
+        assert {"index.html", "about.html"} <= rels and any(rel.endswith(".br") for rel in rels)
+        time.sleep(QUIET * 5)
+        assert running.lines == []  # and nothing was taken for a change
+    finally:
+        running.stop()
+
+
+def test_a_full_runs_result_is_let_go(site: Site) -> None:
+    """Between runs the watcher holds what the last run left (packed: model.FileSums) and nothing else of
+    it: a full run's result (its plan, a job for every sidecar: 60 MB at 200,000 files) is not kept alive
+    by the thread that ran it, nor the sums as the build gave them."""
+    import gc
+    import weakref
+
+    watcher = Watcher(BuildRequest(site.root, Config(), site.cache, jobs=2), Quiet(), [].append, quiet=QUIET,
+                      settle=SETTLE)
+    try:
+        first = watcher.start()
+        assert first.left is not None and dict(first.left)["assets/app.js"] == (
+            (site.root / "assets/app.js").stat().st_size,
+            hashlib.sha256((site.root / "assets/app.js").read_bytes()).hexdigest())
+        plan, left = weakref.ref(first.plan), weakref.ref(first.left)
+        del first
+        gc.collect()
+        assert plan() is None and left() is None
+    finally:
+        watcher.stop()
+        watcher.close()
 
 
 def test_assetpipes_state_deleted_is_written_again(watching: Running, site: Site) -> None:

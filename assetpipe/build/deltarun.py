@@ -171,21 +171,27 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
     # the stat memo learns what the delta reads and writes, as a full build's scan and writer teach it, so the
     # next full build reads none of it again (a watcher's memo is its own, kept across its runs)
     memo = request.scan_memo if request.scan_memo is not None else StatMemo()
-    found = find(record, root, changed, tuple(c.name for c in codecs), memo, pages=not request.rewrites_pages,
-                 sizes=deltapages.svg_sizes(record) if rewritten else None)
-    orphaned = [r for r in found.records if any(r == naming.sidecar(g, c) for g in found.removed
-                                                 for c in naming.SIDECAR_SUFFIXES)]
-    if len(orphaned) > REMOVAL_FLOOR and not request.allow_delete:
-        raise Fallback("removals the removal net decides on")
-    vite = manifest.read_vite(root, tuple(_vite_source(rel, e) for rel, e in found.old.items()
-                                          if rel in manifest.VITE_MANIFESTS))
-    if manifest.BY_NAME in manifest.judge_immutable(found.sources, vite, config.cache).values():
-        raise Fallback("a changed file judged immutable by its name (a warning the full build gives)")
-    sidecars = {rel: r for rel, r in found.records.items()
-                if any(rel == naming.sidecar(s.rel, c) for s in found.sources for c in naming.SIDECAR_SUFFIXES)}
-    owned = tuple(OwnedFile(rel, r.size, r.sha256, r.key) for rel, r in sorted(sidecars.items()))
-    record.invalidate()  # from here on a killed build leaves no record to trust
     cache = shared.open_cache(request.cache_dir, None, writes=True)
+    try:  # the memo reads the cache's rows, as a full build's does: a file it vouches for is not read here
+        cache.attach_stats(os.path.realpath(root), memo)
+        found = find(record, root, changed, tuple(c.name for c in codecs), memo, pages=not request.rewrites_pages,
+                     sizes=deltapages.svg_sizes(record) if rewritten else None)
+        orphaned = [r for r in found.records if any(r == naming.sidecar(g, c) for g in found.removed
+                                                     for c in naming.SIDECAR_SUFFIXES)]
+        if len(orphaned) > REMOVAL_FLOOR and not request.allow_delete:
+            raise Fallback("removals the removal net decides on")
+        vite = manifest.read_vite(root, tuple(_vite_source(rel, e) for rel, e in found.old.items()
+                                              if rel in manifest.VITE_MANIFESTS))
+        if manifest.BY_NAME in manifest.judge_immutable(found.sources, vite, config.cache).values():
+            raise Fallback("a changed file judged immutable by its name (a warning the full build gives)")
+        sidecars = {rel: r for rel, r in found.records.items()
+                    if any(rel == naming.sidecar(s.rel, c) for s in found.sources for c in naming.SIDECAR_SUFFIXES)}
+        owned = tuple(OwnedFile(rel, r.size, r.sha256, r.key) for rel, r in sorted(sidecars.items()))
+        record.invalidate()  # from here on a killed build leaves no record to trust
+    except BaseException:  # a fallback (or worse): what was read is remembered all the same
+        cache.save_stats(os.path.realpath(root), memo)
+        cache.close()
+        raise
     writer = Writer(root, {**sidecars, **{rel: found.records[rel] for rel in orphaned}}, gate=request.gate,
                     on_write=learner(memo))
     counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}

@@ -29,6 +29,7 @@ from ..model import (
     Encoded,
     Encoding,
     Failure,
+    FileSums,
     Inventory,
     Kind,
     Notice,
@@ -102,11 +103,9 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
     memo = request.scan_memo if request.scan_memo is not None else StatMemo()
     memo_root = os.path.realpath(request.source)
     try:
-        if not memo.loaded:  # a build's own memo reads the cache's rows one at a time; a watcher's, once
-            if request.scan_memo is not None:
-                cache.load_stats(memo_root, memo)
-            else:  # --dry-run writes nothing, the cache included: its memo's rows wait for no save
-                cache.attach_stats(memo_root, memo, save=not request.dry_run)
+        # the memo reads the cache's rows one at a time (a watcher's too, kept across its runs, attached to
+        # each run's cache); --dry-run writes nothing, the cache included: its memo's rows wait for no save
+        cache.attach_stats(memo_root, memo, save=not request.dry_run)
         state = ledger.read(request.source)
         # The scan takes each of the ledger's records as it meets its file, and the writer starts from the
         # inventory's owned files: the records read (about 0.8 kB a file) are not held through the build.
@@ -302,12 +301,13 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
 
             idle_images = tuple(action for job in image_plan.jobs
                                 for action in imagestage.work_if_unchanged(job, on_disk, cache.has, stored))
-        left: dict[str, tuple[int, str]] | None = None  # asked for by a watcher: ~0.3 kB a file at the peak
+        left: FileSums | None = None  # asked for by a watcher: ~0.2 kB a file at the peak, packed
         outputs: frozenset[str] = frozenset()
         if request.reports_left:
             records = writer.records
-            left = {s.rel: (s.size, s.sha256) for s in present}
-            left.update((rel, (r.size, r.sha256)) for rel, r in records.items())
+            packed = {s.rel: FileSums.pack(s.size, s.sha256) for s in present}
+            packed.update((rel, FileSums.pack(r.size, r.sha256)) for rel, r in records.items())
+            left = FileSums(MappingProxyType(packed))
             outputs = frozenset(records)
     finally:
         writer.close()
@@ -317,9 +317,9 @@ def _build(request: BuildRequest, observer: Observer, started: float, chromium: 
                     minify_saved=sum(m.original_size - m.size for m in minified.values()),
                     images=len(image_entries), variants=counts["variants"], optimized=len(optimised),
                     optimized_saved=sum(r.original_size - r.size for r in optimised.values()))
-    return BuildResult(target, plan, tuple(failures), tuple(notices), stats,
-                       left=None if left is None else MappingProxyType(left), outputs=outputs, lcp=measured.pages,
-                       idle_images=idle_images), pages, (None if failures or notices else writer.take_puts())
+    return BuildResult(target, plan, tuple(failures), tuple(notices), stats, left=left, outputs=outputs,
+                       lcp=measured.pages, idle_images=idle_images), pages, (
+                           None if failures or notices else writer.take_puts())
 
 
 def _write_minified(stage: minify_stage.StageResult, request: BuildRequest, writer: Writer,

@@ -77,12 +77,13 @@ def trusted(entry: Entry, stamp: Stamp) -> bool:
 class StatMemo:
     """rel -> Entry, and which entries changed since it was loaded (for the cache to save).
 
-    Loaded whole (`load`: `assetpipe watch` keeps one across its runs), or attached to where the entries
-    are kept (`attach`: one build's memo), when it reads each entry as the scan asks and holds only
-    those recorded since: its memory does not grow with the folder."""
+    Attached to where the entries are kept (`attach`: a build's memo, and the one `assetpipe watch` keeps
+    across its runs), it reads each entry as it is asked for and holds only those recorded since: its
+    memory does not grow with the folder. Loaded (`load`), it holds what it was given and what it records
+    (a folder whose real path SQLite cannot keep: see cache/store.py)."""
 
     def __init__(self) -> None:
-        self.loaded = False  # filled from the cache yet (a watcher's memo is loaded once)
+        self.loaded = False  # attached to (or loaded from) the cache yet
         self._entries: dict[str, Entry] = {}
         self._dirty: set[str] = set()
         self._gone: set[str] = set()
@@ -99,8 +100,13 @@ class StatMemo:
                spill: Callable[[], None] | None = None) -> None:
         """Read entries one at a time: `fetch(rel)` gives one (None if unknown), `stored()` every rel kept.
         `spill`, when given, saves what was recorded (it takes the changes) each time SPILL_AT entries wait;
-        without it (a dry run, which writes nothing) they wait for the caller's save."""
-        self.load({})
+        without it (a dry run, which writes nothing) they wait for the caller's save.
+
+        A memo may be attached again, to another connection to the same store (`assetpipe watch` keeps one
+        memo across its runs, each of which attaches it to its own cache): what it recorded or forgot and
+        has not saved yet is kept (a path forgotten stays unknown until saved), the rest is read anew."""
+        self._entries = {rel: self._entries[rel] for rel in self._dirty}
+        self.loaded = True
         self._fetch, self._stored, self._spill = fetch, stored, spill
 
     def lookup(self, rel: str, stamp: Stamp) -> Found | None:

@@ -164,26 +164,15 @@ class Cache:
         except sqlite3.Error:
             pass
 
-    def load_stats(self, root: str, memo: StatMemo) -> None:
-        """Fill `memo` with what the cache remembers of the folder at real path `root`."""
-        db = self._open(create=False)
-        entries: dict[str, Entry] = {}
-        if db is not None and _storable(root):
-            try:
-                rows = db.execute(f"SELECT rel, {_STAT_FIELDS} FROM {_STATS} WHERE root = ?", (root,)).fetchall()
-            except sqlite3.Error:
-                rows = []  # a cache from before the stats table, or damaged: every file is read
-            for rel, *fields in rows:
-                if (entry := _checked_entry(root, rel, fields)) is not None:
-                    entries[rel] = entry
-        memo.load(entries)
-
     def attach_stats(self, root: str, memo: StatMemo, *, save: bool = True) -> None:
         """Let `memo` read what the cache remembers of the folder at real path `root` one file at a time,
         as the scan asks, and (with `save`) store what it records a batch at a time: a build's memory does
-        not grow with the folder's size (load_stats holds it all)."""
+        not grow with the folder's size. A memo attached before (to another connection: a watcher's, for
+        each of its runs) keeps what it has not saved yet. A folder whose real path is not UTF-8 is not
+        remembered: its memo holds what it records in memory (the watcher's, across its runs)."""
         if not _storable(root):
-            memo.load({})
+            if not memo.loaded:
+                memo.load({})
             return
 
         current: dict[str, dict[str, tuple]] = {}  # the folder read last: its rows by rel

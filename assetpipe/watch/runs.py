@@ -81,3 +81,5 @@ class _Builder:
             except BaseException as exc:  # handed to the waiting thread
                 outcome.append(exc)
             finished.set()
+            # not held while the next task is awaited: a full run's result (its plan: every file's job)
+            del task, outcome, finished

@@ -44,7 +44,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,9 +55,10 @@ from .. import naming
 from ..build import ledger, scan
 from ..build.pipeline import BuildRequest, build
 from ..build.writer import WriteGate
-from ..cache.statmemo import StatMemo, stamp_of
+from ..cache import shared
+from ..cache.statmemo import RACY_NS, Stamp, StatMemo, stamp_of
 from ..images import stage as imagestage
-from ..model import BuildResult, Observer
+from ..model import BuildResult, FileSums, Observer
 from .recorder import _IN_FOLDER, _IN_PARENT, _STATE, _Recorder
 from .runs import _Builder, _RunObserver
 
@@ -78,8 +79,13 @@ class Watcher:
                  cap: float = QUIET_CAP) -> None:
         self.gate = WriteGate()
         encoders = imagestage.encode_pool(request.jobs, request.config.images.timeout) if request.images else None
-        self.request = replace(request, scan_memo=StatMemo(), gate=self.gate, encoders=encoders,
+        self._scan_memo = StatMemo()
+        self.request = replace(request, scan_memo=self._scan_memo, gate=self.gate, encoders=encoders,
                                reports_left=True)
+        # The memo is kept in the cache, a row read as it is asked for (never loaded whole: 600,000 files'
+        # entries were about 450 MB): each run attaches it to its own cache, and the watcher, between runs,
+        # to a connection of its own for the while it looks (`_memo`).
+        self._memo_root = os.path.realpath(request.source)
         self._builder = _Builder()
         self.root = os.path.abspath(request.source)
         self.say = say
@@ -91,9 +97,10 @@ class Watcher:
         self._folders = FolderObserver()
         self._watch: ObservedWatch | None = None
         self._identity: tuple[int, int] | None = None
-        # What the last run left (rel -> size, sha256) and its outputs (the ledger): the watcher's own copies,
-        # patched in place after a delta (a copy per run would cost more than the delta at 200,000 files)
-        self._baseline: dict[str, tuple[int, str]] | None = None
+        # What the last run left (rel -> size and sha256, packed: model.FileSums) and its outputs (the ledger):
+        # the watcher's own copies, patched in place after a delta (a copy per run would cost more than the
+        # delta at 200,000 files)
+        self._baseline: dict[str, bytes] | None = None
         self._unsettled: set[str] = set()  # failed files the last run could not list: any event is a change
         self._outputs: set[str] = set()
         self._stopping = threading.Event()
@@ -110,12 +117,13 @@ class Watcher:
                 self._folders.schedule(self._recorder, parent, recursive=False, event_filter=_IN_PARENT)
         self._identity = _identity(self.root)
         self._observer.begin([], progress=True)
+        since = time.time_ns()
         result = self._build()
         # The removal net (safety.py) guards the first build, which meets the folder as an earlier run
         # left it; after that, every removal follows a deletion this watcher saw.
         self.request = replace(self.request, allow_delete=True)
         self._settle(result)
-        self._resume()
+        self._resume(since)
         return result
 
     def loop(self) -> None:
@@ -131,7 +139,8 @@ class Watcher:
                 continue
             if identity != self._identity:
                 if self._rewatch():
-                    self.request.scan_memo.clear()
+                    with self._memo() as memo:
+                        memo.clear()
                     self._run([], f"{self.request.source} replaced")
                 continue
             changed = self._changed(paths)
@@ -162,6 +171,17 @@ class Watcher:
         if self.request.encoders is not None and not self._interrupted:  # after Ctrl-C they die with the process
             self._builder.call(self.request.encoders.close)
 
+    @contextlib.contextmanager
+    def _memo(self) -> Iterator[StatMemo]:
+        """The scan memo, attached to a connection to the cache of its own (the last run's is closed) while
+        the watcher looks; what it forgets meanwhile is saved by the next run (StatMemo.attach)."""
+        stats = shared.open_cache(self.request.cache_dir, None, writes=False)
+        try:
+            stats.attach_stats(self._memo_root, self._scan_memo, save=False)
+            yield self._scan_memo
+        finally:
+            stats.close()
+
     def _settled(self) -> set[str]:
         """Wait for an event, then for `quiet` seconds with none (at most `cap` in all); the paths."""
         wake = self._recorder.wake
@@ -177,7 +197,7 @@ class Watcher:
                 return self._recorder.take()
 
     def _run(self, changed: list[str], what: str) -> None:
-        started = time.perf_counter()
+        started, since = time.perf_counter(), time.time_ns()
         self._observer.begin(changed, progress=False)
         if len(changed) > SMALL_RUN:
             self._pause()
@@ -187,11 +207,11 @@ class Watcher:
         except Exception as exc:  # watching goes on: the next change gets a fresh run (mkdocs' rule)
             self._baseline = None
             self.say(f"{_clock()} {what} · error: {exc} · {time.perf_counter() - started:.2f} s")
-            self._resume()
+            self._resume(since)
             return
         self._settle(result, changed)
         self.say(f"{_clock()} {what} · {_done(result)} · {time.perf_counter() - started:.2f} s")
-        self._resume()
+        self._resume(since)
 
     def _pause(self) -> None:
         """No watch while a run writes: its own writes are no change (see the module docstring)."""
@@ -200,9 +220,10 @@ class Watcher:
                 self._folders.unschedule(self._watch)
             self._watch = None
 
-    def _resume(self) -> None:
-        """Watch again, then record what changed while unwatched. A folder replaced meanwhile is left
-        to the loop's identity check (a new watch, a whole run)."""
+    def _resume(self, since: int) -> None:
+        """Watch again, then record what changed while unwatched (since the wall clock read `since`, before
+        the run began). A folder replaced meanwhile is left to the loop's identity check (a new watch, a
+        whole run)."""
         if self._watch is not None:
             return  # watched all along (a small run): the events of its own writes are no change
         if self._identity is None or _identity(self.root) != self._identity:
@@ -211,13 +232,21 @@ class Watcher:
             self._watch = self._folders.schedule(self._recorder, self.root, recursive=True, event_filter=_IN_FOLDER)
         except OSError:
             return  # gone meanwhile: the loop's identity check sees it
-        self._recorder.add(self._unwatched_changes())
+        self._recorder.add(self._unwatched_changes(since))
 
-    def _unwatched_changes(self) -> list[str]:
-        """The files that are not what the last run left, and those it left that are gone (absolute)."""
-        if self._baseline is None:
+    def _unwatched_changes(self, since: int) -> list[str]:
+        """The files that are not what the last run left, and those it left that are gone (absolute). A file
+        the last run knew whose times are older than `since` by more than the stat memo's racy window was
+        not changed after the run began (a change sets the ctime, from a clock that lags the wall clock by
+        less), so it holds what the run read: it is neither looked up nor hashed."""
+        baseline = self._baseline
+        if baseline is None:
             return []  # the run failed as a whole: the next event gets a fresh run
-        memo = self.request.scan_memo
+        with self._memo() as memo:
+            return self._unwatched(memo, baseline, since - RACY_NS)
+
+    def _unwatched(self, memo: StatMemo, baseline: dict[str, bytes], settled: int) -> list[str]:
+        """`_unwatched_changes`'s walk, the memo attached."""
         changed: list[str] = []
         seen: set[str] = set()
         for rel, entry in scan.files(Path(self.root), self._recorder.ignore_dirs):
@@ -227,17 +256,16 @@ class Watcher:
             if (entry.is_symlink() or not entry.is_file(follow_symlinks=False)
                     or entry.name.endswith(ledger.TEMP_SUFFIX) or rel in self._unsettled):
                 continue
-            known = self._baseline.get(rel)
+            known = FileSums.unpack(packed) if (packed := baseline.get(rel)) is not None else None
             try:
                 stamp = stamp_of(os.stat(entry.path))
-                found = memo.lookup(rel, stamp) if memo is not None else None
                 same = known is not None and known[0] == stamp[0] and (
-                    found.sha256 if found is not None else _sha256(entry.path)) == known[1]
+                    max(stamp[1], stamp[2]) < settled or _sha256_of(entry.path, rel, stamp, memo) == known[1])
             except OSError:
                 same = False
             if not same:
                 changed.append(entry.path)
-        changed.extend(os.path.join(self.root, rel) for rel in self._baseline.keys() - seen)
+        changed.extend(os.path.join(self.root, rel) for rel in baseline.keys() - seen)
         changed.extend(path for path in (os.path.join(self.root, rel) for rel in sorted(_STATE))
                        if not os.path.exists(path))  # assetpipe's state deleted meanwhile
         return changed
@@ -266,7 +294,7 @@ class Watcher:
             if path == self.root:
                 continue  # the folder itself: its identity is checked apart
             rel = path[len(prefix):].replace(os.sep, "/")
-            self.request.scan_memo.forget(rel)  # read it again whatever its stamp says
+            self._scan_memo.forget(rel)  # read it again whatever its stamp says
             if self._differs(rel, path):
                 changed.append(rel)
         return sorted(changed)
@@ -282,7 +310,7 @@ class Watcher:
             return True
         if rel in _STATE:  # only its going away was recorded
             return not os.path.exists(path)
-        known = self._baseline.get(rel)
+        known = FileSums.unpack(packed) if (packed := self._baseline.get(rel)) is not None else None
         try:
             st = os.stat(path)
         except FileNotFoundError:  # gone: a change if the last run knew it, or files in it (a folder)
@@ -304,7 +332,7 @@ class Watcher:
             _patch(self.root, self._baseline, self._outputs, changed)
             self._unsettled = set()
             return
-        self._baseline = None if result.left is None else dict(result.left)
+        self._baseline = None if result.left is None else dict(result.left.packed)
         self._outputs = set(result.outputs)
         self._unsettled = {f.file for f in result.failures if result.left is None or f.file not in result.left}
 
@@ -333,14 +361,14 @@ def _done(result: BuildResult) -> str:
     return ", ".join(parts) or "nothing to do"
 
 
-def _patch(root: str, left: dict[str, tuple[int, str]], ours: set[str], changed: list[str] | tuple[str, ...]) -> None:
+def _patch(root: str, left: dict[str, bytes], ours: set[str], changed: list[str] | tuple[str, ...]) -> None:
     """Bring what the last run left up to what a delta run left (it gives no `left`: it knows only the files
     it read): the changed files and their sidecars as they are now."""
     for rel in changed:
         for name, sidecar in ((rel, False), *((naming.sidecar(rel, c), True) for c in naming.SIDECAR_SUFFIXES)):
             path = os.path.join(root, name)
             try:
-                left[name] = (os.stat(path).st_size, _sha256(path))
+                left[name] = FileSums.pack(os.stat(path).st_size, _sha256(path))
                 if sidecar:
                     ours.add(name)
             except OSError:
@@ -354,6 +382,12 @@ def _identity(root: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+
+def _sha256_of(path: str, rel: str, stamp: Stamp, memo: StatMemo) -> str:
+    """The file's sha256 as the memo vouches for it, else read."""
+    found = memo.lookup(rel, stamp)
+    return found.sha256 if found is not None else _sha256(path)
 
 
 def _sha256(path: str) -> str:
