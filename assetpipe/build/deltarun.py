@@ -212,11 +212,12 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
         encode = json.JSONEncoder(sort_keys=True).encode
         rows: dict[str, str | None] = {s.rel: manifest.row(s.rel, entry(s), encode) for s in sources}
         rows.update((rel, None) for rel in found.removed)
-        writer.write_state(manifest.NAME, lambda: splice.pieces(found.manifest, rows))
+        if splice.changes(found.manifest, rows):  # a changed file listed as it was: nothing to write
+            writer.write_state(manifest.NAME, lambda: splice.pieces(found.manifest, rows), differs=True)
         records = writer.records
         outputs = {rel: ledger.row(rel, r) if (r := records.get(rel)) else None
                    for rel in {*sidecars, *orphaned, *records}}
-        writer.finish(lambda: splice.pieces(found.ledger, outputs))
+        writer.finish(lambda: splice.pieces(found.ledger, outputs), differs=splice.changes(found.ledger, outputs))
     finally:
         writer.close()
         cache.save_stats(os.path.realpath(root), memo)
