@@ -409,6 +409,45 @@ def test_after_a_full_run_the_catching_up_walk_looks_only_at_files_changed_since
         running.stop()
 
 
+def test_the_fingerprint_is_worked_out_once_for_the_watchers_life(site: Site,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """What decides a build's outputs besides the files (config, switches, the libraries' and assetpipe's
+    versions) is fixed for a watcher's process: it is worked out when the watcher starts, not by each run
+    (reading the installed libraries' metadata was 50-60 ms of a 0.3 s run). The runs still build on the
+    record (deltas), with the fingerprint a `build` of the same folder works out."""
+    from assetpipe.build import deltarun, noop
+    from assetpipe.cache.statmemo import RACY_NS
+    from assetpipe.model import BuildResult
+
+    made: list[str] = []
+    real = noop.digest
+    monkeypatch.setattr(noop, "digest", lambda request: made.append(real(request)) or made[-1])
+    routes: list[bool] = []  # for each of the watcher's runs: a delta?
+    attempt = deltarun.attempt
+
+    def recorded(request: BuildRequest, *rest: object) -> object:
+        result = attempt(request, *rest)
+        if request.source == site.root:
+            routes.append(isinstance(result, BuildResult))
+        return result
+
+    monkeypatch.setattr(deltarun, "attempt", recorded)
+    time.sleep(RACY_NS / 1e9 + 0.2)  # no source recorded racy: the runs are deltas at once
+    running = Running(site)
+    try:
+        site.write("assets/app.js", js(8))
+        until("a run line", lambda: len(running.lines) == 1)
+        settled(running, site)
+        assert len(made) == 2 and made[0] == made[1]  # the watcher's, and the clean build's in `settled`
+        before = len(made)
+        site.write("assets/app.js", js(9))
+        until("a second run line", lambda: len(running.lines) == 2)
+        assert len(made) == before
+        assert routes == [False, True, True]  # the first run in full, then deltas on the record it made
+    finally:
+        running.stop()
+
+
 def test_a_full_runs_result_is_let_go(site: Site) -> None:
     """Between runs the watcher holds what the last run left (packed: model.FileSums) and nothing else of
     it: a full run's result (its plan, a job for every sidecar: 60 MB at 200,000 files) is not kept alive

@@ -65,7 +65,7 @@ def build(request: BuildRequest, observer: Observer) -> BuildResult:
     # the delta's record is a watcher's too: its memo, pool and events do not change what a build makes (one
     # digest serves both records: it reads the installed libraries' metadata and stats assetpipe's sources)
     plain = replace(request, scan_memo=None, encoders=None, changed=None)
-    recorded = noop.digest(request) if chromium is None and noop.skippable(plain) else None
+    recorded = (request.fingerprint or noop.digest(request)) if chromium is None and noop.skippable(plain) else None
     fingerprint = recorded if noop.skippable(request) else None
     route, replay = "full", fingerprint is not None
     if recorded is not None:  # only a few text files changed since the recorded build: those (build/delta.py)

@@ -52,7 +52,7 @@ from watchdog.observers import Observer as FolderObserver
 from watchdog.observers.api import ObservedWatch
 
 from .. import naming
-from ..build import ledger, scan
+from ..build import ledger, noop, scan
 from ..build.pipeline import BuildRequest, build
 from ..build.writer import WriteGate
 from ..cache import shared
@@ -81,7 +81,7 @@ class Watcher:
         encoders = imagestage.encode_pool(request.jobs, request.config.images.timeout) if request.images else None
         self._scan_memo = StatMemo()
         self.request = replace(request, scan_memo=self._scan_memo, gate=self.gate, encoders=encoders,
-                               reports_left=True)
+                               reports_left=True, fingerprint=noop.digest(request))
         # The memo is kept in the cache, a row read as it is asked for (never loaded whole: 600,000 files'
         # entries were about 450 MB): each run attaches it to its own cache, and the watcher, between runs,
         # to a connection of its own for the while it looks (`_memo`).
