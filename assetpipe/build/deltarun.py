@@ -11,6 +11,7 @@ failed) leaves every file whole and recorded in the journal; the full build that
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -25,6 +26,7 @@ from typing import Any
 from .. import naming
 from ..cache import shared
 from ..cache.statmemo import RACY_NS, StatMemo
+from ..cache.store import Cache
 from ..compress import codecs as compress
 from ..config import Config
 from ..model import Action, BuildResult, BuildStats, Encoding, Failure, Notice, Observer, OwnedFile, Plan, SourceFile
@@ -171,9 +173,8 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
     # the stat memo learns what the delta reads and writes, as a full build's scan and writer teach it, so the
     # next full build reads none of it again (a watcher's memo is its own, kept across its runs)
     memo = request.scan_memo if request.scan_memo is not None else StatMemo()
-    cache = shared.open_cache(request.cache_dir, None, writes=True)
-    try:  # the memo reads the cache's rows, as a full build's does: a file it vouches for is not read here
-        cache.attach_stats(os.path.realpath(root), memo)
+    # the memo reads the cache's rows, as a full build's does: a file it vouches for is not read here
+    with _remembering(request, memo) as cache:
         found = find(record, root, changed, tuple(c.name for c in codecs), memo, pages=not request.rewrites_pages,
                      sizes=deltapages.svg_sizes(record) if rewritten else None)
         orphaned = [r for r in found.records if any(r == naming.sidecar(g, c) for g in found.removed
@@ -188,40 +189,34 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
                     if any(rel == naming.sidecar(s.rel, c) for s in found.sources for c in naming.SIDECAR_SUFFIXES)}
         owned = tuple(OwnedFile(rel, r.size, r.sha256, r.key) for rel, r in sorted(sidecars.items()))
         record.invalidate()  # from here on a killed build leaves no record to trust
-    except BaseException:  # a fallback (or worse): what was read is remembered all the same
-        cache.save_stats(os.path.realpath(root), memo)
-        cache.close()
-        raise
-    writer = Writer(root, {**sidecars, **{rel: found.records[rel] for rel in orphaned}}, gate=request.gate,
-                    on_write=learner(memo))
-    counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
-    encodings: dict[str, dict[str, Encoding]] = {}
-    try:
-        sources, shows = found.sources, {}
-        if rewritten:  # the full build's order: the pages' rewrite, then the compression of what they hold
-            sources, shows = deltapages.rewrite(record, request, sources, found.removed,
-                                                {rel: str(e.get("type")) for rel, e in found.old.items()}, writer,
-                                                counts)
-        immutable = manifest.judge_immutable(sources, vite, config.cache)
-        plan = make_plan(sources, owned, codecs, config.compress, cache.has, copy_sources=False)
-        _compress(plan, request, cache, writer, encodings, observer, counts)
-        for rel in [o.rel for o in plan.stale] + orphaned:
-            writer.remove(rel)
-            counts["removed"] += 1
-        entry = manifest.entries(sources, encodings, vite, immutable)
-        encode = json.JSONEncoder(sort_keys=True).encode
-        rows: dict[str, str | None] = {s.rel: manifest.row(s.rel, entry(s), encode) for s in sources}
-        rows.update((rel, None) for rel in found.removed)
-        if splice.changes(found.manifest, rows):  # a changed file listed as it was: nothing to write
-            writer.write_state(manifest.NAME, lambda: splice.pieces(found.manifest, rows), differs=True)
-        records = writer.records
-        outputs = {rel: ledger.row(rel, r) if (r := records.get(rel)) else None
-                   for rel in {*sidecars, *orphaned, *records}}
-        writer.finish(lambda: splice.pieces(found.ledger, outputs), differs=splice.changes(found.ledger, outputs))
-    finally:
-        writer.close()
-        cache.save_stats(os.path.realpath(root), memo)
-        cache.close()
+        writer = Writer(root, {**sidecars, **{rel: found.records[rel] for rel in orphaned}}, gate=request.gate,
+                        on_write=learner(memo))
+        counts = {"encoded": 0, "cache_hits": 0, "up_to_date": 0, "written": 0, "removed": 0, "variants": 0}
+        encodings: dict[str, dict[str, Encoding]] = {}
+        try:
+            sources, shows = found.sources, {}
+            if rewritten:  # the full build's order: the pages' rewrite, then the compression of what they hold
+                sources, shows = deltapages.rewrite(record, request, sources, found.removed,
+                                                    {rel: str(e.get("type")) for rel, e in found.old.items()}, writer,
+                                                    counts)
+            immutable = manifest.judge_immutable(sources, vite, config.cache)
+            plan = make_plan(sources, owned, codecs, config.compress, cache.has, copy_sources=False)
+            _compress(plan, request, cache, writer, encodings, observer, counts)
+            for rel in [o.rel for o in plan.stale] + orphaned:
+                writer.remove(rel)
+                counts["removed"] += 1
+            entry = manifest.entries(sources, encodings, vite, immutable)
+            encode = json.JSONEncoder(sort_keys=True).encode
+            rows: dict[str, str | None] = {s.rel: manifest.row(s.rel, entry(s), encode) for s in sources}
+            rows.update((rel, None) for rel in found.removed)
+            if splice.changes(found.manifest, rows):  # a changed file listed as it was: nothing to write
+                writer.write_state(manifest.NAME, lambda: splice.pieces(found.manifest, rows), differs=True)
+            records = writer.records
+            outputs = {rel: ledger.row(rel, r) if (r := records.get(rel)) else None
+                       for rel in {*sidecars, *orphaned, *records}}
+            writer.finish(lambda: splice.pieces(found.ledger, outputs), differs=splice.changes(found.ledger, outputs))
+        finally:
+            writer.close()
     base = _without(steady, found, codecs, config)
     now = _plus(base, sources, encodings, plan, config)
     stats = BuildStats(**{**now, **{k: base[k] + counts[k] for k in ("encoded", "cache_hits", "up_to_date")},
@@ -242,6 +237,20 @@ def _delta(record: listing.Record, request: BuildRequest, changed: list[tuple[st
                     raise Fallback(f"{rel}/{name}: removed while the build ran")
     record.update(now, relisted, shows)
     return BuildResult(root, plan, (), (), stats, route="delta")
+
+
+@contextlib.contextmanager
+def _remembering(request: BuildRequest, memo: StatMemo) -> Iterator[Cache]:
+    """The cache, `memo` attached to it; what the memo learnt is saved however the delta ends (a fallback
+    too: the full build then does not read again what the delta read)."""
+    root = os.path.realpath(request.source)
+    cache = shared.open_cache(request.cache_dir, None, writes=True)
+    try:
+        cache.attach_stats(root, memo)
+        yield cache
+    finally:
+        cache.save_stats(root, memo)
+        cache.close()
 
 
 def _compress(plan: Plan, request: BuildRequest, cache: Any, writer: Writer,
