@@ -256,7 +256,7 @@ class Watcher:
             if (entry.is_symlink() or not entry.is_file(follow_symlinks=False)
                     or entry.name.endswith(ledger.TEMP_SUFFIX) or rel in self._unsettled):
                 continue
-            known = FileSums.unpack(packed) if (packed := baseline.get(rel)) is not None else None
+            known = _known(baseline, rel)
             try:
                 stamp = stamp_of(os.stat(entry.path))
                 same = known is not None and known[0] == stamp[0] and (
@@ -310,7 +310,7 @@ class Watcher:
             return True
         if rel in _STATE:  # only its going away was recorded
             return not os.path.exists(path)
-        known = FileSums.unpack(packed) if (packed := self._baseline.get(rel)) is not None else None
+        known = _known(self._baseline, rel)
         try:
             st = os.stat(path)
         except FileNotFoundError:  # gone: a change if the last run knew it, or files in it (a folder)
@@ -359,6 +359,12 @@ def _done(result: BuildResult) -> str:
                                             (s.written, "written"), (s.removed, "removed"),
                                             (len(result.failures), "failed")) if n]
     return ", ".join(parts) or "nothing to do"
+
+
+def _known(baseline: dict[str, bytes], rel: str) -> tuple[int, str] | None:
+    """What the last run left at `rel` (size, sha256), if anything."""
+    packed = baseline.get(rel)
+    return None if packed is None else FileSums.unpack(packed)
 
 
 def _patch(root: str, left: dict[str, bytes], ours: set[str], changed: list[str] | tuple[str, ...]) -> None:
